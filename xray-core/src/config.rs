@@ -1,0 +1,347 @@
+//! Settings read from the environment once, the first time tracing needs them.
+//!
+//! | variable | values | default |
+//! |---|---|---|
+//! | `AWS_XRAY_SDK_ENABLED` | `true` / `false` (any case, also `1` / `0`) | `true` |
+//! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR`, `RUNTIME_ERROR`, `IGNORE_ERROR` | `LOG_ERROR` |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
+//! | `XRAY_SAMPLING_RULES_FILE` | path to a version 2 local sampling rules file | built-in default rule |
+//!
+//! A value that cannot be used gets a diagnostic naming the variable and the default used instead.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::diag::diag;
+
+/// The daemon's default address, for both segments (UDP) and the sampling proxy (TCP).
+pub const DEFAULT_DAEMON: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2000);
+
+/// What to do when recording is asked for where no trace context exists (`AWS_XRAY_CONTEXT_MISSING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContextMissing {
+    /// Print a diagnostic and carry on (the default).
+    #[default]
+    LogError,
+    /// Print the diagnostic and also make [`crate::try_current`] return an error, for code that wants to know.
+    ///
+    /// The official SDKs raise an exception here; in Rust that would mean a panic or a changed signature in user
+    /// code, which instrumentation must never cause, so the error is offered as a value instead.
+    RuntimeError,
+    /// Do nothing.
+    IgnoreError,
+}
+
+/// Where the X-Ray daemon listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaemonAddress {
+    /// Where segment documents go.
+    pub udp: SocketAddr,
+    /// Where the sampling proxy listens.
+    pub tcp: SocketAddr,
+}
+
+impl Default for DaemonAddress {
+    fn default() -> Self {
+        Self {
+            udp: DEFAULT_DAEMON,
+            tcp: DEFAULT_DAEMON,
+        }
+    }
+}
+
+/// Why a daemon address could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressError {
+    /// The value is empty.
+    Empty,
+    /// The value is neither `host:port` nor `tcp:host:port udp:host:port`.
+    Form(String),
+    /// A `host:port` part does not resolve to an address.
+    Unresolvable(String),
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("daemon address is empty"),
+            Self::Form(v) => write!(
+                f,
+                "daemon address `{v}` is neither `host:port` nor `tcp:host:port udp:host:port`"
+            ),
+            Self::Unresolvable(v) => write!(
+                f,
+                "daemon address `{v}` does not resolve to an IP address and port"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AddressError {}
+
+impl DaemonAddress {
+    /// Parses `host:port` (both protocols) or `tcp:host:port udp:host:port` (either order). Hostnames resolve here,
+    /// once, preferring IPv4.
+    pub fn parse(text: &str) -> Result<Self, AddressError> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        match parts.as_slice() {
+            [] => Err(AddressError::Empty),
+            [single] if !single.starts_with("tcp:") && !single.starts_with("udp:") => {
+                let addr = resolve(single)?;
+                Ok(Self {
+                    udp: addr,
+                    tcp: addr,
+                })
+            }
+            [a, b] => {
+                let (mut udp, mut tcp) = (None, None);
+                for part in [a, b] {
+                    if let Some(rest) = part.strip_prefix("udp:") {
+                        udp = Some(resolve(rest)?);
+                    } else if let Some(rest) = part.strip_prefix("tcp:") {
+                        tcp = Some(resolve(rest)?);
+                    }
+                }
+                match (udp, tcp) {
+                    (Some(udp), Some(tcp)) => Ok(Self { udp, tcp }),
+                    _ => Err(AddressError::Form(text.to_owned())),
+                }
+            }
+            _ => Err(AddressError::Form(text.to_owned())),
+        }
+    }
+}
+
+fn resolve(host_port: &str) -> Result<SocketAddr, AddressError> {
+    if let Ok(addr) = host_port.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = host_port
+        .rsplit_once(':')
+        .ok_or_else(|| AddressError::Form(host_port.to_owned()))?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(AddressError::Form(host_port.to_owned()));
+    }
+    let addrs: Vec<SocketAddr> = host_port
+        .to_socket_addrs()
+        .map_err(|_| AddressError::Unresolvable(host_port.to_owned()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| AddressError::Unresolvable(host_port.to_owned()))
+}
+
+/// Settings for the tracing runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Whether anything is recorded at all.
+    pub enabled: bool,
+    /// What a missing trace context does.
+    pub context_missing: ContextMissing,
+    /// Where documents are sent.
+    pub daemon: DaemonAddress,
+    /// Whether this process is a Lambda function (`AWS_LAMBDA_FUNCTION_NAME` is set).
+    pub in_lambda: bool,
+    /// The function name in Lambda.
+    pub function_name: Option<String>,
+    /// A local sampling rules file to use instead of the default rule.
+    pub sampling_rules_file: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            context_missing: ContextMissing::LogError,
+            daemon: DaemonAddress::default(),
+            in_lambda: false,
+            function_name: None,
+            sampling_rules_file: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the settings through `lookup`, which returns a variable's value; bad values get a diagnostic and
+    /// the default.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut config = Self::default();
+        if let Some(value) = lookup("AWS_XRAY_SDK_ENABLED") {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "" => {}
+                "false" | "0" => config.enabled = false,
+                _ => diag!(
+                    BadEnvVar,
+                    "AWS_XRAY_SDK_ENABLED=`{value}` is not true or false; tracing stays enabled"
+                ),
+            }
+        }
+        if let Some(value) = lookup("AWS_XRAY_CONTEXT_MISSING") {
+            config.context_missing = match value.trim().to_ascii_uppercase().as_str() {
+                "LOG_ERROR" => ContextMissing::LogError,
+                "RUNTIME_ERROR" => ContextMissing::RuntimeError,
+                "IGNORE_ERROR" => ContextMissing::IgnoreError,
+                _ => {
+                    diag!(
+                        BadEnvVar,
+                        "AWS_XRAY_CONTEXT_MISSING=`{value}` is not LOG_ERROR, RUNTIME_ERROR or IGNORE_ERROR; using LOG_ERROR"
+                    );
+                    ContextMissing::LogError
+                }
+            };
+        }
+        if let Some(value) = lookup("AWS_XRAY_DAEMON_ADDRESS") {
+            match DaemonAddress::parse(&value) {
+                Ok(address) => config.daemon = address,
+                Err(err) => diag!(
+                    BadEnvVar,
+                    "AWS_XRAY_DAEMON_ADDRESS: {err}; using {DEFAULT_DAEMON}"
+                ),
+            }
+        }
+        config.function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|n| !n.is_empty());
+        config.in_lambda = config.function_name.is_some();
+        config.sampling_rules_file = lookup("XRAY_SAMPLING_RULES_FILE").filter(|p| !p.is_empty());
+        config
+    }
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+static ENABLED: AtomicBool = AtomicBool::new(true);
+static ENABLED_INIT: OnceLock<()> = OnceLock::new();
+
+/// The process's settings, read from the environment on first use unless [`init`] ran before.
+pub fn get() -> &'static Config {
+    CONFIG.get_or_init(Config::from_env)
+}
+
+/// Installs settings for the process; returns `false` (and changes nothing) if settings were already in use.
+pub fn init(config: Config) -> bool {
+    CONFIG.set(config).is_ok()
+}
+
+/// Whether tracing records anything right now.
+pub fn enabled() -> bool {
+    ENABLED_INIT.get_or_init(|| ENABLED.store(get().enabled, Ordering::Relaxed));
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Turns recording on or off at run time, whatever `AWS_XRAY_SDK_ENABLED` said.
+pub fn set_enabled(on: bool) {
+    ENABLED_INIT.get_or_init(|| ());
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().expect("socket address")
+    }
+
+    #[test]
+    fn daemon_address_single_form_sets_both_protocols() {
+        let c = config(&[("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.5:3000")]);
+        assert_eq!(
+            c.daemon,
+            DaemonAddress {
+                udp: addr("127.0.0.5:3000"),
+                tcp: addr("127.0.0.5:3000")
+            }
+        );
+    }
+
+    #[test]
+    fn daemon_address_two_part_form_in_either_order() {
+        let expected = DaemonAddress {
+            udp: addr("127.0.0.1:2001"),
+            tcp: addr("127.0.0.2:2002"),
+        };
+        assert_eq!(
+            DaemonAddress::parse("tcp:127.0.0.2:2002 udp:127.0.0.1:2001"),
+            Ok(expected)
+        );
+        assert_eq!(
+            DaemonAddress::parse("  udp:127.0.0.1:2001   tcp:127.0.0.2:2002 "),
+            Ok(expected)
+        );
+        assert_eq!(
+            DaemonAddress::parse("udp:[::1]:2001 tcp:127.0.0.1:2000").map(|a| a.udp),
+            Ok(addr("[::1]:2001"))
+        );
+    }
+
+    #[test]
+    fn daemon_address_hostnames_resolve() {
+        let parsed = DaemonAddress::parse("localhost:2500").expect("localhost resolves");
+        assert!(parsed.udp.ip().is_loopback());
+        assert_eq!(parsed.udp.port(), 2500);
+        let parsed =
+            DaemonAddress::parse("tcp:localhost:2600 udp:localhost:2700").expect("resolves");
+        assert_eq!((parsed.tcp.port(), parsed.udp.port()), (2600, 2700));
+    }
+
+    #[test]
+    fn bad_daemon_addresses_fall_back_to_the_default_with_a_diagnostic() {
+        for bad in [
+            "",
+            "127.0.0.1",
+            "127.0.0.1:notaport",
+            ":2000",
+            "udp:127.0.0.1:2000",
+            "tcp:1.2.3.4:1 tcp:1.2.3.4:2",
+            "udp:127.0.0.1:2000 tcp:127.0.0.1:2000 extra",
+            "no-such-host.invalid:2000",
+        ] {
+            let before = crate::diag::count(crate::diag::DiagKind::BadEnvVar);
+            let c = config(&[("AWS_XRAY_DAEMON_ADDRESS", bad)]);
+            assert_eq!(c.daemon, DaemonAddress::default(), "{bad:?}");
+            assert!(
+                crate::diag::count(crate::diag::DiagKind::BadEnvVar) > before,
+                "{bad:?} gave no diagnostic"
+            );
+        }
+        assert!(crate::diag::recent().iter().any(|(_, m)| m.contains("AWS_XRAY_DAEMON_ADDRESS") && m.contains("127.0.0.1:2000")));
+    }
+
+    #[test]
+    fn switches_and_context_missing() {
+        assert!(!config(&[("AWS_XRAY_SDK_ENABLED", "FALSE")]).enabled);
+        assert!(config(&[("AWS_XRAY_SDK_ENABLED", "maybe")]).enabled);
+        assert_eq!(
+            config(&[("AWS_XRAY_CONTEXT_MISSING", "runtime_error")]).context_missing,
+            ContextMissing::RuntimeError
+        );
+        assert_eq!(
+            config(&[("AWS_XRAY_CONTEXT_MISSING", "IGNORE_ERROR")]).context_missing,
+            ContextMissing::IgnoreError
+        );
+        assert_eq!(
+            config(&[("AWS_XRAY_CONTEXT_MISSING", "PANIC")]).context_missing,
+            ContextMissing::LogError
+        );
+        let lambda = config(&[("AWS_LAMBDA_FUNCTION_NAME", "orders")]);
+        assert!(lambda.in_lambda);
+        assert_eq!(lambda.function_name.as_deref(), Some("orders"));
+    }
+}

@@ -1,0 +1,889 @@
+//! The per-invocation trace and the context that carries it through `.await`.
+//!
+//! A [`Trace`] holds everything recorded for one invocation (or one request outside Lambda). The current
+//! [`Context`] - which trace, and which subsegment is open - lives in task-local state: a thread-local slot that the
+//! futures of this module swap in for each poll and out again afterwards, the way `tokio::task_local!` works but
+//! without tying the crate to one runtime. It therefore follows a future across `.await` points and threads, and two
+//! invocations running concurrently in one process never see each other's context.
+//!
+//! Spawned tasks do not inherit the context by themselves: wrap the spawned future in [`bind`].
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::diag::diag;
+use crate::emit::{self, Emitter, Node};
+use crate::header::{HeaderError, Sampled, TraceHeader};
+use crate::ids::{SegmentId, TraceId};
+use crate::sampling::{self, SamplingRequest};
+use crate::segment::{Cause, Entity, Exception, Kind, Placement, Timestamp, write_document};
+
+/// A handle on an entity in a trace's arena; the generation guards against a slot reused after its entity was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Handle {
+    idx: u32,
+    generation: u32,
+    id: SegmentId,
+}
+
+/// When documents leave the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Lambda: the segment is Lambda's; each subsegment is sent on its own as soon as it ends.
+    Streaming,
+    /// Outside Lambda: this process owns the segment (slot 0) and sends the tree when it ends.
+    Buffered,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    parent: Option<u32>,
+    entity: Option<Entity>,
+}
+
+#[derive(Debug, Default)]
+struct Tree {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    segment_sent: bool,
+}
+
+impl Tree {
+    fn get_mut(&mut self, handle: Handle) -> Option<&mut Entity> {
+        self.slots
+            .get_mut(handle.idx as usize)
+            .filter(|s| s.generation == handle.generation)
+            .and_then(|s| s.entity.as_mut())
+    }
+
+    fn insert(&mut self, entity: Entity, parent: Option<Handle>) -> Handle {
+        let id = entity.id;
+        let parent = parent.filter(|p| self.get_mut(*p).is_some()).map(|p| p.idx);
+        let slot = Slot {
+            generation: 0,
+            parent,
+            entity: Some(entity),
+        };
+        match self.free.pop() {
+            Some(idx) => {
+                let old = &mut self.slots[idx as usize];
+                let generation = old.generation.wrapping_add(1);
+                *old = Slot { generation, ..slot };
+                Handle {
+                    idx,
+                    generation,
+                    id,
+                }
+            }
+            None => {
+                self.slots.push(slot);
+                Handle {
+                    idx: (self.slots.len() - 1) as u32,
+                    generation: 0,
+                    id,
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, idx: u32) -> Option<Entity> {
+        let slot = self.slots.get_mut(idx as usize)?;
+        let entity = slot.entity.take()?;
+        self.free.push(idx);
+        Some(entity)
+    }
+}
+
+struct TraceInner {
+    trace_id: TraceId,
+    /// The caller's segment: Lambda's function segment, or the upstream parent of our segment.
+    upstream_parent: Option<SegmentId>,
+    /// Whether anything is recorded.
+    recording: bool,
+    /// The decision passed on to downstream calls.
+    propagate: Sampled,
+    header_extra: Vec<(String, String)>,
+    mode: Mode,
+    emitter: Arc<dyn Emitter>,
+    tree: Mutex<Tree>,
+}
+
+/// Everything recorded for one invocation: its trace id, its sampling decision and its subsegments.
+#[derive(Clone)]
+pub struct Trace {
+    inner: Arc<TraceInner>,
+}
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace")
+            .field("trace_id", &self.inner.trace_id)
+            .field("recording", &self.inner.recording)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trace {
+    fn build(header: Option<&TraceHeader>, recording: bool, mode: Mode) -> Self {
+        // A trace that does not record still passes the upstream decision on, so turning tracing off here does not
+        // turn it off downstream.
+        let propagate = if recording {
+            Sampled::Yes
+        } else {
+            header.map_or(Sampled::No, TraceHeader::sampled)
+        };
+        Self {
+            inner: Arc::new(TraceInner {
+                trace_id: header.map_or_else(TraceId::new, TraceHeader::root),
+                upstream_parent: header.and_then(TraceHeader::parent),
+                recording: recording && crate::config::enabled(),
+                propagate,
+                header_extra: header.map(|h| h.extra().to_vec()).unwrap_or_default(),
+                mode,
+                emitter: scoped_emitter(),
+                tree: Mutex::new(Tree::default()),
+            }),
+        }
+    }
+
+    /// The trace of one Lambda invocation, from the `X-Amzn-Trace-Id` value Lambda handed to it
+    /// (`Context::xray_trace_id`). Records only when the header says `Sampled=1` and names the function segment as
+    /// `Parent`; a missing or malformed header gets a diagnostic and a trace that records nothing.
+    pub fn lambda(header: Option<&str>) -> Self {
+        let Some(text) = header.filter(|t| !t.trim().is_empty()) else {
+            return Self::build(None, false, Mode::Streaming);
+        };
+        match TraceHeader::parse(text) {
+            Ok(header) => {
+                let recording = header.sampled() == Sampled::Yes && header.parent().is_some();
+                if header.sampled() == Sampled::Yes && header.parent().is_none() {
+                    diag!(
+                        MalformedHeader,
+                        "Lambda trace header `{text}` has no Parent; this invocation is not recorded"
+                    );
+                }
+                Self::build(Some(&header), recording, Mode::Streaming)
+            }
+            Err(err) => Self::malformed(text, &err, Mode::Streaming),
+        }
+    }
+
+    fn malformed(text: &str, err: &HeaderError, mode: Mode) -> Self {
+        diag!(
+            MalformedHeader,
+            "{err} (in `{text}`); this invocation is not recorded"
+        );
+        Self::build(None, false, mode)
+    }
+
+    /// A trace whose segment this process owns (code outside Lambda). The upstream header, if any, gives the trace id
+    /// and parent and, when it carries `Sampled=0/1`, the decision; otherwise the local sampling rules decide.
+    /// End it with [`Trace::end`].
+    pub fn segment(
+        name: impl Into<Cow<'static, str>>,
+        header: Option<&str>,
+        request: &SamplingRequest<'_>,
+    ) -> Self {
+        let parsed = match header.map(TraceHeader::parse) {
+            Some(Ok(h)) => Some(h),
+            Some(Err(err)) => {
+                diag!(MalformedHeader, "{err}; starting a new trace");
+                None
+            }
+            None => None,
+        };
+        let recording = match parsed.as_ref().map(TraceHeader::sampled) {
+            Some(Sampled::Yes) => true,
+            Some(Sampled::No) => false,
+            _ => crate::config::enabled() && sampling::global().sample(request),
+        };
+        let trace = Self::build(parsed.as_ref(), recording, Mode::Buffered);
+        if trace.inner.recording {
+            let entity = Entity::new(Kind::Segment, name.into(), trace.inner.upstream_parent);
+            trace.lock().insert(entity, None);
+        }
+        trace
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.inner.trace_id
+    }
+
+    /// Whether this trace records anything.
+    pub fn is_recording(&self) -> bool {
+        self.inner.recording
+    }
+
+    /// A context at the top of this trace (no subsegment open).
+    pub fn context(&self) -> Context {
+        Context {
+            trace: self.clone(),
+            current: None,
+            handler: None,
+        }
+    }
+
+    /// Ends the segment (outside Lambda) and sends it with its subsegments; in Lambda, sends every subsegment still
+    /// open as `in_progress`, so a timeout leaves evidence. Safe to call more than once.
+    pub fn end(&self) {
+        if !self.inner.recording {
+            return;
+        }
+        match self.inner.mode {
+            Mode::Buffered => self.send_segment(),
+            Mode::Streaming => {
+                let open: Vec<Handle> = {
+                    let tree = self.lock();
+                    tree.slots
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, s)| {
+                            let e = s.entity.as_ref()?;
+                            Some(Handle {
+                                idx: i as u32,
+                                generation: s.generation,
+                                id: e.id,
+                            })
+                        })
+                        .collect()
+                };
+                for handle in open {
+                    self.send_in_progress(handle);
+                }
+            }
+        }
+    }
+
+    fn send_segment(&self) {
+        let mut tree = self.lock();
+        if tree.segment_sent {
+            return;
+        }
+        tree.segment_sent = true;
+        let now = Timestamp::now();
+        if let Some(segment) = tree.slots.first_mut().and_then(|s| s.entity.as_mut()) {
+            segment.end.get_or_insert(now);
+        }
+        let mut index = vec![usize::MAX; tree.slots.len()];
+        let mut nodes = Vec::new();
+        for (i, slot) in tree.slots.iter().enumerate() {
+            if let Some(entity) = &slot.entity {
+                index[i] = nodes.len();
+                nodes.push(Node {
+                    entity,
+                    children: Vec::new(),
+                });
+            }
+        }
+        for (i, slot) in tree.slots.iter().enumerate() {
+            if let (Some(_), Some(parent)) = (&slot.entity, slot.parent)
+                && let Some(node) = nodes.get_mut(index[parent as usize])
+            {
+                node.children.push(index[i]);
+            }
+        }
+        if !nodes.is_empty() {
+            emit::send_tree(&*self.inner.emitter, self.inner.trace_id, &nodes, 0);
+        }
+        drop(nodes);
+        // Completed entities are gone with the segment; open ones stay and are sent on their own when they end.
+        for idx in 0..tree.slots.len() as u32 {
+            if tree.slots[idx as usize]
+                .entity
+                .as_ref()
+                .is_some_and(|e| e.end.is_some())
+            {
+                tree.take(idx);
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tree> {
+        self.inner
+            .tree
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The header to send downstream with `parent` as the caller: this trace's root, sampling decision and
+    /// pass-through fields (`Lineage` and unknown keys).
+    pub fn header_for(&self, parent: Option<SegmentId>) -> TraceHeader {
+        let mut header = TraceHeader::new(
+            self.inner.trace_id,
+            parent.or(self.inner.upstream_parent),
+            self.inner.propagate,
+        );
+        for (key, value) in &self.inner.header_extra {
+            header.push_extra(key.clone(), value.clone());
+        }
+        header
+    }
+
+    /// The entity a context without an open subsegment records on: the segment, outside Lambda.
+    fn root_handle(&self) -> Option<Handle> {
+        if self.inner.mode != Mode::Buffered {
+            return None;
+        }
+        let tree = self.lock();
+        let slot = tree.slots.first()?;
+        let entity = slot.entity.as_ref()?;
+        Some(Handle {
+            idx: 0,
+            generation: slot.generation,
+            id: entity.id,
+        })
+    }
+
+    pub(crate) fn begin(&self, parent: Option<Handle>, name: Cow<'static, str>) -> Option<Handle> {
+        if !self.inner.recording {
+            return None;
+        }
+        let parent = parent.or_else(|| self.root_handle());
+        let parent_id = parent.map(|p| p.id).or(self.inner.upstream_parent);
+        let entity = Entity::new(Kind::Subsegment, name, parent_id);
+        Some(self.lock().insert(entity, parent))
+    }
+
+    pub(crate) fn finish(&self, handle: Handle) {
+        let mut tree = self.lock();
+        let Some(entity) = tree.get_mut(handle) else {
+            return;
+        };
+        entity.end = Some(Timestamp::now());
+        if self.inner.mode == Mode::Buffered && !tree.segment_sent {
+            return;
+        }
+        let Some(entity) = tree.take(handle.idx) else {
+            return;
+        };
+        drop(tree);
+        let node = [Node {
+            entity: &entity,
+            children: Vec::new(),
+        }];
+        emit::send_tree(&*self.inner.emitter, self.inner.trace_id, &node, 0);
+    }
+
+    /// Runs `f` on the entity behind `handle`; returns `None` if it is gone (already sent).
+    pub(crate) fn with_entity<R>(
+        &self,
+        handle: Handle,
+        f: impl FnOnce(&mut Entity) -> R,
+    ) -> Option<R> {
+        let mut tree = self.lock();
+        tree.get_mut(handle).map(f)
+    }
+
+    pub(crate) fn send_in_progress(&self, handle: Handle) {
+        let Some(mut copy) = self.with_entity(handle, |e| e.clone()) else {
+            return;
+        };
+        copy.end = None;
+        let mut out = Vec::with_capacity(256);
+        write_document(
+            &mut out,
+            &copy,
+            self.inner.trace_id,
+            Placement::Top,
+            &mut |_| 0,
+        );
+        self.inner.emitter.send(&out);
+    }
+}
+
+/// Which trace, and which subsegment in it, code is running in.
+#[derive(Clone)]
+pub struct Context {
+    trace: Trace,
+    current: Option<Handle>,
+    handler: Option<Handle>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("trace", &self.trace)
+            .field("current", &self.current.map(|h| h.id))
+            .finish_non_exhaustive()
+    }
+}
+
+struct Scope {
+    ctx: Option<Context>,
+    emitter: Option<Arc<dyn Emitter>>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Scope> = const { RefCell::new(Scope { ctx: None, emitter: None }) };
+}
+
+/// The emitter a new trace uses: a scoped one (see [`crate::testing::MemorySink::scope`]) or the global one.
+fn scoped_emitter() -> Arc<dyn Emitter> {
+    SCOPE
+        .with(|s| s.try_borrow().ok().and_then(|s| s.emitter.clone()))
+        .unwrap_or_else(emit::global)
+}
+
+/// Runs `f` with the current context, if there is one.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+    SCOPE.with(|s| match s.try_borrow() {
+        Ok(scope) => f(scope.ctx.as_ref()),
+        Err(_) => f(None),
+    })
+}
+
+fn swap_ctx(ctx: &mut Option<Context>) {
+    SCOPE.with(|s| {
+        if let Ok(mut scope) = s.try_borrow_mut() {
+            std::mem::swap(&mut scope.ctx, ctx);
+        }
+    });
+}
+
+fn swap_scope(ctx: &mut Option<Context>, emitter: &mut Option<Arc<dyn Emitter>>) {
+    SCOPE.with(|s| {
+        if let Ok(mut scope) = s.try_borrow_mut() {
+            std::mem::swap(&mut scope.ctx, ctx);
+            std::mem::swap(&mut scope.emitter, emitter);
+        }
+    });
+}
+
+impl Context {
+    /// The context the calling code runs in, if any.
+    pub fn current() -> Option<Self> {
+        with_current(|c| c.cloned())
+    }
+
+    /// The trace this context belongs to.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The id of the open subsegment (or the segment outside Lambda), the parent of any call made from here.
+    pub fn parent_id(&self) -> Option<SegmentId> {
+        self.current
+            .map(|h| h.id)
+            .or_else(|| self.trace.root_handle().map(|h| h.id))
+    }
+
+    /// The header a downstream call made from here carries.
+    pub fn trace_header(&self) -> TraceHeader {
+        self.trace.header_for(self.parent_id())
+    }
+
+    /// Whether this context records anything.
+    pub fn is_recording(&self) -> bool {
+        self.trace.is_recording()
+    }
+
+    /// The same context with `subsegment` as the handler subsegment, the target of [`crate::handler`].
+    pub fn with_handler(mut self, subsegment: &Subsegment) -> Self {
+        if let Some((_, handle)) = &subsegment.inner {
+            self.handler = Some(*handle);
+            self.current = Some(*handle);
+        }
+        self
+    }
+
+    /// Runs `future` in this context.
+    pub fn scope<F: Future>(self, future: F) -> Scoped<F> {
+        Scoped {
+            ctx: Some(self),
+            emitter: None,
+            inherit_emitter: true,
+            inner: future,
+        }
+    }
+
+    /// Makes this the current context on this thread until the guard drops (for synchronous code).
+    pub fn enter(self) -> EnterGuard {
+        let mut previous = Some(self);
+        swap_ctx(&mut previous);
+        EnterGuard {
+            previous,
+            _not_send: PhantomData,
+        }
+    }
+
+    pub(crate) fn target(&self, handler: bool) -> Option<Handle> {
+        let chosen = if handler {
+            self.handler.or(self.current)
+        } else {
+            self.current
+        };
+        chosen.or_else(|| self.trace.root_handle())
+    }
+
+    fn child(&self, name: Cow<'static, str>) -> Option<Self> {
+        let handle = self.trace.begin(self.current, name)?;
+        Some(Self {
+            trace: self.trace.clone(),
+            current: Some(handle),
+            handler: self.handler,
+        })
+    }
+}
+
+/// Restores the previous context when dropped; see [`Context::enter`].
+#[must_use = "the context is left as soon as the guard drops"]
+pub struct EnterGuard {
+    previous: Option<Context>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        swap_ctx(&mut self.previous);
+    }
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnterGuard")
+    }
+}
+
+pin_project! {
+    /// A future that runs in a given context; see [`Context::scope`] and [`bind`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F> {
+        ctx: Option<Context>,
+        emitter: Option<Arc<dyn Emitter>>,
+        inherit_emitter: bool,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scoped")
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Swaps the scope back when dropped, so a panicking poll still restores the thread's context.
+struct Restore<'a> {
+    ctx: &'a mut Option<Context>,
+    emitter: Option<&'a mut Option<Arc<dyn Emitter>>>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        match self.emitter.as_deref_mut() {
+            Some(emitter) => swap_scope(self.ctx, emitter),
+            None => swap_ctx(self.ctx),
+        }
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if *this.inherit_emitter {
+            swap_ctx(this.ctx);
+            let _restore = Restore {
+                ctx: this.ctx,
+                emitter: None,
+            };
+            this.inner.poll(cx)
+        } else {
+            swap_scope(this.ctx, this.emitter);
+            let _restore = Restore {
+                ctx: this.ctx,
+                emitter: Some(this.emitter),
+            };
+            this.inner.poll(cx)
+        }
+    }
+}
+
+/// Carries the current context (and scoped emitter) into a future that will run elsewhere, such as a
+/// `tokio::spawn`ed task: `tokio::spawn(xray_core::bind(async { ... }))`.
+pub fn bind<F: Future>(future: F) -> Scoped<F> {
+    let (ctx, emitter) = SCOPE.with(|s| {
+        s.try_borrow()
+            .map(|s| (s.ctx.clone(), s.emitter.clone()))
+            .unwrap_or((None, None))
+    });
+    Scoped {
+        ctx,
+        emitter,
+        inherit_emitter: false,
+        inner: future,
+    }
+}
+
+/// Runs `future` with `emitter` as the destination of traces created inside it.
+pub(crate) fn with_emitter<F: Future>(emitter: Arc<dyn Emitter>, future: F) -> Scoped<F> {
+    let ctx = Context::current();
+    Scoped {
+        ctx,
+        emitter: Some(emitter),
+        inherit_emitter: false,
+        inner: future,
+    }
+}
+
+/// Runs `f` with `emitter` as the destination of traces created inside it.
+pub(crate) fn run_with_emitter<R>(emitter: Arc<dyn Emitter>, f: impl FnOnce() -> R) -> R {
+    let mut ctx = Context::current();
+    let mut emitter = Some(emitter);
+    swap_scope(&mut ctx, &mut emitter);
+    let _restore = Restore {
+        ctx: &mut ctx,
+        emitter: Some(&mut emitter),
+    };
+    f()
+}
+
+/// An open subsegment, ended when [`Subsegment::end`] is called or the value drops.
+///
+/// Use it where a scope does not fit, such as hooks that see the start and end of a call separately.
+pub struct Subsegment {
+    inner: Option<(Trace, Handle)>,
+}
+
+impl fmt::Debug for Subsegment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subsegment")
+            .field("id", &self.id())
+            .finish()
+    }
+}
+
+impl Subsegment {
+    /// Opens a subsegment under the current one; records nothing when there is no sampled context.
+    pub fn begin(name: impl Into<Cow<'static, str>>) -> Self {
+        let name = name.into();
+        let inner = with_current(|ctx| {
+            let Some(ctx) = ctx else {
+                crate::record::context_missing(&name);
+                return None;
+            };
+            let handle = ctx.trace.begin(ctx.current, name)?;
+            Some((ctx.trace.clone(), handle))
+        });
+        Self { inner }
+    }
+
+    /// Opens a subsegment as a child of `parent`'s open subsegment.
+    pub fn begin_in(parent: &Context, name: impl Into<Cow<'static, str>>) -> Self {
+        let inner = parent
+            .trace
+            .begin(parent.current, name.into())
+            .map(|h| (parent.trace.clone(), h));
+        Self { inner }
+    }
+
+    /// A subsegment that records nothing.
+    pub fn none() -> Self {
+        Self { inner: None }
+    }
+
+    /// The subsegment's id, `None` if it records nothing.
+    pub fn id(&self) -> Option<SegmentId> {
+        self.inner.as_ref().map(|(_, h)| h.id)
+    }
+
+    /// Whether this subsegment records anything.
+    pub fn is_recording(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// A context with this subsegment open, to run code inside it.
+    pub fn context(&self) -> Option<Context> {
+        self.inner.as_ref().map(|(trace, handle)| Context {
+            trace: trace.clone(),
+            current: Some(*handle),
+            handler: None,
+        })
+    }
+
+    /// Records on this subsegment.
+    pub fn recorder(&self) -> crate::record::Recorder {
+        crate::record::Recorder::new(self.inner.clone())
+    }
+
+    /// Sends the subsegment now as `in_progress`, so it is visible even if the process dies before it ends.
+    pub fn send_in_progress(&self) {
+        if let Some((trace, handle)) = &self.inner {
+            trace.send_in_progress(*handle);
+        }
+    }
+
+    /// Ends the subsegment. In Lambda it is sent at once.
+    pub fn end(mut self) {
+        self.close();
+    }
+
+    fn close(&mut self) {
+        if let Some((trace, handle)) = self.inner.take() {
+            if std::thread::panicking() {
+                trace.with_entity(handle, |e| {
+                    e.status.fault = true;
+                    e.extra().cause.get_or_insert_with(|| Cause::Detail {
+                        working_directory: None,
+                        paths: Vec::new(),
+                        exceptions: vec![Exception::new(
+                            "panic",
+                            "the code panicked while this subsegment was open",
+                        )],
+                    });
+                });
+            }
+            trace.finish(handle);
+        }
+    }
+}
+
+impl Drop for Subsegment {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// An open subsegment that is also the current context on this thread: for synchronous code.
+///
+/// ```
+/// # let trace = xray_core::Trace::lambda(None);
+/// # let _ctx = trace.context().enter();
+/// let _guard = xray_core::subsegment("parse");
+/// // ... work recorded in `parse` ...
+/// ```
+#[must_use = "the subsegment ends as soon as the guard drops"]
+pub struct SubsegmentGuard {
+    subsegment: Subsegment,
+    enter: Option<EnterGuard>,
+}
+
+impl fmt::Debug for SubsegmentGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.subsegment.fmt(f)
+    }
+}
+
+impl SubsegmentGuard {
+    /// The subsegment's id, `None` if it records nothing.
+    pub fn id(&self) -> Option<SegmentId> {
+        self.subsegment.id()
+    }
+}
+
+impl Drop for SubsegmentGuard {
+    fn drop(&mut self) {
+        drop(self.enter.take());
+        self.subsegment.close();
+    }
+}
+
+/// Opens a subsegment under the current one and makes it current until the guard drops.
+pub fn subsegment(name: impl Into<Cow<'static, str>>) -> SubsegmentGuard {
+    let subsegment = Subsegment::begin(name);
+    let enter = subsegment.inner.as_ref().map(|(trace, handle)| {
+        let handler = with_current(|c| c.and_then(|c| c.handler));
+        Context {
+            trace: trace.clone(),
+            current: Some(*handle),
+            handler,
+        }
+        .enter()
+    });
+    SubsegmentGuard { subsegment, enter }
+}
+
+pin_project! {
+    /// A future run inside a new subsegment; see [`in_subsegment`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct InSubsegment<F> {
+        name: Option<Cow<'static, str>>,
+        ctx: Option<Context>,
+        #[pin]
+        inner: F,
+    }
+
+    impl<F> PinnedDrop for InSubsegment<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(ctx) = this.ctx.take() {
+                end_context(ctx);
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for InSubsegment<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InSubsegment")
+            .field("name", &self.name)
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
+    }
+}
+
+fn end_context(ctx: Context) {
+    if let Some(handle) = ctx.current {
+        Subsegment {
+            inner: Some((ctx.trace, handle)),
+        }
+        .close();
+    }
+}
+
+/// Runs `future` inside a new subsegment named `name`, opened when it is first polled under the then current
+/// context and ended when it completes (or is dropped). Without a recording context it just runs `future`.
+pub fn in_subsegment<F: Future>(name: impl Into<Cow<'static, str>>, future: F) -> InSubsegment<F> {
+    InSubsegment {
+        name: Some(name.into()),
+        ctx: None,
+        inner: future,
+    }
+}
+
+impl<F: Future> Future for InSubsegment<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        if let Some(name) = this.name.take() {
+            *this.ctx = with_current(|c| match c {
+                Some(c) => c.child(name),
+                None => {
+                    crate::record::context_missing(&name);
+                    None
+                }
+            });
+        }
+        if this.ctx.is_none() {
+            return this.inner.poll(cx);
+        }
+        let output = {
+            swap_ctx(this.ctx);
+            let _restore = Restore {
+                ctx: this.ctx,
+                emitter: None,
+            };
+            this.inner.as_mut().poll(cx)
+        };
+        if output.is_ready()
+            && let Some(ctx) = this.ctx.take()
+        {
+            end_context(ctx);
+        }
+        output
+    }
+}

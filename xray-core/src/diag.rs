@@ -1,0 +1,80 @@
+//! Diagnostics: what went wrong inside the instrumentation, told on stderr and never raised into user code.
+//!
+//! Each kind is printed for its first occurrences and then every 1024th, so a hot path that keeps failing
+//! (a daemon that is down, say) cannot flood the function's logs. The most recent messages are kept for tests.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a diagnostic is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DiagKind {
+    /// A trace header could not be parsed.
+    MalformedHeader,
+    /// An environment variable holds a value that cannot be used.
+    BadEnvVar,
+    /// Recording was asked for where no trace context exists.
+    ContextMissing,
+    /// An annotation key or value broke the annotation rules.
+    InvalidAnnotation,
+    /// A metadata namespace or value was refused.
+    InvalidMetadata,
+    /// A document was trimmed or split to fit in one datagram.
+    Oversize,
+    /// A datagram could not be sent.
+    SendFailed,
+    /// A sampling rules document could not be used.
+    BadSamplingRules,
+    /// A recording call referred to a subsegment that has already been sent.
+    Closed,
+}
+
+const KINDS: usize = 9;
+const KEEP: usize = 256;
+
+static COUNTS: [AtomicU64; KINDS] = [const { AtomicU64::new(0) }; KINDS];
+static RECENT: Mutex<VecDeque<(DiagKind, String)>> = Mutex::new(VecDeque::new());
+
+impl DiagKind {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Reports a diagnostic: counted always, printed to stderr while rare, kept for tests.
+pub(crate) fn report(kind: DiagKind, message: fmt::Arguments<'_>) {
+    let seen = COUNTS[kind.index()].fetch_add(1, Ordering::Relaxed);
+    let text = message.to_string();
+    if seen < 16 || seen.is_multiple_of(1024) {
+        eprintln!("[xray] {kind:?}: {text}");
+    }
+    if let Ok(mut recent) = RECENT.lock() {
+        if recent.len() == KEEP {
+            recent.pop_front();
+        }
+        recent.push_back((kind, text));
+    }
+}
+
+/// How many diagnostics of a kind this process has reported.
+pub fn count(kind: DiagKind) -> u64 {
+    COUNTS[kind.index()].load(Ordering::Relaxed)
+}
+
+/// The most recent diagnostics (up to 256), oldest first.
+pub fn recent() -> Vec<(DiagKind, String)> {
+    RECENT
+        .lock()
+        .map(|r| r.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+macro_rules! diag {
+    ($kind:ident, $($arg:tt)*) => {
+        $crate::diag::report($crate::diag::DiagKind::$kind, format_args!($($arg)*))
+    };
+}
+pub(crate) use diag;

@@ -1,0 +1,376 @@
+//! The `X-Amzn-Trace-Id` header: `Root=1-...;Parent=...;Sampled=1;Lineage=...`.
+//!
+//! Keys may come in any order and with whitespace around them. `Lineage` (Lambda's recursive-loop detection) and
+//! keys this crate does not know are kept in their order and written back unchanged, so re-injecting a header never
+//! silently drops them. `Self` (added by load balancers) is dropped.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::ids::{SegmentId, TraceId};
+
+/// The header's name as it appears on HTTP requests.
+pub const HEADER_NAME: &str = "X-Amzn-Trace-Id";
+
+/// The `Sampled` field of a trace header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sampled {
+    /// `Sampled=1`: record and send.
+    Yes,
+    /// `Sampled=0`: record nothing, but keep propagating.
+    No,
+    /// `Sampled=?`: the upstream asks the receiver to decide.
+    Requested,
+    /// No `Sampled` field: the receiver decides.
+    Unknown,
+}
+
+impl Sampled {
+    fn as_str(self) -> Option<&'static str> {
+        match self {
+            Self::Yes => Some("1"),
+            Self::No => Some("0"),
+            Self::Requested => Some("?"),
+            Self::Unknown => None,
+        }
+    }
+}
+
+/// Why a trace header could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderError {
+    /// The header is empty or holds only separators and whitespace.
+    Empty,
+    /// A field has no `=`.
+    MissingEquals(String),
+    /// A field has an empty key.
+    EmptyKey,
+    /// `Root`, `Parent` or `Sampled` appears more than once.
+    DuplicateKey(&'static str),
+    /// There is no `Root` field.
+    MissingRoot,
+    /// `Root` is not a trace id.
+    InvalidRoot(String),
+    /// `Parent` is not a 16-hex-digit id.
+    InvalidParent(String),
+    /// `Sampled` is not `0`, `1` or `?`.
+    InvalidSampled(String),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("trace header is empty"),
+            Self::MissingEquals(field) => write!(f, "trace header field `{field}` has no `=`"),
+            Self::EmptyKey => f.write_str("trace header has a field with an empty key"),
+            Self::DuplicateKey(key) => write!(f, "trace header repeats `{key}`"),
+            Self::MissingRoot => f.write_str("trace header has no `Root`"),
+            Self::InvalidRoot(v) => write!(
+                f,
+                "trace header `Root={v}` is not a trace id (1-8hex-24hex)"
+            ),
+            Self::InvalidParent(v) => write!(f, "trace header `Parent={v}` is not 16 hex digits"),
+            Self::InvalidSampled(v) => write!(f, "trace header `Sampled={v}` is not 0, 1 or ?"),
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+/// A parsed `X-Amzn-Trace-Id` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceHeader {
+    root: TraceId,
+    parent: Option<SegmentId>,
+    sampled: Sampled,
+    extra: Vec<(String, String)>,
+}
+
+impl TraceHeader {
+    /// A header for a trace with no extra fields.
+    pub fn new(root: TraceId, parent: Option<SegmentId>, sampled: Sampled) -> Self {
+        Self {
+            root,
+            parent,
+            sampled,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Parses the header's value.
+    pub fn parse(text: &str) -> Result<Self, HeaderError> {
+        let mut root = None;
+        let mut parent = None;
+        let mut sampled = None;
+        let mut extra = Vec::new();
+        let mut fields = 0;
+        for field in text.split(';').map(str::trim).filter(|f| !f.is_empty()) {
+            fields += 1;
+            let (key, value) = field
+                .split_once('=')
+                .ok_or_else(|| HeaderError::MissingEquals(field.to_owned()))?;
+            let (key, value) = (key.trim(), value.trim());
+            if key.is_empty() {
+                return Err(HeaderError::EmptyKey);
+            }
+            if key.eq_ignore_ascii_case("Root") {
+                let id = value
+                    .parse()
+                    .map_err(|_| HeaderError::InvalidRoot(value.to_owned()))?;
+                set_once(&mut root, id, "Root")?;
+            } else if key.eq_ignore_ascii_case("Parent") {
+                let id = value
+                    .parse()
+                    .map_err(|_| HeaderError::InvalidParent(value.to_owned()))?;
+                set_once(&mut parent, id, "Parent")?;
+            } else if key.eq_ignore_ascii_case("Sampled") {
+                let flag = match value {
+                    "1" => Sampled::Yes,
+                    "0" => Sampled::No,
+                    "?" => Sampled::Requested,
+                    _ => return Err(HeaderError::InvalidSampled(value.to_owned())),
+                };
+                set_once(&mut sampled, flag, "Sampled")?;
+            } else if !key.eq_ignore_ascii_case("Self") {
+                extra.push((key.to_owned(), value.to_owned()));
+            }
+        }
+        if fields == 0 {
+            return Err(HeaderError::Empty);
+        }
+        Ok(Self {
+            root: root.ok_or(HeaderError::MissingRoot)?,
+            parent,
+            sampled: sampled.unwrap_or(Sampled::Unknown),
+            extra,
+        })
+    }
+
+    /// The trace id.
+    pub fn root(&self) -> TraceId {
+        self.root
+    }
+
+    /// The caller's segment or subsegment id, if any.
+    pub fn parent(&self) -> Option<SegmentId> {
+        self.parent
+    }
+
+    /// The sampling decision carried by the header.
+    pub fn sampled(&self) -> Sampled {
+        self.sampled
+    }
+
+    /// `Lineage` and unknown fields, in the order they arrived.
+    pub fn extra(&self) -> &[(String, String)] {
+        &self.extra
+    }
+
+    /// The `Lineage` field, if present.
+    pub fn lineage(&self) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == "Lineage")
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The same header with another parent, as injected into a downstream call.
+    pub fn with_parent(&self, parent: SegmentId) -> Self {
+        Self {
+            parent: Some(parent),
+            ..self.clone()
+        }
+    }
+
+    /// The same header with another sampling decision.
+    pub fn with_sampled(&self, sampled: Sampled) -> Self {
+        Self {
+            sampled,
+            ..self.clone()
+        }
+    }
+
+    /// Adds an extra field, kept after the known ones.
+    pub fn push_extra(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.extra.push((key.into(), value.into()));
+    }
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, key: &'static str) -> Result<(), HeaderError> {
+    if slot.replace(value).is_some() {
+        return Err(HeaderError::DuplicateKey(key));
+    }
+    Ok(())
+}
+
+impl FromStr for TraceHeader {
+    type Err = HeaderError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+impl fmt::Display for TraceHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Root={}", self.root)?;
+        if let Some(parent) = self.parent {
+            write!(f, ";Parent={parent}")?;
+        }
+        if let Some(flag) = self.sampled.as_str() {
+            write!(f, ";Sampled={flag}")?;
+        }
+        for (key, value) in &self.extra {
+            write!(f, ";{key}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+
+    #[test]
+    fn parses_the_lambda_form_with_lineage() {
+        let text =
+            format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5");
+        let header = TraceHeader::parse(&text).expect("valid");
+        assert_eq!(header.root().to_string(), ROOT);
+        assert_eq!(
+            header.parent().map(|p| p.to_string()).as_deref(),
+            Some("53995c3f42cd8ad8")
+        );
+        assert_eq!(header.sampled(), Sampled::Yes);
+        assert_eq!(header.lineage(), Some("a87bd80c:1|68fd508a:5"));
+        assert_eq!(header.to_string(), text);
+    }
+
+    #[test]
+    fn accepts_any_order_whitespace_and_drops_self() {
+        let header = TraceHeader::parse(&format!(
+            " Sampled=? ; Self=1-67891234-12456789abcdef012345678;foo=bar ;Root= {ROOT};Lineage=x:1; "
+        ))
+        .expect("valid");
+        assert_eq!(header.sampled(), Sampled::Requested);
+        assert_eq!(header.parent(), None);
+        assert_eq!(
+            header.to_string(),
+            format!("Root={ROOT};Sampled=?;foo=bar;Lineage=x:1")
+        );
+    }
+
+    #[test]
+    fn root_only_is_valid_as_load_balancers_send_it() {
+        let header = TraceHeader::parse(&format!("Root={ROOT}")).expect("valid");
+        assert_eq!(header.sampled(), Sampled::Unknown);
+        assert_eq!(header.to_string(), format!("Root={ROOT}"));
+    }
+
+    #[test]
+    fn every_malformed_class_has_its_error() {
+        let cases: [(String, HeaderError); 10] = [
+            (String::new(), HeaderError::Empty),
+            (" ; ;".into(), HeaderError::Empty),
+            (
+                format!("Root={ROOT};Parent"),
+                HeaderError::MissingEquals("Parent".into()),
+            ),
+            (format!("Root={ROOT};=1"), HeaderError::EmptyKey),
+            (
+                format!("Root={ROOT};Root={ROOT}"),
+                HeaderError::DuplicateKey("Root"),
+            ),
+            (
+                format!("Root={ROOT};Sampled=1;Sampled=0"),
+                HeaderError::DuplicateKey("Sampled"),
+            ),
+            (
+                "Parent=53995c3f42cd8ad8;Sampled=1".into(),
+                HeaderError::MissingRoot,
+            ),
+            (
+                "Root=1-xyz-abc".into(),
+                HeaderError::InvalidRoot("1-xyz-abc".into()),
+            ),
+            (
+                format!("Root={ROOT};Parent=53995c3f42cd8ad"),
+                HeaderError::InvalidParent("53995c3f42cd8ad".into()),
+            ),
+            (
+                format!("Root={ROOT};Sampled=yes"),
+                HeaderError::InvalidSampled("yes".into()),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(TraceHeader::parse(&text), Err(expected), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn errors_read_as_diagnostics() {
+        let err = TraceHeader::parse("Root=nope").expect_err("invalid");
+        assert_eq!(
+            err.to_string(),
+            "trace header `Root=nope` is not a trace id (1-8hex-24hex)"
+        );
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn header() -> impl Strategy<Value = TraceHeader> {
+            let sampled = prop_oneof![
+                Just(Sampled::Yes),
+                Just(Sampled::No),
+                Just(Sampled::Requested),
+                Just(Sampled::Unknown)
+            ];
+            let extra = proptest::collection::vec(
+                ("[A-Za-z][A-Za-z0-9_-]{0,8}", "[A-Za-z0-9:|,._-]{0,12}"),
+                0..4,
+            )
+            .prop_filter("known keys are not extra", |fields| {
+                fields.iter().all(|(k, _)| {
+                    !["root", "parent", "sampled", "self"]
+                        .contains(&k.to_ascii_lowercase().as_str())
+                })
+            });
+            (
+                any::<u32>(),
+                any::<u128>(),
+                proptest::option::of(any::<u64>()),
+                sampled,
+                extra,
+            )
+                .prop_map(|(epoch, random, parent, sampled, extra)| {
+                    let root = format!("1-{epoch:08x}-{:024x}", random & ((1 << 96) - 1))
+                        .parse()
+                        .expect("valid root");
+                    TraceHeader {
+                        root,
+                        parent: parent.map(SegmentId::from_u64),
+                        sampled,
+                        extra,
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn format_then_parse_round_trips(h in header()) {
+                prop_assert_eq!(TraceHeader::parse(&h.to_string()), Ok(h));
+            }
+
+            #[test]
+            fn parse_never_panics_and_reformats_stably(text in "[ -~]{0,80}") {
+                if let Ok(h) = TraceHeader::parse(&text) {
+                    prop_assert_eq!(TraceHeader::parse(&h.to_string()), Ok(h));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! The recording API for user code: annotations, metadata, errors and the `http` / `aws` / `sql` blocks, on the
+//! current subsegment or on the invocation's handler subsegment.
+//!
+//! These are the equivalents of the official SDKs' `put_annotation`, `put_metadata` and `add_exception`. With no
+//! sampled trace they do nothing and cost next to nothing; with no trace context at all they follow
+//! `AWS_XRAY_CONTEXT_MISSING`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::{self, ContextMissing};
+use crate::context::{Handle, Trace, with_current};
+use crate::diag::diag;
+use crate::ids::SegmentId;
+use crate::segment::{AnnotationValue, Aws, Cause, Entity, Exception, Http, Namespace, Sql};
+
+/// Reports recording attempted outside any trace context, as `AWS_XRAY_CONTEXT_MISSING` says.
+pub(crate) fn context_missing(what: &str) {
+    if config::get().context_missing != ContextMissing::IgnoreError {
+        diag!(
+            ContextMissing,
+            "`{what}`: no trace context; run the code inside a traced handler, `Context::scope` or `xray_core::bind`"
+        );
+    }
+}
+
+/// Returned by [`try_current`] when there is no trace context and `AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingContext;
+
+impl fmt::Display for MissingContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no X-Ray trace context is active")
+    }
+}
+
+impl std::error::Error for MissingContext {}
+
+/// Records on one subsegment (or segment); does nothing if that entity records nothing.
+#[derive(Clone)]
+pub struct Recorder {
+    target: Option<(Trace, Handle)>,
+}
+
+impl fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recorder").field("id", &self.id()).finish()
+    }
+}
+
+fn resolve(handler: bool, what: &str) -> Result<Recorder, MissingContext> {
+    with_current(|ctx| match ctx {
+        None => {
+            context_missing(what);
+            if config::get().context_missing == ContextMissing::RuntimeError {
+                Err(MissingContext)
+            } else {
+                Ok(Recorder { target: None })
+            }
+        }
+        Some(ctx) if !ctx.is_recording() => Ok(Recorder { target: None }),
+        Some(ctx) => {
+            let target = ctx.target(handler);
+            if target.is_none() {
+                diag!(
+                    ContextMissing,
+                    "`{what}`: no subsegment is open, and the Lambda function's segment cannot be changed"
+                );
+            }
+            Ok(Recorder {
+                target: target.map(|h| (ctx.trace().clone(), h)),
+            })
+        }
+    })
+}
+
+/// Records on the open subsegment (outside Lambda, on the segment when none is open).
+pub fn current() -> Recorder {
+    resolve(false, "current").unwrap_or(Recorder { target: None })
+}
+
+/// Records on the invocation's handler subsegment (`## handler`), wherever the calling code is nested.
+pub fn handler() -> Recorder {
+    resolve(true, "handler").unwrap_or(Recorder { target: None })
+}
+
+/// Like [`current`], but says when there is no trace context if `AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR`.
+pub fn try_current() -> Result<Recorder, MissingContext> {
+    resolve(false, "try_current")
+}
+
+impl Recorder {
+    pub(crate) fn new(target: Option<(Trace, Handle)>) -> Self {
+        Self { target }
+    }
+
+    /// The id of the entity recorded on, `None` if nothing is recorded.
+    pub fn id(&self) -> Option<SegmentId> {
+        self.target
+            .as_ref()
+            .map(|(t, h)| t.with_entity(*h, |e| e.id))?
+    }
+
+    /// Whether calls on this recorder record anything.
+    pub fn is_recording(&self) -> bool {
+        self.target.is_some()
+    }
+
+    fn apply(&self, f: impl FnOnce(&mut Entity)) {
+        if let Some((trace, handle)) = &self.target
+            && trace.with_entity(*handle, f).is_none()
+        {
+            diag!(
+                Closed,
+                "recording on a subsegment that has already been sent; ignored"
+            );
+        }
+    }
+
+    /// Adds an indexed annotation (keys: 1-500 ASCII letters, digits or `_`; invalid ones are refused with a
+    /// diagnostic).
+    pub fn put_annotation(
+        &self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<AnnotationValue>,
+    ) {
+        if self.target.is_some() {
+            let (key, value) = (key.into(), value.into());
+            self.apply(|e| e.put_annotation(key, value));
+        }
+    }
+
+    /// Adds metadata in the `default` namespace.
+    pub fn put_metadata(&self, key: impl Into<Cow<'static, str>>, value: impl Serialize) {
+        self.put_metadata_in("default", key, value);
+    }
+
+    /// Adds metadata in `namespace` (not starting with the reserved `AWS.`).
+    pub fn put_metadata_in(
+        &self,
+        namespace: impl Into<Cow<'static, str>>,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Serialize,
+    ) {
+        if self.target.is_none() {
+            return;
+        }
+        let key = key.into();
+        match serde_json::to_value(value) {
+            Ok(value) => {
+                let namespace = namespace.into();
+                self.apply(|e| e.put_metadata(namespace, key, value));
+            }
+            Err(err) => diag!(
+                InvalidMetadata,
+                "metadata `{key}` refused: it does not serialize to JSON: {err}"
+            ),
+        }
+    }
+
+    /// Marks a client error (4xx-like).
+    pub fn mark_error(&self) {
+        self.apply(|e| e.status.error = true);
+    }
+
+    /// Marks a fault (5xx-like, or a failure of the code itself).
+    pub fn mark_fault(&self) {
+        self.apply(|e| e.status.fault = true);
+    }
+
+    /// Marks throttling (429-like); throttling is also an error.
+    pub fn mark_throttle(&self) {
+        self.apply(|e| {
+            e.status.throttle = true;
+            e.status.error = true;
+        });
+    }
+
+    /// Records `error` (with its `source()` chain) as the cause and marks a fault, like the SDKs' `add_exception`.
+    pub fn record_error<E: std::error::Error>(&self, error: &E) {
+        self.record_error_named(std::any::type_name::<E>(), error);
+    }
+
+    /// Like [`Recorder::record_error`], with the type name given (for errors behind `dyn Error`).
+    pub fn record_error_named(&self, type_name: &str, error: &(dyn std::error::Error + '_)) {
+        if self.target.is_none() {
+            return;
+        }
+        let cause = Cause::from_error(type_name, error);
+        self.apply(|e| {
+            e.status.fault = true;
+            merge_cause(e, cause);
+        });
+    }
+
+    /// Adds an exception to the cause without changing the error flags.
+    pub fn add_exception(&self, exception: Exception) {
+        self.apply(|e| match &mut e.extra().cause {
+            Some(cause) => cause.push(exception),
+            empty => {
+                *empty = Some(Cause::Detail {
+                    working_directory: None,
+                    paths: Vec::new(),
+                    exceptions: vec![exception],
+                })
+            }
+        });
+    }
+
+    /// Sets the `http` block (fields longer than 250 characters are cut).
+    pub fn set_http(&self, http: Http) {
+        self.apply(|e| e.set_http(http));
+    }
+
+    /// Changes the `http` block in place.
+    pub fn update_http(&self, f: impl FnOnce(&mut Http)) {
+        self.apply(|e| {
+            let mut http = e.extra().http.take().unwrap_or_default();
+            f(&mut http);
+            e.set_http(http);
+        });
+    }
+
+    /// Sets the `aws` block.
+    pub fn set_aws(&self, aws: Aws) {
+        self.apply(|e| e.extra().aws = Some(aws));
+    }
+
+    /// Changes the `aws` block in place.
+    pub fn update_aws(&self, f: impl FnOnce(&mut Aws)) {
+        self.apply(|e| f(e.extra().aws.get_or_insert_with(Aws::default)));
+    }
+
+    /// Sets the `sql` block.
+    pub fn set_sql(&self, sql: Sql) {
+        self.apply(|e| e.extra().sql = Some(sql));
+    }
+
+    /// Sets the namespace: `aws` for AWS calls, `remote` for other downstream calls.
+    pub fn set_namespace(&self, namespace: Namespace) {
+        self.apply(|e| e.namespace = Some(namespace));
+    }
+
+    /// Sets the segment's `origin`, e.g. `AWS::EC2::Instance` (segments only).
+    pub fn set_origin(&self, origin: impl Into<String>) {
+        let origin = origin.into();
+        self.apply(|e| e.extra().origin = Some(origin));
+    }
+
+    /// Sets the segment's `user` (segments only; at most 250 characters are kept).
+    pub fn set_user(&self, user: impl Into<String>) {
+        let mut user = user.into();
+        crate::segment::truncate_chars(&mut user, 250);
+        self.apply(|e| e.extra().user = Some(user));
+    }
+
+    /// Sets the segment's `service.version` (segments only).
+    pub fn set_service_version(&self, version: impl Into<String>) {
+        let version = version.into();
+        self.apply(|e| e.extra().service_version = Some(version));
+    }
+}
+
+fn merge_cause(entity: &mut Entity, cause: Cause) {
+    match (&mut entity.extra().cause, cause) {
+        (Some(existing), Cause::Detail { exceptions, .. }) => {
+            exceptions.into_iter().for_each(|x| existing.push(x))
+        }
+        (slot, cause) => *slot = Some(cause),
+    }
+}
+
+/// Adds an annotation to the current subsegment; see [`Recorder::put_annotation`].
+pub fn put_annotation(key: impl Into<Cow<'static, str>>, value: impl Into<AnnotationValue>) {
+    current().put_annotation(key, value);
+}
+
+/// Adds metadata in the `default` namespace to the current subsegment.
+pub fn put_metadata(key: impl Into<Cow<'static, str>>, value: impl Serialize) {
+    current().put_metadata(key, value);
+}
+
+/// Adds metadata in `namespace` to the current subsegment.
+pub fn put_metadata_in(
+    namespace: impl Into<Cow<'static, str>>,
+    key: impl Into<Cow<'static, str>>,
+    value: impl Serialize,
+) {
+    current().put_metadata_in(namespace, key, value);
+}
+
+/// Records `error` as the current subsegment's cause and marks a fault.
+pub fn record_error<E: std::error::Error>(error: &E) {
+    current().record_error(error);
+}

@@ -1,0 +1,210 @@
+//! Helpers for tests, including users' own: an in-memory sink that captures documents, and a UDP collector that
+//! stands in for the daemon on a loopback port.
+//!
+//! ```
+//! use xray_core::testing::MemorySink;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let sink = MemorySink::new();
+//! sink.scope(async {
+//!     let trace = xray_core::Trace::lambda(Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"));
+//!     trace.context().scope(xray_core::in_subsegment("work", async {})).await;
+//! }).await;
+//! assert_eq!(sink.documents()[0]["name"], "work");
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::context::{Scoped, run_with_emitter, with_emitter};
+use crate::emit::{self, DATAGRAM_HEADER, Emitter};
+
+/// Captures every document sent to it, in order.
+#[derive(Clone, Default)]
+pub struct MemorySink {
+    documents: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl fmt::Debug for MemorySink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemorySink")
+            .field("documents", &self.raw().len())
+            .finish()
+    }
+}
+
+impl Emitter for MemorySink {
+    fn send(&self, document: &[u8]) {
+        self.documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(document.to_vec());
+    }
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `future` with this sink receiving the documents of every trace created inside it (including in tasks
+    /// spawned through [`crate::bind`]). Other code in the process is not affected.
+    pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
+        with_emitter(Arc::new(self.clone()), future)
+    }
+
+    /// Runs `f` with this sink receiving the documents of every trace created inside it.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        run_with_emitter(Arc::new(self.clone()), f)
+    }
+
+    /// Makes this sink the process-wide destination of documents.
+    pub fn install_global(&self) {
+        emit::set_global(Arc::new(self.clone()));
+    }
+
+    /// The captured documents, exactly as they would have been sent.
+    pub fn raw(&self) -> Vec<Vec<u8>> {
+        self.documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The captured documents, parsed. A document that is not valid JSON appears as a JSON string holding it.
+    pub fn documents(&self) -> Vec<serde_json::Value> {
+        self.raw()
+            .iter()
+            .map(|d| {
+                serde_json::from_slice(d)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(d).into_owned().into())
+            })
+            .collect()
+    }
+
+    /// Removes and returns the captured documents, parsed.
+    pub fn take(&self) -> Vec<serde_json::Value> {
+        let documents = self.documents();
+        self.clear();
+        documents
+    }
+
+    /// Forgets the captured documents.
+    pub fn clear(&self) {
+        self.documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// What went wrong receiving a datagram.
+#[derive(Debug)]
+pub enum CollectError {
+    /// Nothing arrived in time.
+    Timeout,
+    /// The datagram did not start with the daemon's header line.
+    BadHeader(String),
+    /// The document was not JSON.
+    BadJson(String),
+    /// The socket failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for CollectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("no datagram arrived in time"),
+            Self::BadHeader(h) => write!(
+                f,
+                "datagram does not start with the daemon header line: {h:?}"
+            ),
+            Self::BadJson(e) => write!(f, "document is not JSON: {e}"),
+            Self::Io(e) => write!(f, "socket error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CollectError {}
+
+/// A stand-in for the daemon in tests: a UDP socket on 127.0.0.1 on an ephemeral port.
+#[derive(Debug)]
+pub struct UdpCollector {
+    socket: UdpSocket,
+}
+
+impl UdpCollector {
+    /// Binds 127.0.0.1 on a free port.
+    pub fn bind() -> io::Result<Self> {
+        Ok(Self {
+            socket: UdpSocket::bind("127.0.0.1:0")?,
+        })
+    }
+
+    /// Where to send documents.
+    pub fn addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Receives one datagram, checks its header line and returns the parsed document with its size in bytes.
+    pub fn recv_sized(
+        &self,
+        timeout: Duration,
+    ) -> Result<(serde_json::Value, usize), CollectError> {
+        self.socket
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
+            .map_err(CollectError::Io)?;
+        let mut buf = vec![0u8; 70_000];
+        let len = match self.socket.recv(&mut buf) {
+            Ok(len) => len,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(CollectError::Timeout);
+            }
+            Err(e) => return Err(CollectError::Io(e)),
+        };
+        let datagram = &buf[..len];
+        let Some(document) = datagram.strip_prefix(DATAGRAM_HEADER) else {
+            let line = datagram.split(|&b| b == b'\n').next().unwrap_or_default();
+            return Err(CollectError::BadHeader(
+                String::from_utf8_lossy(line).into_owned(),
+            ));
+        };
+        let value =
+            serde_json::from_slice(document).map_err(|e| CollectError::BadJson(e.to_string()))?;
+        Ok((value, len))
+    }
+
+    /// Receives one document.
+    pub fn recv(&self, timeout: Duration) -> Result<serde_json::Value, CollectError> {
+        self.recv_sized(timeout).map(|(v, _)| v)
+    }
+
+    /// Receives documents until none arrives for `quiet`, or `limit` passes.
+    pub fn collect(
+        &self,
+        quiet: Duration,
+        limit: Duration,
+    ) -> Result<Vec<serde_json::Value>, CollectError> {
+        let deadline = Instant::now() + limit;
+        let mut documents = Vec::new();
+        while Instant::now() < deadline {
+            match self.recv(quiet) {
+                Ok(doc) => documents.push(doc),
+                Err(CollectError::Timeout) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(documents)
+    }
+}
