@@ -45,10 +45,7 @@ pub struct DaemonAddress {
 
 impl Default for DaemonAddress {
     fn default() -> Self {
-        Self {
-            udp: DEFAULT_DAEMON,
-            tcp: DEFAULT_DAEMON,
-        }
+        Self { udp: DEFAULT_DAEMON, tcp: DEFAULT_DAEMON }
     }
 }
 
@@ -67,14 +64,8 @@ impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => f.write_str("daemon address is empty"),
-            Self::Form(v) => write!(
-                f,
-                "daemon address `{v}` is neither `host:port` nor `tcp:host:port udp:host:port`"
-            ),
-            Self::Unresolvable(v) => write!(
-                f,
-                "daemon address `{v}` does not resolve to an IP address and port"
-            ),
+            Self::Form(v) => write!(f, "daemon address `{v}` is neither `host:port` nor `tcp:host:port udp:host:port`"),
+            Self::Unresolvable(v) => write!(f, "daemon address `{v}` does not resolve to an IP address and port"),
         }
     }
 }
@@ -90,10 +81,7 @@ impl DaemonAddress {
             [] => Err(AddressError::Empty),
             [single] if !single.starts_with("tcp:") && !single.starts_with("udp:") => {
                 let addr = resolve(single)?;
-                Ok(Self {
-                    udp: addr,
-                    tcp: addr,
-                })
+                Ok(Self { udp: addr, tcp: addr })
             }
             [a, b] => {
                 let (mut udp, mut tcp) = (None, None);
@@ -118,16 +106,12 @@ fn resolve(host_port: &str) -> Result<SocketAddr, AddressError> {
     if let Ok(addr) = host_port.parse::<SocketAddr>() {
         return Ok(addr);
     }
-    let (host, port) = host_port
-        .rsplit_once(':')
-        .ok_or_else(|| AddressError::Form(host_port.to_owned()))?;
+    let (host, port) = host_port.rsplit_once(':').ok_or_else(|| AddressError::Form(host_port.to_owned()))?;
     if host.is_empty() || port.parse::<u16>().is_err() {
         return Err(AddressError::Form(host_port.to_owned()));
     }
-    let addrs: Vec<SocketAddr> = host_port
-        .to_socket_addrs()
-        .map_err(|_| AddressError::Unresolvable(host_port.to_owned()))?
-        .collect();
+    let addrs: Vec<SocketAddr> =
+        host_port.to_socket_addrs().map_err(|_| AddressError::Unresolvable(host_port.to_owned()))?.collect();
     addrs
         .iter()
         .find(|a| a.is_ipv4())
@@ -180,10 +164,7 @@ impl Config {
             match value.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "" => {}
                 "false" | "0" => config.enabled = false,
-                _ => diag!(
-                    BadEnvVar,
-                    "AWS_XRAY_SDK_ENABLED=`{value}` is not true or false; tracing stays enabled"
-                ),
+                _ => diag!(BadEnvVar, "AWS_XRAY_SDK_ENABLED=`{value}` is not true or false; tracing stays enabled"),
             }
         }
         if let Some(value) = lookup("AWS_XRAY_CONTEXT_MISSING") {
@@ -203,10 +184,7 @@ impl Config {
         if let Some(value) = lookup("AWS_XRAY_DAEMON_ADDRESS") {
             match DaemonAddress::parse(&value) {
                 Ok(address) => config.daemon = address,
-                Err(err) => diag!(
-                    BadEnvVar,
-                    "AWS_XRAY_DAEMON_ADDRESS: {err}; using {DEFAULT_DAEMON}"
-                ),
+                Err(err) => diag!(BadEnvVar, "AWS_XRAY_DAEMON_ADDRESS: {err}; using {DEFAULT_DAEMON}"),
             }
         }
         config.function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|n| !n.is_empty());
@@ -248,10 +226,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
         Config::from_lookup(|k| vars.get(k).cloned())
     }
 
@@ -262,33 +237,15 @@ mod tests {
     #[test]
     fn daemon_address_single_form_sets_both_protocols() {
         let c = config(&[("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.5:3000")]);
-        assert_eq!(
-            c.daemon,
-            DaemonAddress {
-                udp: addr("127.0.0.5:3000"),
-                tcp: addr("127.0.0.5:3000")
-            }
-        );
+        assert_eq!(c.daemon, DaemonAddress { udp: addr("127.0.0.5:3000"), tcp: addr("127.0.0.5:3000") });
     }
 
     #[test]
     fn daemon_address_two_part_form_in_either_order() {
-        let expected = DaemonAddress {
-            udp: addr("127.0.0.1:2001"),
-            tcp: addr("127.0.0.2:2002"),
-        };
-        assert_eq!(
-            DaemonAddress::parse("tcp:127.0.0.2:2002 udp:127.0.0.1:2001"),
-            Ok(expected)
-        );
-        assert_eq!(
-            DaemonAddress::parse("  udp:127.0.0.1:2001   tcp:127.0.0.2:2002 "),
-            Ok(expected)
-        );
-        assert_eq!(
-            DaemonAddress::parse("udp:[::1]:2001 tcp:127.0.0.1:2000").map(|a| a.udp),
-            Ok(addr("[::1]:2001"))
-        );
+        let expected = DaemonAddress { udp: addr("127.0.0.1:2001"), tcp: addr("127.0.0.2:2002") };
+        assert_eq!(DaemonAddress::parse("tcp:127.0.0.2:2002 udp:127.0.0.1:2001"), Ok(expected));
+        assert_eq!(DaemonAddress::parse("  udp:127.0.0.1:2001   tcp:127.0.0.2:2002 "), Ok(expected));
+        assert_eq!(DaemonAddress::parse("udp:[::1]:2001 tcp:127.0.0.1:2000").map(|a| a.udp), Ok(addr("[::1]:2001")));
     }
 
     #[test]
@@ -296,8 +253,7 @@ mod tests {
         let parsed = DaemonAddress::parse("localhost:2500").expect("localhost resolves");
         assert!(parsed.udp.ip().is_loopback());
         assert_eq!(parsed.udp.port(), 2500);
-        let parsed =
-            DaemonAddress::parse("tcp:localhost:2600 udp:localhost:2700").expect("resolves");
+        let parsed = DaemonAddress::parse("tcp:localhost:2600 udp:localhost:2700").expect("resolves");
         assert_eq!((parsed.tcp.port(), parsed.udp.port()), (2600, 2700));
     }
 
@@ -316,12 +272,13 @@ mod tests {
             let before = crate::diag::count(crate::diag::DiagKind::BadEnvVar);
             let c = config(&[("AWS_XRAY_DAEMON_ADDRESS", bad)]);
             assert_eq!(c.daemon, DaemonAddress::default(), "{bad:?}");
-            assert!(
-                crate::diag::count(crate::diag::DiagKind::BadEnvVar) > before,
-                "{bad:?} gave no diagnostic"
-            );
+            assert!(crate::diag::count(crate::diag::DiagKind::BadEnvVar) > before, "{bad:?} gave no diagnostic");
         }
-        assert!(crate::diag::recent().iter().any(|(_, m)| m.contains("AWS_XRAY_DAEMON_ADDRESS") && m.contains("127.0.0.1:2000")));
+        assert!(
+            crate::diag::recent()
+                .iter()
+                .any(|(_, m)| m.contains("AWS_XRAY_DAEMON_ADDRESS") && m.contains("127.0.0.1:2000"))
+        );
     }
 
     #[test]
@@ -336,10 +293,7 @@ mod tests {
             config(&[("AWS_XRAY_CONTEXT_MISSING", "IGNORE_ERROR")]).context_missing,
             ContextMissing::IgnoreError
         );
-        assert_eq!(
-            config(&[("AWS_XRAY_CONTEXT_MISSING", "PANIC")]).context_missing,
-            ContextMissing::LogError
-        );
+        assert_eq!(config(&[("AWS_XRAY_CONTEXT_MISSING", "PANIC")]).context_missing, ContextMissing::LogError);
         let lambda = config(&[("AWS_LAMBDA_FUNCTION_NAME", "orders")]);
         assert!(lambda.in_lambda);
         assert_eq!(lambda.function_name.as_deref(), Some("orders"));

@@ -9,7 +9,7 @@
 //! Spawned tasks do not inherit the context by themselves: wrap the spawned future in [`bind`].
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -24,7 +24,7 @@ use crate::emit::{self, Emitter, Node};
 use crate::header::{HeaderError, Sampled, TraceHeader};
 use crate::ids::{SegmentId, TraceId};
 use crate::sampling::{self, SamplingRequest};
-use crate::segment::{Cause, Entity, Exception, Kind, Placement, Timestamp, write_document};
+use crate::segment::{Cause, Entity, Exception, Kind, Timestamp};
 
 /// A handle on an entity in a trace's arena; the generation guards against a slot reused after its entity was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,29 +68,17 @@ impl Tree {
     fn insert(&mut self, entity: Entity, parent: Option<Handle>) -> Handle {
         let id = entity.id;
         let parent = parent.filter(|p| self.get_mut(*p).is_some()).map(|p| p.idx);
-        let slot = Slot {
-            generation: 0,
-            parent,
-            entity: Some(entity),
-        };
+        let slot = Slot { generation: 0, parent, entity: Some(entity) };
         match self.free.pop() {
             Some(idx) => {
                 let old = &mut self.slots[idx as usize];
                 let generation = old.generation.wrapping_add(1);
                 *old = Slot { generation, ..slot };
-                Handle {
-                    idx,
-                    generation,
-                    id,
-                }
+                Handle { idx, generation, id }
             }
             None => {
                 self.slots.push(slot);
-                Handle {
-                    idx: (self.slots.len() - 1) as u32,
-                    generation: 0,
-                    id,
-                }
+                Handle { idx: (self.slots.len() - 1) as u32, generation: 0, id }
             }
         }
     }
@@ -113,7 +101,10 @@ struct TraceInner {
     propagate: Sampled,
     header_extra: Vec<(String, String)>,
     mode: Mode,
-    emitter: Arc<dyn Emitter>,
+    /// Outside Lambda: the segment this process owns, the target of recording when no subsegment is open.
+    root: Option<Handle>,
+    /// The scoped emitter in force when the trace was created, if any; else the one in force when sending.
+    emitter: Option<Arc<dyn Emitter>>,
     tree: Mutex<Tree>,
 }
 
@@ -133,24 +124,27 @@ impl fmt::Debug for Trace {
 }
 
 impl Trace {
-    fn build(header: Option<&TraceHeader>, recording: bool, mode: Mode) -> Self {
+    fn build(header: Option<&TraceHeader>, recording: bool, mode: Mode, segment: Option<Cow<'static, str>>) -> Self {
         // A trace that does not record still passes the upstream decision on, so turning tracing off here does not
         // turn it off downstream.
-        let propagate = if recording {
-            Sampled::Yes
-        } else {
-            header.map_or(Sampled::No, TraceHeader::sampled)
-        };
+        let propagate = if recording { Sampled::Yes } else { header.map_or(Sampled::No, TraceHeader::sampled) };
+        let recording = recording && crate::config::enabled();
+        let upstream_parent = header.and_then(TraceHeader::parent);
+        let mut tree = Tree::default();
+        let root = segment
+            .filter(|_| recording && mode == Mode::Buffered)
+            .map(|name| tree.insert(Entity::new(Kind::Segment, name, upstream_parent), None));
         Self {
             inner: Arc::new(TraceInner {
                 trace_id: header.map_or_else(TraceId::new, TraceHeader::root),
-                upstream_parent: header.and_then(TraceHeader::parent),
-                recording: recording && crate::config::enabled(),
+                upstream_parent,
+                recording,
                 propagate,
                 header_extra: header.map(|h| h.extra().to_vec()).unwrap_or_default(),
                 mode,
-                emitter: scoped_emitter(),
-                tree: Mutex::new(Tree::default()),
+                root,
+                emitter: SCOPE.with(|s| s.try_borrow().ok().and_then(|s| s.emitter.clone())),
+                tree: Mutex::new(tree),
             }),
         }
     }
@@ -160,7 +154,7 @@ impl Trace {
     /// `Parent`; a missing or malformed header gets a diagnostic and a trace that records nothing.
     pub fn lambda(header: Option<&str>) -> Self {
         let Some(text) = header.filter(|t| !t.trim().is_empty()) else {
-            return Self::build(None, false, Mode::Streaming);
+            return Self::build(None, false, Mode::Streaming, None);
         };
         match TraceHeader::parse(text) {
             Ok(header) => {
@@ -171,28 +165,21 @@ impl Trace {
                         "Lambda trace header `{text}` has no Parent; this invocation is not recorded"
                     );
                 }
-                Self::build(Some(&header), recording, Mode::Streaming)
+                Self::build(Some(&header), recording, Mode::Streaming, None)
             }
             Err(err) => Self::malformed(text, &err, Mode::Streaming),
         }
     }
 
     fn malformed(text: &str, err: &HeaderError, mode: Mode) -> Self {
-        diag!(
-            MalformedHeader,
-            "{err} (in `{text}`); this invocation is not recorded"
-        );
-        Self::build(None, false, mode)
+        diag!(MalformedHeader, "{err} (in `{text}`); this invocation is not recorded");
+        Self::build(None, false, mode, None)
     }
 
     /// A trace whose segment this process owns (code outside Lambda). The upstream header, if any, gives the trace id
     /// and parent and, when it carries `Sampled=0/1`, the decision; otherwise the local sampling rules decide.
     /// End it with [`Trace::end`].
-    pub fn segment(
-        name: impl Into<Cow<'static, str>>,
-        header: Option<&str>,
-        request: &SamplingRequest<'_>,
-    ) -> Self {
+    pub fn segment(name: impl Into<Cow<'static, str>>, header: Option<&str>, request: &SamplingRequest<'_>) -> Self {
         let parsed = match header.map(TraceHeader::parse) {
             Some(Ok(h)) => Some(h),
             Some(Err(err)) => {
@@ -206,12 +193,7 @@ impl Trace {
             Some(Sampled::No) => false,
             _ => crate::config::enabled() && sampling::global().sample(request),
         };
-        let trace = Self::build(parsed.as_ref(), recording, Mode::Buffered);
-        if trace.inner.recording {
-            let entity = Entity::new(Kind::Segment, name.into(), trace.inner.upstream_parent);
-            trace.lock().insert(entity, None);
-        }
-        trace
+        Self::build(parsed.as_ref(), recording, Mode::Buffered, Some(name.into()))
     }
 
     /// The trace id.
@@ -226,11 +208,7 @@ impl Trace {
 
     /// A context at the top of this trace (no subsegment open).
     pub fn context(&self) -> Context {
-        Context {
-            trace: self.clone(),
-            current: None,
-            handler: None,
-        }
+        Context { trace: self.clone(), current: None, handler: None }
     }
 
     /// Ends the segment (outside Lambda) and sends it with its subsegments; in Lambda, sends every subsegment still
@@ -249,11 +227,7 @@ impl Trace {
                         .enumerate()
                         .filter_map(|(i, s)| {
                             let e = s.entity.as_ref()?;
-                            Some(Handle {
-                                idx: i as u32,
-                                generation: s.generation,
-                                id: e.id,
-                            })
+                            Some(Handle { idx: i as u32, generation: s.generation, id: e.id })
                         })
                         .collect()
                 };
@@ -279,10 +253,7 @@ impl Trace {
         for (i, slot) in tree.slots.iter().enumerate() {
             if let Some(entity) = &slot.entity {
                 index[i] = nodes.len();
-                nodes.push(Node {
-                    entity,
-                    children: Vec::new(),
-                });
+                nodes.push(Node { entity, children: Vec::new() });
             }
         }
         for (i, slot) in tree.slots.iter().enumerate() {
@@ -293,36 +264,30 @@ impl Trace {
             }
         }
         if !nodes.is_empty() {
-            emit::send_tree(&*self.inner.emitter, self.inner.trace_id, &nodes, 0);
+            emit::send_tree(&*self.emitter(), self.inner.trace_id, &nodes, 0);
         }
         drop(nodes);
         // Completed entities are gone with the segment; open ones stay and are sent on their own when they end.
         for idx in 0..tree.slots.len() as u32 {
-            if tree.slots[idx as usize]
-                .entity
-                .as_ref()
-                .is_some_and(|e| e.end.is_some())
-            {
+            if tree.slots[idx as usize].entity.as_ref().is_some_and(|e| e.end.is_some()) {
                 tree.take(idx);
             }
         }
     }
 
+    fn emitter(&self) -> Arc<dyn Emitter> {
+        self.inner.emitter.clone().unwrap_or_else(scoped_emitter)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Tree> {
-        self.inner
-            .tree
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.tree.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The header to send downstream with `parent` as the caller: this trace's root, sampling decision and
     /// pass-through fields (`Lineage` and unknown keys).
     pub fn header_for(&self, parent: Option<SegmentId>) -> TraceHeader {
-        let mut header = TraceHeader::new(
-            self.inner.trace_id,
-            parent.or(self.inner.upstream_parent),
-            self.inner.propagate,
-        );
+        let mut header =
+            TraceHeader::new(self.inner.trace_id, parent.or(self.inner.upstream_parent), self.inner.propagate);
         for (key, value) in &self.inner.header_extra {
             header.push_extra(key.clone(), value.clone());
         }
@@ -331,17 +296,7 @@ impl Trace {
 
     /// The entity a context without an open subsegment records on: the segment, outside Lambda.
     fn root_handle(&self) -> Option<Handle> {
-        if self.inner.mode != Mode::Buffered {
-            return None;
-        }
-        let tree = self.lock();
-        let slot = tree.slots.first()?;
-        let entity = slot.entity.as_ref()?;
-        Some(Handle {
-            idx: 0,
-            generation: slot.generation,
-            id: entity.id,
-        })
+        self.inner.root
     }
 
     pub(crate) fn begin(&self, parent: Option<Handle>, name: Cow<'static, str>) -> Option<Handle> {
@@ -367,38 +322,24 @@ impl Trace {
             return;
         };
         drop(tree);
-        let node = [Node {
-            entity: &entity,
-            children: Vec::new(),
-        }];
-        emit::send_tree(&*self.inner.emitter, self.inner.trace_id, &node, 0);
+        emit::send_one(&*self.emitter(), self.inner.trace_id, &entity);
     }
 
     /// Runs `f` on the entity behind `handle`; returns `None` if it is gone (already sent).
-    pub(crate) fn with_entity<R>(
-        &self,
-        handle: Handle,
-        f: impl FnOnce(&mut Entity) -> R,
-    ) -> Option<R> {
+    pub(crate) fn with_entity<R>(&self, handle: Handle, f: impl FnOnce(&mut Entity) -> R) -> Option<R> {
         let mut tree = self.lock();
         tree.get_mut(handle).map(f)
     }
 
     pub(crate) fn send_in_progress(&self, handle: Handle) {
-        let Some(mut copy) = self.with_entity(handle, |e| e.clone()) else {
-            return;
-        };
-        copy.end = None;
-        let mut out = Vec::with_capacity(256);
-        write_document(
-            &mut out,
-            &copy,
-            self.inner.trace_id,
-            Placement::Top,
-            &mut |_| 0,
-        );
-        self.inner.emitter.send(&out);
+        let emitter = self.emitter();
+        self.with_entity(handle, |entity| {
+            let end = entity.end.take();
+            emit::send_one(&*emitter, self.inner.trace_id, entity);
+            entity.end = end;
+        });
     }
+
 }
 
 /// Which trace, and which subsegment in it, code is running in.
@@ -423,15 +364,36 @@ struct Scope {
     emitter: Option<Arc<dyn Emitter>>,
 }
 
-thread_local! {
-    static SCOPE: RefCell<Scope> = const { RefCell::new(Scope { ctx: None, emitter: None }) };
+/// What [`SCOPE`] holds, readable without borrowing it: the fast path of code that records nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    NoContext,
+    NotRecording,
+    Recording,
 }
 
-/// The emitter a new trace uses: a scoped one (see [`crate::testing::MemorySink::scope`]) or the global one.
+thread_local! {
+    static SCOPE: RefCell<Scope> = const { RefCell::new(Scope { ctx: None, emitter: None }) };
+    static STATE: Cell<State> = const { Cell::new(State::NoContext) };
+}
+
+/// The state of the current context.
+pub(crate) fn state() -> State {
+    STATE.with(Cell::get)
+}
+
+fn sync_state(ctx: &Option<Context>) {
+    let state = match ctx {
+        None => State::NoContext,
+        Some(c) if c.trace.inner.recording => State::Recording,
+        Some(_) => State::NotRecording,
+    };
+    STATE.with(|s| s.set(state));
+}
+
+/// The emitter in force here: a scoped one (see [`crate::testing::MemorySink::scope`]) or the global one.
 fn scoped_emitter() -> Arc<dyn Emitter> {
-    SCOPE
-        .with(|s| s.try_borrow().ok().and_then(|s| s.emitter.clone()))
-        .unwrap_or_else(emit::global)
+    SCOPE.with(|s| s.try_borrow().ok().and_then(|s| s.emitter.clone())).unwrap_or_else(emit::global)
 }
 
 /// Runs `f` with the current context, if there is one.
@@ -446,6 +408,7 @@ fn swap_ctx(ctx: &mut Option<Context>) {
     SCOPE.with(|s| {
         if let Ok(mut scope) = s.try_borrow_mut() {
             std::mem::swap(&mut scope.ctx, ctx);
+            sync_state(&scope.ctx);
         }
     });
 }
@@ -455,6 +418,7 @@ fn swap_scope(ctx: &mut Option<Context>, emitter: &mut Option<Arc<dyn Emitter>>)
         if let Ok(mut scope) = s.try_borrow_mut() {
             std::mem::swap(&mut scope.ctx, ctx);
             std::mem::swap(&mut scope.emitter, emitter);
+            sync_state(&scope.ctx);
         }
     });
 }
@@ -472,9 +436,7 @@ impl Context {
 
     /// The id of the open subsegment (or the segment outside Lambda), the parent of any call made from here.
     pub fn parent_id(&self) -> Option<SegmentId> {
-        self.current
-            .map(|h| h.id)
-            .or_else(|| self.trace.root_handle().map(|h| h.id))
+        self.current.map(|h| h.id).or_else(|| self.trace.root_handle().map(|h| h.id))
     }
 
     /// The header a downstream call made from here carries.
@@ -498,40 +460,24 @@ impl Context {
 
     /// Runs `future` in this context.
     pub fn scope<F: Future>(self, future: F) -> Scoped<F> {
-        Scoped {
-            ctx: Some(self),
-            emitter: None,
-            inherit_emitter: true,
-            inner: future,
-        }
+        Scoped { ctx: Some(self), emitter: None, inherit_emitter: true, inner: future }
     }
 
     /// Makes this the current context on this thread until the guard drops (for synchronous code).
     pub fn enter(self) -> EnterGuard {
         let mut previous = Some(self);
         swap_ctx(&mut previous);
-        EnterGuard {
-            previous,
-            _not_send: PhantomData,
-        }
+        EnterGuard { previous, _not_send: PhantomData }
     }
 
     pub(crate) fn target(&self, handler: bool) -> Option<Handle> {
-        let chosen = if handler {
-            self.handler.or(self.current)
-        } else {
-            self.current
-        };
+        let chosen = if handler { self.handler.or(self.current) } else { self.current };
         chosen.or_else(|| self.trace.root_handle())
     }
 
     fn child(&self, name: Cow<'static, str>) -> Option<Self> {
         let handle = self.trace.begin(self.current, name)?;
-        Some(Self {
-            trace: self.trace.clone(),
-            current: Some(handle),
-            handler: self.handler,
-        })
+        Some(Self { trace: self.trace.clone(), current: Some(handle), handler: self.handler })
     }
 }
 
@@ -568,9 +514,7 @@ pin_project! {
 
 impl<F> fmt::Debug for Scoped<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scoped")
-            .field("ctx", &self.ctx)
-            .finish_non_exhaustive()
+        f.debug_struct("Scoped").field("ctx", &self.ctx).finish_non_exhaustive()
     }
 }
 
@@ -596,17 +540,11 @@ impl<F: Future> Future for Scoped<F> {
         let this = self.project();
         if *this.inherit_emitter {
             swap_ctx(this.ctx);
-            let _restore = Restore {
-                ctx: this.ctx,
-                emitter: None,
-            };
+            let _restore = Restore { ctx: this.ctx, emitter: None };
             this.inner.poll(cx)
         } else {
             swap_scope(this.ctx, this.emitter);
-            let _restore = Restore {
-                ctx: this.ctx,
-                emitter: Some(this.emitter),
-            };
+            let _restore = Restore { ctx: this.ctx, emitter: Some(this.emitter) };
             this.inner.poll(cx)
         }
     }
@@ -615,28 +553,15 @@ impl<F: Future> Future for Scoped<F> {
 /// Carries the current context (and scoped emitter) into a future that will run elsewhere, such as a
 /// `tokio::spawn`ed task: `tokio::spawn(xray_core::bind(async { ... }))`.
 pub fn bind<F: Future>(future: F) -> Scoped<F> {
-    let (ctx, emitter) = SCOPE.with(|s| {
-        s.try_borrow()
-            .map(|s| (s.ctx.clone(), s.emitter.clone()))
-            .unwrap_or((None, None))
-    });
-    Scoped {
-        ctx,
-        emitter,
-        inherit_emitter: false,
-        inner: future,
-    }
+    let (ctx, emitter) =
+        SCOPE.with(|s| s.try_borrow().map(|s| (s.ctx.clone(), s.emitter.clone())).unwrap_or((None, None)));
+    Scoped { ctx, emitter, inherit_emitter: false, inner: future }
 }
 
 /// Runs `future` with `emitter` as the destination of traces created inside it.
 pub(crate) fn with_emitter<F: Future>(emitter: Arc<dyn Emitter>, future: F) -> Scoped<F> {
     let ctx = Context::current();
-    Scoped {
-        ctx,
-        emitter: Some(emitter),
-        inherit_emitter: false,
-        inner: future,
-    }
+    Scoped { ctx, emitter: Some(emitter), inherit_emitter: false, inner: future }
 }
 
 /// Runs `f` with `emitter` as the destination of traces created inside it.
@@ -644,10 +569,7 @@ pub(crate) fn run_with_emitter<R>(emitter: Arc<dyn Emitter>, f: impl FnOnce() ->
     let mut ctx = Context::current();
     let mut emitter = Some(emitter);
     swap_scope(&mut ctx, &mut emitter);
-    let _restore = Restore {
-        ctx: &mut ctx,
-        emitter: Some(&mut emitter),
-    };
+    let _restore = Restore { ctx: &mut ctx, emitter: Some(&mut emitter) };
     f()
 }
 
@@ -660,15 +582,16 @@ pub struct Subsegment {
 
 impl fmt::Debug for Subsegment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Subsegment")
-            .field("id", &self.id())
-            .finish()
+        f.debug_struct("Subsegment").field("id", &self.id()).finish()
     }
 }
 
 impl Subsegment {
     /// Opens a subsegment under the current one; records nothing when there is no sampled context.
     pub fn begin(name: impl Into<Cow<'static, str>>) -> Self {
+        if state() == State::NotRecording {
+            return Self::none();
+        }
         let name = name.into();
         let inner = with_current(|ctx| {
             let Some(ctx) = ctx else {
@@ -683,10 +606,7 @@ impl Subsegment {
 
     /// Opens a subsegment as a child of `parent`'s open subsegment.
     pub fn begin_in(parent: &Context, name: impl Into<Cow<'static, str>>) -> Self {
-        let inner = parent
-            .trace
-            .begin(parent.current, name.into())
-            .map(|h| (parent.trace.clone(), h));
+        let inner = parent.trace.begin(parent.current, name.into()).map(|h| (parent.trace.clone(), h));
         Self { inner }
     }
 
@@ -733,22 +653,24 @@ impl Subsegment {
 
     fn close(&mut self) {
         if let Some((trace, handle)) = self.inner.take() {
-            if std::thread::panicking() {
-                trace.with_entity(handle, |e| {
-                    e.status.fault = true;
-                    e.extra().cause.get_or_insert_with(|| Cause::Detail {
-                        working_directory: None,
-                        paths: Vec::new(),
-                        exceptions: vec![Exception::new(
-                            "panic",
-                            "the code panicked while this subsegment was open",
-                        )],
-                    });
-                });
-            }
-            trace.finish(handle);
+            close(&trace, handle);
         }
     }
+}
+
+/// Ends an entity; a panic in flight marks it as a fault first.
+fn close(trace: &Trace, handle: Handle) {
+    if std::thread::panicking() {
+        trace.with_entity(handle, |e| {
+            e.status.fault = true;
+            e.extra().cause.get_or_insert_with(|| Cause::Detail {
+                working_directory: None,
+                paths: Vec::new(),
+                exceptions: vec![Exception::new("panic", "the code panicked while this subsegment was open")],
+            });
+        });
+    }
+    trace.finish(handle);
 }
 
 impl Drop for Subsegment {
@@ -757,7 +679,7 @@ impl Drop for Subsegment {
     }
 }
 
-/// An open subsegment that is also the current context on this thread: for synchronous code.
+/// An open subsegment that is also the current one on this thread until the guard drops: for synchronous code.
 ///
 /// ```
 /// # let trace = xray_core::Trace::lambda(None);
@@ -767,43 +689,61 @@ impl Drop for Subsegment {
 /// ```
 #[must_use = "the subsegment ends as soon as the guard drops"]
 pub struct SubsegmentGuard {
-    subsegment: Subsegment,
-    enter: Option<EnterGuard>,
+    /// The trace, the subsegment, and the subsegment that was current before it.
+    inner: Option<(Trace, Handle, Option<Handle>)>,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl fmt::Debug for SubsegmentGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.subsegment.fmt(f)
+        f.debug_struct("SubsegmentGuard").field("id", &self.id()).finish()
     }
 }
 
 impl SubsegmentGuard {
+    const NONE: Self = Self { inner: None, _not_send: PhantomData };
+
     /// The subsegment's id, `None` if it records nothing.
     pub fn id(&self) -> Option<SegmentId> {
-        self.subsegment.id()
+        self.inner.as_ref().map(|(_, h, _)| h.id)
     }
 }
 
 impl Drop for SubsegmentGuard {
     fn drop(&mut self) {
-        drop(self.enter.take());
-        self.subsegment.close();
+        let Some((trace, handle, previous)) = self.inner.take() else { return };
+        SCOPE.with(|s| {
+            if let Ok(mut scope) = s.try_borrow_mut()
+                && let Some(ctx) = scope.ctx.as_mut()
+                && Arc::ptr_eq(&ctx.trace.inner, &trace.inner)
+                && ctx.current == Some(handle)
+            {
+                ctx.current = previous;
+            }
+        });
+        close(&trace, handle);
     }
 }
 
 /// Opens a subsegment under the current one and makes it current until the guard drops.
 pub fn subsegment(name: impl Into<Cow<'static, str>>) -> SubsegmentGuard {
-    let subsegment = Subsegment::begin(name);
-    let enter = subsegment.inner.as_ref().map(|(trace, handle)| {
-        let handler = with_current(|c| c.and_then(|c| c.handler));
-        Context {
-            trace: trace.clone(),
-            current: Some(*handle),
-            handler,
-        }
-        .enter()
+    if state() == State::NotRecording {
+        return SubsegmentGuard::NONE;
+    }
+    let opened = SCOPE.with(|s| {
+        let Ok(mut scope) = s.try_borrow_mut() else { return Ok(None) };
+        let Some(ctx) = scope.ctx.as_mut() else { return Err(name.into()) };
+        let Some(handle) = ctx.trace.begin(ctx.current, name.into()) else { return Ok(None) };
+        let previous = ctx.current.replace(handle);
+        Ok(Some((ctx.trace.clone(), handle, previous)))
     });
-    SubsegmentGuard { subsegment, enter }
+    match opened {
+        Ok(inner) => SubsegmentGuard { inner, _not_send: PhantomData },
+        Err(name) => {
+            crate::record::context_missing(&name);
+            SubsegmentGuard::NONE
+        }
+    }
 }
 
 pin_project! {
@@ -828,30 +768,20 @@ pin_project! {
 
 impl<F> fmt::Debug for InSubsegment<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InSubsegment")
-            .field("name", &self.name)
-            .field("ctx", &self.ctx)
-            .finish_non_exhaustive()
+        f.debug_struct("InSubsegment").field("name", &self.name).field("ctx", &self.ctx).finish_non_exhaustive()
     }
 }
 
 fn end_context(ctx: Context) {
     if let Some(handle) = ctx.current {
-        Subsegment {
-            inner: Some((ctx.trace, handle)),
-        }
-        .close();
+        Subsegment { inner: Some((ctx.trace, handle)) }.close();
     }
 }
 
 /// Runs `future` inside a new subsegment named `name`, opened when it is first polled under the then current
 /// context and ended when it completes (or is dropped). Without a recording context it just runs `future`.
 pub fn in_subsegment<F: Future>(name: impl Into<Cow<'static, str>>, future: F) -> InSubsegment<F> {
-    InSubsegment {
-        name: Some(name.into()),
-        ctx: None,
-        inner: future,
-    }
+    InSubsegment { name: Some(name.into()), ctx: None, inner: future }
 }
 
 impl<F: Future> Future for InSubsegment<F> {
@@ -859,7 +789,9 @@ impl<F: Future> Future for InSubsegment<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        if let Some(name) = this.name.take() {
+        if let Some(name) = this.name.take()
+            && state() != State::NotRecording
+        {
             *this.ctx = with_current(|c| match c {
                 Some(c) => c.child(name),
                 None => {
@@ -873,10 +805,7 @@ impl<F: Future> Future for InSubsegment<F> {
         }
         let output = {
             swap_ctx(this.ctx);
-            let _restore = Restore {
-                ctx: this.ctx,
-                emitter: None,
-            };
+            let _restore = Restore { ctx: this.ctx, emitter: None };
             this.inner.as_mut().poll(cx)
         };
         if output.is_ready()

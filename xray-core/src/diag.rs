@@ -66,10 +66,7 @@ pub fn count(kind: DiagKind) -> u64 {
 
 /// The most recent diagnostics (up to 256), oldest first.
 pub fn recent() -> Vec<(DiagKind, String)> {
-    RECENT
-        .lock()
-        .map(|r| r.iter().cloned().collect())
-        .unwrap_or_default()
+    RECENT.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
 }
 
 macro_rules! diag {

@@ -49,21 +49,14 @@ pub struct UdpEmitter {
 
 impl fmt::Debug for UdpEmitter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpEmitter")
-            .field("target", &self.target)
-            .field("stats", &self.stats())
-            .finish()
+        f.debug_struct("UdpEmitter").field("target", &self.target).field("stats", &self.stats()).finish()
     }
 }
 
 impl UdpEmitter {
     /// An emitter sending to `target`. If no socket can be opened, every send is counted as dropped.
     pub fn new(target: SocketAddr) -> Self {
-        let local: SocketAddr = if target.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            ([0u16; 8], 0).into()
-        };
+        let local: SocketAddr = if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
         let socket = UdpSocket::bind(local)
             .and_then(|s| s.set_nonblocking(true).map(|()| s))
             .and_then(|s| s.connect(target).map(|()| s));
@@ -77,12 +70,7 @@ impl UdpEmitter {
                 None
             }
         };
-        Self {
-            socket,
-            target,
-            sent: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-        }
+        Self { socket, target, sent: AtomicU64::new(0), dropped: AtomicU64::new(0) }
     }
 
     /// Where documents go.
@@ -92,10 +80,7 @@ impl UdpEmitter {
 
     /// What has been sent and dropped so far.
     pub fn stats(&self) -> EmitStats {
-        EmitStats {
-            sent: self.sent.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
-        }
+        EmitStats { sent: self.sent.load(Ordering::Relaxed), dropped: self.dropped.load(Ordering::Relaxed) }
     }
 }
 
@@ -110,9 +95,7 @@ impl Emitter for UdpEmitter {
             return;
         };
         let result = DATAGRAM.with(|buf| {
-            let mut buf = buf
-                .try_borrow_mut()
-                .map_err(|_| std::io::Error::other("emitter re-entered"))?;
+            let mut buf = buf.try_borrow_mut().map_err(|_| std::io::Error::other("emitter re-entered"))?;
             buf.clear();
             buf.extend_from_slice(DATAGRAM_HEADER);
             buf.extend_from_slice(document);
@@ -124,12 +107,7 @@ impl Emitter for UdpEmitter {
             }
             Err(err) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
-                diag!(
-                    SendFailed,
-                    "document of {} bytes not sent to {}: {err}",
-                    document.len(),
-                    self.target
-                );
+                diag!(SendFailed, "document of {} bytes not sent to {}: {err}", document.len(), self.target);
             }
         }
     }
@@ -160,15 +138,23 @@ pub fn set_global(emitter: Arc<dyn Emitter>) {
     }
 }
 
+/// Runs `future` with `emitter` receiving the documents of every trace created inside it (and of traces created
+/// elsewhere that send from inside it). Other code in the process keeps the global emitter.
+pub fn scoped<F: std::future::Future>(emitter: Arc<dyn Emitter>, future: F) -> crate::context::Scoped<F> {
+    crate::context::with_emitter(emitter, future)
+}
+
+/// Runs `f` with `emitter` receiving the documents of traces created or sent inside it.
+pub fn run_scoped<R>(emitter: Arc<dyn Emitter>, f: impl FnOnce() -> R) -> R {
+    crate::context::run_with_emitter(emitter, f)
+}
+
 static SPLITS: AtomicU64 = AtomicU64::new(0);
 static TRIMS: AtomicU64 = AtomicU64::new(0);
 
 /// How many subtrees were sent on their own, and how many documents trimmed, to fit datagrams.
 pub fn size_stats() -> (u64, u64) {
-    (
-        SPLITS.load(Ordering::Relaxed),
-        TRIMS.load(Ordering::Relaxed),
-    )
+    (SPLITS.load(Ordering::Relaxed), TRIMS.load(Ordering::Relaxed))
 }
 
 /// One entity of a tree to send, with its children as indices into the same slice.
@@ -176,6 +162,27 @@ pub fn size_stats() -> (u64, u64) {
 pub(crate) struct Node<'a> {
     pub(crate) entity: &'a Entity,
     pub(crate) children: Vec<usize>,
+}
+
+thread_local! {
+    static DOCUMENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sends one entity without children: the common case in Lambda, written into a reused buffer.
+pub(crate) fn send_one(emitter: &dyn Emitter, trace_id: TraceId, entity: &Entity) {
+    let sent = DOCUMENT.with(|buf| {
+        let Ok(mut out) = buf.try_borrow_mut() else { return false };
+        out.clear();
+        write_document(&mut out, entity, trace_id, Placement::Top, &mut |_| 0);
+        let fits = out.len() <= MAX_DOCUMENT_BYTES;
+        if fits {
+            emitter.send(&out);
+        }
+        fits
+    });
+    if !sent {
+        send_tree(emitter, trace_id, &[Node { entity, children: Vec::new() }], 0);
+    }
 }
 
 /// Sends `nodes[root]` with its subtree as one document if it fits, split into several if not.
@@ -215,10 +222,7 @@ fn send_subtree(
     write_node(out, trace_id, nodes, root, Placement::Top, detached);
     if out.len() > MAX_DOCUMENT_BYTES {
         let trimmed = trim(nodes[root].entity, out.len());
-        let view = [Node {
-            entity: &trimmed,
-            children: Vec::new(),
-        }];
+        let view = [Node { entity: &trimmed, children: Vec::new() }];
         out.clear();
         write_node(out, trace_id, &view, 0, Placement::Top, &[false]);
     }
@@ -226,21 +230,9 @@ fn send_subtree(
 }
 
 /// Fills `sizes` with each node's embedded size (its document with its non-detached children).
-fn measure(
-    nodes: &[Node<'_>],
-    at: usize,
-    detached: &[bool],
-    sizes: &mut [usize],
-    scratch: &mut Vec<u8>,
-) -> usize {
+fn measure(nodes: &[Node<'_>], at: usize, detached: &[bool], sizes: &mut [usize], scratch: &mut Vec<u8>) -> usize {
     scratch.clear();
-    write_document(
-        scratch,
-        nodes[at].entity,
-        TraceId::default(),
-        Placement::Top,
-        &mut |_| 0,
-    );
+    write_document(scratch, nodes[at].entity, TraceId::default(), Placement::Top, &mut |_| 0);
     let own = scratch.len() + b",\"subsegments\":[]".len();
     let children: usize = nodes[at]
         .children
@@ -263,9 +255,7 @@ fn largest_completed(
     let mut stack = vec![(root, vec![root])];
     while let Some((at, path)) = stack.pop() {
         for &child in nodes[at].children.iter().filter(|&&c| !detached[c]) {
-            if nodes[child].entity.end.is_some()
-                && best.as_ref().is_none_or(|(b, _)| sizes[child] > sizes[*b])
-            {
+            if nodes[child].entity.end.is_some() && best.as_ref().is_none_or(|(b, _)| sizes[child] > sizes[*b]) {
                 best = Some((child, path.clone()));
             }
             let mut below = path.clone();
@@ -303,11 +293,10 @@ fn trim(entity: &Entity, size: usize) -> Entity {
     let mut copy = entity.clone();
     copy.metadata.clear();
     copy.trimmed = Some("metadata");
-    let steps: [(&'static str, fn(&mut Entity)); 2] = [
+    type Step = (&'static str, fn(&mut Entity));
+    let steps: [Step; 2] = [
         ("metadata and annotations", |e| e.annotations.clear()),
-        ("metadata, annotations, http, aws, sql and cause", |e| {
-            e.extra = None
-        }),
+        ("metadata, annotations, http, aws, sql and cause", |e| e.extra = None),
     ];
     for (what, step) in steps {
         if fits(&copy) {
@@ -328,12 +317,6 @@ fn trim(entity: &Entity, size: usize) -> Entity {
 
 fn fits(entity: &Entity) -> bool {
     let mut out = Vec::new();
-    write_document(
-        &mut out,
-        entity,
-        TraceId::default(),
-        Placement::Top,
-        &mut |_| 0,
-    );
+    write_document(&mut out, entity, TraceId::default(), Placement::Top, &mut |_| 0);
     out.len() <= MAX_DOCUMENT_BYTES
 }

@@ -65,10 +65,7 @@ impl fmt::Display for HeaderError {
             Self::EmptyKey => f.write_str("trace header has a field with an empty key"),
             Self::DuplicateKey(key) => write!(f, "trace header repeats `{key}`"),
             Self::MissingRoot => f.write_str("trace header has no `Root`"),
-            Self::InvalidRoot(v) => write!(
-                f,
-                "trace header `Root={v}` is not a trace id (1-8hex-24hex)"
-            ),
+            Self::InvalidRoot(v) => write!(f, "trace header `Root={v}` is not a trace id (1-8hex-24hex)"),
             Self::InvalidParent(v) => write!(f, "trace header `Parent={v}` is not 16 hex digits"),
             Self::InvalidSampled(v) => write!(f, "trace header `Sampled={v}` is not 0, 1 or ?"),
         }
@@ -89,12 +86,7 @@ pub struct TraceHeader {
 impl TraceHeader {
     /// A header for a trace with no extra fields.
     pub fn new(root: TraceId, parent: Option<SegmentId>, sampled: Sampled) -> Self {
-        Self {
-            root,
-            parent,
-            sampled,
-            extra: Vec::new(),
-        }
+        Self { root, parent, sampled, extra: Vec::new() }
     }
 
     /// Parses the header's value.
@@ -106,22 +98,16 @@ impl TraceHeader {
         let mut fields = 0;
         for field in text.split(';').map(str::trim).filter(|f| !f.is_empty()) {
             fields += 1;
-            let (key, value) = field
-                .split_once('=')
-                .ok_or_else(|| HeaderError::MissingEquals(field.to_owned()))?;
+            let (key, value) = field.split_once('=').ok_or_else(|| HeaderError::MissingEquals(field.to_owned()))?;
             let (key, value) = (key.trim(), value.trim());
             if key.is_empty() {
                 return Err(HeaderError::EmptyKey);
             }
             if key.eq_ignore_ascii_case("Root") {
-                let id = value
-                    .parse()
-                    .map_err(|_| HeaderError::InvalidRoot(value.to_owned()))?;
+                let id = value.parse().map_err(|_| HeaderError::InvalidRoot(value.to_owned()))?;
                 set_once(&mut root, id, "Root")?;
             } else if key.eq_ignore_ascii_case("Parent") {
-                let id = value
-                    .parse()
-                    .map_err(|_| HeaderError::InvalidParent(value.to_owned()))?;
+                let id = value.parse().map_err(|_| HeaderError::InvalidParent(value.to_owned()))?;
                 set_once(&mut parent, id, "Parent")?;
             } else if key.eq_ignore_ascii_case("Sampled") {
                 let flag = match value {
@@ -168,26 +154,17 @@ impl TraceHeader {
 
     /// The `Lineage` field, if present.
     pub fn lineage(&self) -> Option<&str> {
-        self.extra
-            .iter()
-            .find(|(k, _)| k == "Lineage")
-            .map(|(_, v)| v.as_str())
+        self.extra.iter().find(|(k, _)| k == "Lineage").map(|(_, v)| v.as_str())
     }
 
     /// The same header with another parent, as injected into a downstream call.
     pub fn with_parent(&self, parent: SegmentId) -> Self {
-        Self {
-            parent: Some(parent),
-            ..self.clone()
-        }
+        Self { parent: Some(parent), ..self.clone() }
     }
 
     /// The same header with another sampling decision.
     pub fn with_sampled(&self, sampled: Sampled) -> Self {
-        Self {
-            sampled,
-            ..self.clone()
-        }
+        Self { sampled, ..self.clone() }
     }
 
     /// Adds an extra field, kept after the known ones.
@@ -235,14 +212,10 @@ mod tests {
 
     #[test]
     fn parses_the_lambda_form_with_lineage() {
-        let text =
-            format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5");
+        let text = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5");
         let header = TraceHeader::parse(&text).expect("valid");
         assert_eq!(header.root().to_string(), ROOT);
-        assert_eq!(
-            header.parent().map(|p| p.to_string()).as_deref(),
-            Some("53995c3f42cd8ad8")
-        );
+        assert_eq!(header.parent().map(|p| p.to_string()).as_deref(), Some("53995c3f42cd8ad8"));
         assert_eq!(header.sampled(), Sampled::Yes);
         assert_eq!(header.lineage(), Some("a87bd80c:1|68fd508a:5"));
         assert_eq!(header.to_string(), text);
@@ -256,10 +229,7 @@ mod tests {
         .expect("valid");
         assert_eq!(header.sampled(), Sampled::Requested);
         assert_eq!(header.parent(), None);
-        assert_eq!(
-            header.to_string(),
-            format!("Root={ROOT};Sampled=?;foo=bar;Lineage=x:1")
-        );
+        assert_eq!(header.to_string(), format!("Root={ROOT};Sampled=?;foo=bar;Lineage=x:1"));
     }
 
     #[test]
@@ -274,35 +244,14 @@ mod tests {
         let cases: [(String, HeaderError); 10] = [
             (String::new(), HeaderError::Empty),
             (" ; ;".into(), HeaderError::Empty),
-            (
-                format!("Root={ROOT};Parent"),
-                HeaderError::MissingEquals("Parent".into()),
-            ),
+            (format!("Root={ROOT};Parent"), HeaderError::MissingEquals("Parent".into())),
             (format!("Root={ROOT};=1"), HeaderError::EmptyKey),
-            (
-                format!("Root={ROOT};Root={ROOT}"),
-                HeaderError::DuplicateKey("Root"),
-            ),
-            (
-                format!("Root={ROOT};Sampled=1;Sampled=0"),
-                HeaderError::DuplicateKey("Sampled"),
-            ),
-            (
-                "Parent=53995c3f42cd8ad8;Sampled=1".into(),
-                HeaderError::MissingRoot,
-            ),
-            (
-                "Root=1-xyz-abc".into(),
-                HeaderError::InvalidRoot("1-xyz-abc".into()),
-            ),
-            (
-                format!("Root={ROOT};Parent=53995c3f42cd8ad"),
-                HeaderError::InvalidParent("53995c3f42cd8ad".into()),
-            ),
-            (
-                format!("Root={ROOT};Sampled=yes"),
-                HeaderError::InvalidSampled("yes".into()),
-            ),
+            (format!("Root={ROOT};Root={ROOT}"), HeaderError::DuplicateKey("Root")),
+            (format!("Root={ROOT};Sampled=1;Sampled=0"), HeaderError::DuplicateKey("Sampled")),
+            ("Parent=53995c3f42cd8ad8;Sampled=1".into(), HeaderError::MissingRoot),
+            ("Root=1-xyz-abc".into(), HeaderError::InvalidRoot("1-xyz-abc".into())),
+            (format!("Root={ROOT};Parent=53995c3f42cd8ad"), HeaderError::InvalidParent("53995c3f42cd8ad".into())),
+            (format!("Root={ROOT};Sampled=yes"), HeaderError::InvalidSampled("yes".into())),
         ];
         for (text, expected) in cases {
             assert_eq!(TraceHeader::parse(&text), Err(expected), "{text:?}");
@@ -312,10 +261,7 @@ mod tests {
     #[test]
     fn errors_read_as_diagnostics() {
         let err = TraceHeader::parse("Root=nope").expect_err("invalid");
-        assert_eq!(
-            err.to_string(),
-            "trace header `Root=nope` is not a trace id (1-8hex-24hex)"
-        );
+        assert_eq!(err.to_string(), "trace header `Root=nope` is not a trace id (1-8hex-24hex)");
     }
 
     mod properties {
@@ -323,40 +269,20 @@ mod tests {
         use proptest::prelude::*;
 
         fn header() -> impl Strategy<Value = TraceHeader> {
-            let sampled = prop_oneof![
-                Just(Sampled::Yes),
-                Just(Sampled::No),
-                Just(Sampled::Requested),
-                Just(Sampled::Unknown)
-            ];
-            let extra = proptest::collection::vec(
-                ("[A-Za-z][A-Za-z0-9_-]{0,8}", "[A-Za-z0-9:|,._-]{0,12}"),
-                0..4,
+            let sampled =
+                prop_oneof![Just(Sampled::Yes), Just(Sampled::No), Just(Sampled::Requested), Just(Sampled::Unknown)];
+            let extra = proptest::collection::vec(("[A-Za-z][A-Za-z0-9_-]{0,8}", "[A-Za-z0-9:|,._-]{0,12}"), 0..4)
+                .prop_filter("known keys are not extra", |fields| {
+                    fields
+                        .iter()
+                        .all(|(k, _)| !["root", "parent", "sampled", "self"].contains(&k.to_ascii_lowercase().as_str()))
+                });
+            (any::<u32>(), any::<u128>(), proptest::option::of(any::<u64>()), sampled, extra).prop_map(
+                |(epoch, random, parent, sampled, extra)| {
+                    let root = format!("1-{epoch:08x}-{:024x}", random & ((1 << 96) - 1)).parse().expect("valid root");
+                    TraceHeader { root, parent: parent.map(SegmentId::from_u64), sampled, extra }
+                },
             )
-            .prop_filter("known keys are not extra", |fields| {
-                fields.iter().all(|(k, _)| {
-                    !["root", "parent", "sampled", "self"]
-                        .contains(&k.to_ascii_lowercase().as_str())
-                })
-            });
-            (
-                any::<u32>(),
-                any::<u128>(),
-                proptest::option::of(any::<u64>()),
-                sampled,
-                extra,
-            )
-                .prop_map(|(epoch, random, parent, sampled, extra)| {
-                    let root = format!("1-{epoch:08x}-{:024x}", random & ((1 << 96) - 1))
-                        .parse()
-                        .expect("valid root");
-                    TraceHeader {
-                        root,
-                        parent: parent.map(SegmentId::from_u64),
-                        sampled,
-                        extra,
-                    }
-                })
         }
 
         proptest! {

@@ -16,11 +16,7 @@ thread_local! {
 
 fn seed() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
+    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
     hasher.finish()
 }
 
@@ -62,9 +58,7 @@ pub struct InvalidId {
 impl fmt::Display for InvalidId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            "trace" => {
-                f.write_str("invalid trace id: expected `1-` + 8 hex digits + `-` + 24 hex digits")
-            }
+            "trace" => f.write_str("invalid trace id: expected `1-` + 8 hex digits + `-` + 24 hex digits"),
             _ => f.write_str("invalid segment id: expected 16 hex digits"),
         }
     }
@@ -85,11 +79,8 @@ impl TraceId {
 
     /// A new trace id stamped with the current time.
     pub fn new() -> Self {
-        let epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as u32);
-        let random =
-            (u128::from(random_u64()) << 32 | u128::from(random_u64() as u32)) & ((1 << 96) - 1);
+        let epoch = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
+        let random = (u128::from(random_u64()) << 32 | u128::from(random_u64() as u32)) & ((1 << 96) - 1);
         Self { epoch, random }
     }
 
@@ -183,9 +174,7 @@ impl FromStr for SegmentId {
     type Err = InvalidId;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse_hex(text, Self::LEN)
-            .map(|v| Self(v as u64))
-            .ok_or(InvalidId { kind: "segment" })
+        parse_hex(text, Self::LEN).map(|v| Self(v as u64)).ok_or(InvalidId { kind: "segment" })
     }
 }
 
@@ -213,21 +202,13 @@ mod tests {
         assert_eq!(text.len(), TraceId::LEN);
         assert!(text.starts_with("1-"));
         assert_eq!(&text[10..11], "-");
-        assert!(
-            text[2..10]
-                .bytes()
-                .chain(text[11..].bytes())
-                .all(|b| b.is_ascii_hexdigit())
-        );
+        assert!(text[2..10].bytes().chain(text[11..].bytes()).all(|b| b.is_ascii_hexdigit()));
         assert_eq!(text.parse::<TraceId>(), Ok(id));
     }
 
     #[test]
     fn trace_id_carries_the_current_epoch() {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let epoch = u64::from(TraceId::new().epoch_seconds());
         assert!(now.abs_diff(epoch) <= 1, "{now} vs {epoch}");
     }
@@ -256,13 +237,7 @@ mod tests {
         ] {
             assert!(bad.parse::<TraceId>().is_err(), "{bad}");
         }
-        for bad in [
-            "",
-            "53995c3f42cd8ad",
-            "53995c3f42cd8ad8a",
-            "53995c3f42cd8adg",
-            "+3995c3f42cd8ad8",
-        ] {
+        for bad in ["", "53995c3f42cd8ad", "53995c3f42cd8ad8a", "53995c3f42cd8adg", "+3995c3f42cd8ad8"] {
             assert!(bad.parse::<SegmentId>().is_err(), "{bad}");
         }
     }

@@ -46,19 +46,13 @@ pub mod sampling;
 pub mod segment;
 pub mod testing;
 
-pub use context::{
-    Context, InSubsegment, Scoped, Subsegment, SubsegmentGuard, Trace, bind, in_subsegment,
-    subsegment,
-};
+pub use context::{Context, InSubsegment, Scoped, Subsegment, SubsegmentGuard, Trace, bind, in_subsegment, subsegment};
 pub use header::{Sampled, TraceHeader};
 pub use ids::{SegmentId, TraceId};
 pub use record::{
-    Recorder, current, handler, put_annotation, put_metadata, put_metadata_in, record_error,
-    try_current,
+    Recorder, current, handler, put_annotation, put_metadata, put_metadata_in, record_error, try_current,
 };
-pub use segment::{
-    AnnotationValue, Aws, Cause, Exception, Http, HttpRequest, HttpResponse, Namespace, Sql,
-};
+pub use segment::{AnnotationValue, Aws, Cause, Exception, Http, HttpRequest, HttpResponse, Namespace, Sql};
 
 // The macro crate fills in as its attributes land; the glob keeps this line stable meanwhile.
 #[cfg(feature = "macros")]

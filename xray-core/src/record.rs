@@ -11,7 +11,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::{self, ContextMissing};
-use crate::context::{Handle, Trace, with_current};
+use crate::context::{Handle, State, Trace, state, with_current};
 use crate::diag::diag;
 use crate::ids::SegmentId;
 use crate::segment::{AnnotationValue, Aws, Cause, Entity, Exception, Http, Namespace, Sql};
@@ -38,10 +38,26 @@ impl fmt::Display for MissingContext {
 
 impl std::error::Error for MissingContext {}
 
-/// Records on one subsegment (or segment); does nothing if that entity records nothing.
+/// Which entity a [`Recorder`] writes to.
+#[derive(Clone)]
+enum Target {
+    /// The subsegment current when each call runs.
+    Current,
+    /// The handler subsegment of the context current when each call runs.
+    Handler,
+    /// One subsegment.
+    Fixed(Trace, Handle),
+    /// Nothing.
+    None,
+}
+
+/// Records on a subsegment (or segment); does nothing if that entity records nothing.
+///
+/// The recorders of [`current`] and [`handler`] find their subsegment anew at each call, from the context the call
+/// runs in; the recorder of a [`crate::Subsegment`] always writes to that subsegment.
 #[derive(Clone)]
 pub struct Recorder {
-    target: Option<(Trace, Handle)>,
+    target: Target,
 }
 
 impl fmt::Debug for Recorder {
@@ -50,85 +66,99 @@ impl fmt::Debug for Recorder {
     }
 }
 
-fn resolve(handler: bool, what: &str) -> Result<Recorder, MissingContext> {
-    with_current(|ctx| match ctx {
-        None => {
-            context_missing(what);
-            if config::get().context_missing == ContextMissing::RuntimeError {
-                Err(MissingContext)
-            } else {
-                Ok(Recorder { target: None })
-            }
-        }
-        Some(ctx) if !ctx.is_recording() => Ok(Recorder { target: None }),
-        Some(ctx) => {
-            let target = ctx.target(handler);
-            if target.is_none() {
-                diag!(
-                    ContextMissing,
-                    "`{what}`: no subsegment is open, and the Lambda function's segment cannot be changed"
-                );
-            }
-            Ok(Recorder {
-                target: target.map(|h| (ctx.trace().clone(), h)),
-            })
-        }
-    })
-}
-
 /// Records on the open subsegment (outside Lambda, on the segment when none is open).
 pub fn current() -> Recorder {
-    resolve(false, "current").unwrap_or(Recorder { target: None })
+    Recorder { target: Target::Current }
 }
 
 /// Records on the invocation's handler subsegment (`## handler`), wherever the calling code is nested.
 pub fn handler() -> Recorder {
-    resolve(true, "handler").unwrap_or(Recorder { target: None })
+    Recorder { target: Target::Handler }
 }
 
 /// Like [`current`], but says when there is no trace context if `AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR`.
 pub fn try_current() -> Result<Recorder, MissingContext> {
-    resolve(false, "try_current")
+    if state() == State::NoContext {
+        context_missing("try_current");
+        if config::get().context_missing == ContextMissing::RuntimeError {
+            return Err(MissingContext);
+        }
+        return Ok(Recorder { target: Target::None });
+    }
+    Ok(current())
 }
 
 impl Recorder {
     pub(crate) fn new(target: Option<(Trace, Handle)>) -> Self {
-        Self { target }
+        Self { target: target.map_or(Target::None, |(trace, handle)| Target::Fixed(trace, handle)) }
+    }
+
+    /// Runs `f` on the target entity, if it records; `what` names the call in diagnostics.
+    fn with<R>(&self, what: &str, f: impl FnOnce(&mut Entity) -> R) -> Option<R> {
+        let handler = match &self.target {
+            Target::None => return None,
+            Target::Fixed(trace, handle) => {
+                let result = trace.with_entity(*handle, f);
+                if result.is_none() {
+                    diag!(Closed, "`{what}` on a subsegment that has already been sent; ignored");
+                }
+                return result;
+            }
+            Target::Current => false,
+            Target::Handler => true,
+        };
+        match state() {
+            State::NotRecording => None,
+            State::NoContext => {
+                context_missing(what);
+                None
+            }
+            State::Recording => with_current(|ctx| {
+                let ctx = ctx?;
+                let Some(handle) = ctx.target(handler) else {
+                    diag!(ContextMissing, "`{what}`: no subsegment is open, and the Lambda function's segment cannot be changed");
+                    return None;
+                };
+                ctx.trace().with_entity(handle, f)
+            }),
+        }
+    }
+
+    fn apply(&self, what: &str, f: impl FnOnce(&mut Entity)) {
+        self.with(what, f);
     }
 
     /// The id of the entity recorded on, `None` if nothing is recorded.
     pub fn id(&self) -> Option<SegmentId> {
-        self.target
-            .as_ref()
-            .map(|(t, h)| t.with_entity(*h, |e| e.id))?
+        self.with("id", |e| e.id)
     }
 
-    /// Whether calls on this recorder record anything.
+    /// Whether calls on this recorder record anything now.
     pub fn is_recording(&self) -> bool {
-        self.target.is_some()
+        match &self.target {
+            Target::None => false,
+            Target::Fixed(trace, handle) => trace.with_entity(*handle, |_| ()).is_some(),
+            Target::Current | Target::Handler => {
+                state() == State::Recording && with_current(|c| c.is_some_and(|c| c.target(false).is_some()))
+            }
+        }
     }
 
-    fn apply(&self, f: impl FnOnce(&mut Entity)) {
-        if let Some((trace, handle)) = &self.target
-            && trace.with_entity(*handle, f).is_none()
-        {
-            diag!(
-                Closed,
-                "recording on a subsegment that has already been sent; ignored"
-            );
+    /// Whether calls would do nothing, told without locking anything.
+    fn inactive(&self) -> bool {
+        match self.target {
+            Target::None => true,
+            Target::Fixed(..) => false,
+            Target::Current | Target::Handler => state() == State::NotRecording,
         }
     }
 
     /// Adds an indexed annotation (keys: 1-500 ASCII letters, digits or `_`; invalid ones are refused with a
     /// diagnostic).
-    pub fn put_annotation(
-        &self,
-        key: impl Into<Cow<'static, str>>,
-        value: impl Into<AnnotationValue>,
-    ) {
-        if self.target.is_some() {
+    pub fn put_annotation(&self, key: impl Into<Cow<'static, str>>, value: impl Into<AnnotationValue>) {
+        if !self.inactive() {
             let (key, value) = (key.into(), value.into());
-            self.apply(|e| e.put_annotation(key, value));
+            self.apply("put_annotation", |e| e.put_annotation(key, value));
         }
     }
 
@@ -144,35 +174,32 @@ impl Recorder {
         key: impl Into<Cow<'static, str>>,
         value: impl Serialize,
     ) {
-        if self.target.is_none() {
+        if self.inactive() {
             return;
         }
         let key = key.into();
         match serde_json::to_value(value) {
             Ok(value) => {
                 let namespace = namespace.into();
-                self.apply(|e| e.put_metadata(namespace, key, value));
+                self.apply("put_metadata", |e| e.put_metadata(namespace, key, value));
             }
-            Err(err) => diag!(
-                InvalidMetadata,
-                "metadata `{key}` refused: it does not serialize to JSON: {err}"
-            ),
+            Err(err) => diag!(InvalidMetadata, "metadata `{key}` refused: it does not serialize to JSON: {err}"),
         }
     }
 
     /// Marks a client error (4xx-like).
     pub fn mark_error(&self) {
-        self.apply(|e| e.status.error = true);
+        self.apply("mark_error", |e| e.status.error = true);
     }
 
     /// Marks a fault (5xx-like, or a failure of the code itself).
     pub fn mark_fault(&self) {
-        self.apply(|e| e.status.fault = true);
+        self.apply("mark_fault", |e| e.status.fault = true);
     }
 
     /// Marks throttling (429-like); throttling is also an error.
     pub fn mark_throttle(&self) {
-        self.apply(|e| {
+        self.apply("mark_throttle", |e| {
             e.status.throttle = true;
             e.status.error = true;
         });
@@ -185,11 +212,11 @@ impl Recorder {
 
     /// Like [`Recorder::record_error`], with the type name given (for errors behind `dyn Error`).
     pub fn record_error_named(&self, type_name: &str, error: &(dyn std::error::Error + '_)) {
-        if self.target.is_none() {
+        if self.inactive() {
             return;
         }
         let cause = Cause::from_error(type_name, error);
-        self.apply(|e| {
+        self.apply("record_error", |e| {
             e.status.fault = true;
             merge_cause(e, cause);
         });
@@ -197,26 +224,22 @@ impl Recorder {
 
     /// Adds an exception to the cause without changing the error flags.
     pub fn add_exception(&self, exception: Exception) {
-        self.apply(|e| match &mut e.extra().cause {
+        self.apply("add_exception", |e| match &mut e.extra().cause {
             Some(cause) => cause.push(exception),
             empty => {
-                *empty = Some(Cause::Detail {
-                    working_directory: None,
-                    paths: Vec::new(),
-                    exceptions: vec![exception],
-                })
+                *empty = Some(Cause::Detail { working_directory: None, paths: Vec::new(), exceptions: vec![exception] })
             }
         });
     }
 
     /// Sets the `http` block (fields longer than 250 characters are cut).
     pub fn set_http(&self, http: Http) {
-        self.apply(|e| e.set_http(http));
+        self.apply("set_http", |e| e.set_http(http));
     }
 
     /// Changes the `http` block in place.
     pub fn update_http(&self, f: impl FnOnce(&mut Http)) {
-        self.apply(|e| {
+        self.apply("update_http", |e| {
             let mut http = e.extra().http.take().unwrap_or_default();
             f(&mut http);
             e.set_http(http);
@@ -225,49 +248,47 @@ impl Recorder {
 
     /// Sets the `aws` block.
     pub fn set_aws(&self, aws: Aws) {
-        self.apply(|e| e.extra().aws = Some(aws));
+        self.apply("set_aws", |e| e.extra().aws = Some(aws));
     }
 
     /// Changes the `aws` block in place.
     pub fn update_aws(&self, f: impl FnOnce(&mut Aws)) {
-        self.apply(|e| f(e.extra().aws.get_or_insert_with(Aws::default)));
+        self.apply("update_aws", |e| f(e.extra().aws.get_or_insert_with(Aws::default)));
     }
 
     /// Sets the `sql` block.
     pub fn set_sql(&self, sql: Sql) {
-        self.apply(|e| e.extra().sql = Some(sql));
+        self.apply("set_sql", |e| e.extra().sql = Some(sql));
     }
 
     /// Sets the namespace: `aws` for AWS calls, `remote` for other downstream calls.
     pub fn set_namespace(&self, namespace: Namespace) {
-        self.apply(|e| e.namespace = Some(namespace));
+        self.apply("set_namespace", |e| e.namespace = Some(namespace));
     }
 
     /// Sets the segment's `origin`, e.g. `AWS::EC2::Instance` (segments only).
     pub fn set_origin(&self, origin: impl Into<String>) {
         let origin = origin.into();
-        self.apply(|e| e.extra().origin = Some(origin));
+        self.apply("set_origin", |e| e.extra().origin = Some(origin));
     }
 
     /// Sets the segment's `user` (segments only; at most 250 characters are kept).
     pub fn set_user(&self, user: impl Into<String>) {
         let mut user = user.into();
         crate::segment::truncate_chars(&mut user, 250);
-        self.apply(|e| e.extra().user = Some(user));
+        self.apply("set_user", |e| e.extra().user = Some(user));
     }
 
     /// Sets the segment's `service.version` (segments only).
     pub fn set_service_version(&self, version: impl Into<String>) {
         let version = version.into();
-        self.apply(|e| e.extra().service_version = Some(version));
+        self.apply("set_service_version", |e| e.extra().service_version = Some(version));
     }
 }
 
 fn merge_cause(entity: &mut Entity, cause: Cause) {
     match (&mut entity.extra().cause, cause) {
-        (Some(existing), Cause::Detail { exceptions, .. }) => {
-            exceptions.into_iter().for_each(|x| existing.push(x))
-        }
+        (Some(existing), Cause::Detail { exceptions, .. }) => exceptions.into_iter().for_each(|x| existing.push(x)),
         (slot, cause) => *slot = Some(cause),
     }
 }

@@ -90,10 +90,7 @@ impl fmt::Display for RulesError {
 impl std::error::Error for RulesError {}
 
 /// The official default: one request per second, then 5%.
-pub const DEFAULT_RULE: DefaultRule = DefaultRule {
-    fixed_target: 1,
-    rate: 0.05,
-};
+pub const DEFAULT_RULE: DefaultRule = DefaultRule { fixed_target: 1, rate: 0.05 };
 
 /// A reservoir of `fixed_target` decisions per second: the second and the count used, in one atomic word.
 #[derive(Debug, Default)]
@@ -115,10 +112,7 @@ impl Reservoir {
             } else {
                 (now_secs & 0xffff_ffff) << 32 | 1
             };
-            match self
-                .0
-                .compare_exchange_weak(word, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.0.compare_exchange_weak(word, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return true,
                 Err(actual) => word = actual,
             }
@@ -135,10 +129,7 @@ pub struct LocalSampler {
 
 impl Default for LocalSampler {
     fn default() -> Self {
-        Self {
-            rules: Vec::new(),
-            default: (DEFAULT_RULE, Reservoir::default()),
-        }
+        Self { rules: Vec::new(), default: (DEFAULT_RULE, Reservoir::default()) }
     }
 }
 
@@ -146,9 +137,7 @@ fn check_rate(rate: f64, what: &str) -> Result<(), RulesError> {
     if (0.0..=1.0).contains(&rate) {
         Ok(())
     } else {
-        Err(RulesError(format!(
-            "{what} has rate {rate}, outside 0 to 1"
-        )))
+        Err(RulesError(format!("{what} has rate {rate}, outside 0 to 1")))
     }
 }
 
@@ -157,30 +146,21 @@ impl LocalSampler {
     pub fn from_json(text: &str) -> Result<Self, RulesError> {
         let file: RulesFile = serde_json::from_str(text).map_err(|e| RulesError(e.to_string()))?;
         if file.version != 2 {
-            return Err(RulesError(format!(
-                "version {} is not supported, only version 2",
-                file.version
-            )));
+            return Err(RulesError(format!("version {} is not supported, only version 2", file.version)));
         }
         check_rate(file.default.rate, "the default rule")?;
         for rule in &file.rules {
             check_rate(rule.rate, &format!("rule `{}`", rule.description))?;
         }
         Ok(Self {
-            rules: file
-                .rules
-                .into_iter()
-                .map(|r| (r, Reservoir::default()))
-                .collect(),
+            rules: file.rules.into_iter().map(|r| (r, Reservoir::default())).collect(),
             default: (file.default, Reservoir::default()),
         })
     }
 
     /// Decides whether to sample `request`.
     pub fn sample(&self, request: &SamplingRequest<'_>) -> bool {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         self.sample_at(request, now)
     }
 
@@ -193,14 +173,9 @@ impl LocalSampler {
         });
         let (fixed_target, rate, reservoir) = match matched {
             Some((rule, reservoir)) => (rule.fixed_target, rule.rate, reservoir),
-            None => (
-                self.default.0.fixed_target,
-                self.default.0.rate,
-                &self.default.1,
-            ),
+            None => (self.default.0.fixed_target, self.default.0.rate, &self.default.1),
         };
-        reservoir.take(fixed_target, now_secs)
-            || (crate::ids::random_u64() as f64 / u64::MAX as f64) < rate
+        reservoir.take(fixed_target, now_secs) || (crate::ids::random_u64() as f64 / u64::MAX as f64) < rate
     }
 }
 
@@ -246,10 +221,7 @@ pub fn global() -> &'static LocalSampler {
         {
             Ok(sampler) => sampler,
             Err(err) => {
-                diag!(
-                    BadSamplingRules,
-                    "XRAY_SAMPLING_RULES_FILE=`{path}`: {err}; using the default rule"
-                );
+                diag!(BadSamplingRules, "XRAY_SAMPLING_RULES_FILE=`{path}`: {err}; using the default rule");
                 LocalSampler::default()
             }
         }
@@ -284,28 +256,15 @@ mod tests {
     #[test]
     fn first_matching_rule_decides_then_default_reservoir() {
         let sampler = LocalSampler::from_json(RULES).expect("valid rules");
-        let health = SamplingRequest {
-            host: Some("h"),
-            method: Some("GET"),
-            url_path: Some("/healthz"),
-        };
+        let health = SamplingRequest { host: Some("h"), method: Some("GET"), url_path: Some("/healthz") };
         assert!(!sampler.sample_at(&health, 100));
-        let order = SamplingRequest {
-            host: Some("API.example.com"),
-            method: Some("POST"),
-            url_path: Some("/orders/7"),
-        };
+        let order =
+            SamplingRequest { host: Some("API.example.com"), method: Some("POST"), url_path: Some("/orders/7") };
         assert!((0..50).all(|_| sampler.sample_at(&order, 100)));
-        let other = SamplingRequest {
-            url_path: Some("/other"),
-            ..SamplingRequest::default()
-        };
+        let other = SamplingRequest { url_path: Some("/other"), ..SamplingRequest::default() };
         let taken: Vec<bool> = (0..5).map(|_| sampler.sample_at(&other, 100)).collect();
         assert_eq!(taken, [true, true, false, false, false]);
-        assert!(
-            sampler.sample_at(&other, 101),
-            "the reservoir refills each second"
-        );
+        assert!(sampler.sample_at(&other, 101), "the reservoir refills each second");
     }
 
     #[test]
@@ -313,26 +272,15 @@ mod tests {
         let sampler = LocalSampler::default();
         let request = SamplingRequest::default();
         assert!(sampler.sample_at(&request, 7));
-        let sampled = (0..100_000)
-            .filter(|_| sampler.sample_at(&request, 7))
-            .count();
-        assert!(
-            (4_000..6_000).contains(&sampled),
-            "{sampled} of 100000 beyond the reservoir"
-        );
+        let sampled = (0..100_000).filter(|_| sampler.sample_at(&request, 7)).count();
+        assert!((4_000..6_000).contains(&sampled), "{sampled} of 100000 beyond the reservoir");
     }
 
     #[test]
     fn bad_rules_are_refused_with_a_reason() {
         for (text, reason) in [
-            (
-                r#"{"version": 1, "default": {"fixed_target": 1, "rate": 0.1}}"#,
-                "version 1",
-            ),
-            (
-                r#"{"version": 2, "default": {"fixed_target": 1, "rate": 1.5}}"#,
-                "outside 0 to 1",
-            ),
+            (r#"{"version": 1, "default": {"fixed_target": 1, "rate": 0.1}}"#, "version 1"),
+            (r#"{"version": 2, "default": {"fixed_target": 1, "rate": 1.5}}"#, "outside 0 to 1"),
             (r#"{"version": 2}"#, "default"),
             (
                 r#"{"version": 2, "default": {"fixed_target": 1, "rate": 0.1}, "rules": [{"host": "*"}]}"#,

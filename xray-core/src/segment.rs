@@ -21,11 +21,7 @@ pub struct Timestamp(u64);
 impl Timestamp {
     /// The current time.
     pub fn now() -> Self {
-        Self(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_micros() as u64),
-        )
+        Self(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64))
     }
 
     /// A time from microseconds since the epoch.
@@ -120,11 +116,7 @@ pub fn sanitize_name(name: Cow<'static, str>) -> Cow<'static, str> {
     if !name.is_empty() && !too_long && name.chars().all(allowed) {
         return name;
     }
-    let mut clean: String = name
-        .chars()
-        .take(MAX_NAME_CHARS)
-        .map(|c| if allowed(c) { c } else { '_' })
-        .collect();
+    let mut clean: String = name.chars().take(MAX_NAME_CHARS).map(|c| if allowed(c) { c } else { '_' }).collect();
     if clean.is_empty() {
         clean.push_str("unnamed");
     }
@@ -347,11 +339,7 @@ impl Cause {
             exceptions.push(next);
             source = inner.source();
         }
-        Self::Detail {
-            working_directory: None,
-            paths: Vec::new(),
-            exceptions,
-        }
+        Self::Detail { working_directory: None, paths: Vec::new(), exceptions }
     }
 
     /// Adds an exception to the cause (turning a reference into a detailed cause).
@@ -359,11 +347,7 @@ impl Cause {
         match self {
             Self::Detail { exceptions, .. } => exceptions.push(exception),
             Self::Reference(_) => {
-                *self = Self::Detail {
-                    working_directory: None,
-                    paths: Vec::new(),
-                    exceptions: vec![exception],
-                };
+                *self = Self::Detail { working_directory: None, paths: Vec::new(), exceptions: vec![exception] };
             }
         }
     }
@@ -374,11 +358,7 @@ impl Serialize for Cause {
         use serde::ser::SerializeMap;
         match self {
             Self::Reference(id) => id.serialize(serializer),
-            Self::Detail {
-                working_directory,
-                paths,
-                exceptions,
-            } => {
+            Self::Detail { working_directory, paths, exceptions } => {
                 let mut map = serializer.serialize_map(None)?;
                 if let Some(dir) = working_directory {
                     map.serialize_entry("working_directory", dir)?;
@@ -481,27 +461,18 @@ impl Entity {
     /// Adds or replaces an annotation; an invalid key or value is refused with a diagnostic.
     pub(crate) fn put_annotation(&mut self, key: Cow<'static, str>, value: AnnotationValue) {
         if !is_valid_annotation_key(&key) {
-            diag!(
-                InvalidAnnotation,
-                "annotation key `{key}` refused: keys are 1-500 ASCII letters, digits or `_`"
-            );
+            diag!(InvalidAnnotation, "annotation key `{key}` refused: keys are 1-500 ASCII letters, digits or `_`");
             return;
         }
         let value = match value {
             AnnotationValue::Float(f) if !f.is_finite() => {
-                diag!(
-                    InvalidAnnotation,
-                    "annotation `{key}` refused: {f} is not a finite number"
-                );
+                diag!(InvalidAnnotation, "annotation `{key}` refused: {f} is not a finite number");
                 return;
             }
             AnnotationValue::String(s) if s.len() > MAX_ANNOTATION_VALUE_CHARS => {
                 let mut s = s.into_owned();
                 if truncate_chars(&mut s, MAX_ANNOTATION_VALUE_CHARS) {
-                    diag!(
-                        InvalidAnnotation,
-                        "annotation `{key}` cut to {MAX_ANNOTATION_VALUE_CHARS} characters"
-                    );
+                    diag!(InvalidAnnotation, "annotation `{key}` cut to {MAX_ANNOTATION_VALUE_CHARS} characters");
                 }
                 AnnotationValue::String(Cow::Owned(s))
             }
@@ -527,11 +498,7 @@ impl Entity {
             );
             return;
         }
-        match self
-            .metadata
-            .iter_mut()
-            .find(|(n, k, _)| *n == namespace && *k == key)
-        {
+        match self.metadata.iter_mut().find(|(n, k, _)| *n == namespace && *k == key) {
             Some(slot) => slot.2 = value,
             None => self.metadata.push((namespace, key, value)),
         }
@@ -539,14 +506,9 @@ impl Entity {
 
     pub(crate) fn set_http(&mut self, mut http: Http) {
         if let Some(request) = &mut http.request {
-            for field in [
-                &mut request.method,
-                &mut request.url,
-                &mut request.user_agent,
-                &mut request.client_ip,
-            ]
-            .into_iter()
-            .flatten()
+            for field in [&mut request.method, &mut request.url, &mut request.user_agent, &mut request.client_ip]
+                .into_iter()
+                .flatten()
             {
                 truncate_chars(field, MAX_HTTP_FIELD_CHARS);
             }
@@ -681,11 +643,9 @@ pub(crate) fn write_document(
         write_key(out, "namespace");
         write_str(out, namespace.as_str());
     }
-    for (flag, key) in [
-        (entity.status.error, "error"),
-        (entity.status.fault, "fault"),
-        (entity.status.throttle, "throttle"),
-    ] {
+    for (flag, key) in
+        [(entity.status.error, "error"), (entity.status.fault, "fault"), (entity.status.throttle, "throttle")]
+    {
         if flag {
             write_key(out, key);
             out.extend_from_slice(b"true");
@@ -815,18 +775,10 @@ mod tests {
 
     #[test]
     fn embedded_subsegment_has_no_trace_fields() {
-        let mut e = Entity::new(
-            Kind::Subsegment,
-            "child".into(),
-            Some(SegmentId::from_u64(7)),
-        );
+        let mut e = Entity::new(Kind::Subsegment, "child".into(), Some(SegmentId::from_u64(7)));
         e.end = Some(Timestamp::from_micros(e.start.as_micros() + 1500));
         let doc = json(&e, Placement::Embedded);
-        assert!(
-            doc.get("trace_id").is_none()
-                && doc.get("parent_id").is_none()
-                && doc.get("type").is_none()
-        );
+        assert!(doc.get("trace_id").is_none() && doc.get("parent_id").is_none() && doc.get("type").is_none());
         assert_eq!(doc["name"], "child");
         let top = json(&e, Placement::Top);
         assert_eq!(top["type"], "subsegment");
@@ -855,10 +807,7 @@ mod tests {
 
     #[test]
     fn names_are_sanitized_without_allocating_when_valid() {
-        assert!(matches!(
-            sanitize_name("## handler".into()),
-            Cow::Borrowed("## handler")
-        ));
+        assert!(matches!(sanitize_name("## handler".into()), Cow::Borrowed("## handler")));
         assert_eq!(sanitize_name("get<user>!".into()), "get_user__");
         assert_eq!(sanitize_name("".into()), "unnamed");
         assert_eq!(sanitize_name("é".repeat(300).into()).chars().count(), 200);
@@ -873,10 +822,7 @@ mod tests {
         e.put_annotation("nan".into(), f64::NAN.into());
         e.put_annotation("ok_key".into(), "x".repeat(1500).into());
         e.put_annotation("ok_key".into(), true.into());
-        assert_eq!(
-            e.annotations,
-            vec![(Cow::Borrowed("ok_key"), AnnotationValue::Bool(true))]
-        );
+        assert_eq!(e.annotations, vec![(Cow::Borrowed("ok_key"), AnnotationValue::Bool(true))]);
         assert!(crate::diag::count(crate::diag::DiagKind::InvalidAnnotation) >= before + 4);
     }
 

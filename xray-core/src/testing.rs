@@ -21,7 +21,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::context::{Scoped, run_with_emitter, with_emitter};
+use crate::context::Scoped;
 use crate::emit::{self, DATAGRAM_HEADER, Emitter};
 
 /// Captures every document sent to it, in order.
@@ -32,18 +32,13 @@ pub struct MemorySink {
 
 impl fmt::Debug for MemorySink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemorySink")
-            .field("documents", &self.raw().len())
-            .finish()
+        f.debug_struct("MemorySink").field("documents", &self.raw().len()).finish()
     }
 }
 
 impl Emitter for MemorySink {
     fn send(&self, document: &[u8]) {
-        self.documents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(document.to_vec());
+        self.documents.lock().unwrap_or_else(PoisonError::into_inner).push(document.to_vec());
     }
 }
 
@@ -56,12 +51,12 @@ impl MemorySink {
     /// Runs `future` with this sink receiving the documents of every trace created inside it (including in tasks
     /// spawned through [`crate::bind`]). Other code in the process is not affected.
     pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
-        with_emitter(Arc::new(self.clone()), future)
+        emit::scoped(Arc::new(self.clone()), future)
     }
 
     /// Runs `f` with this sink receiving the documents of every trace created inside it.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        run_with_emitter(Arc::new(self.clone()), f)
+        emit::run_scoped(Arc::new(self.clone()), f)
     }
 
     /// Makes this sink the process-wide destination of documents.
@@ -71,20 +66,14 @@ impl MemorySink {
 
     /// The captured documents, exactly as they would have been sent.
     pub fn raw(&self) -> Vec<Vec<u8>> {
-        self.documents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.documents.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The captured documents, parsed. A document that is not valid JSON appears as a JSON string holding it.
     pub fn documents(&self) -> Vec<serde_json::Value> {
         self.raw()
             .iter()
-            .map(|d| {
-                serde_json::from_slice(d)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(d).into_owned().into())
-            })
+            .map(|d| serde_json::from_slice(d).unwrap_or_else(|_| String::from_utf8_lossy(d).into_owned().into()))
             .collect()
     }
 
@@ -97,10 +86,7 @@ impl MemorySink {
 
     /// Forgets the captured documents.
     pub fn clear(&self) {
-        self.documents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.documents.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 
@@ -121,10 +107,7 @@ impl fmt::Display for CollectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Timeout => f.write_str("no datagram arrived in time"),
-            Self::BadHeader(h) => write!(
-                f,
-                "datagram does not start with the daemon header line: {h:?}"
-            ),
+            Self::BadHeader(h) => write!(f, "datagram does not start with the daemon header line: {h:?}"),
             Self::BadJson(e) => write!(f, "document is not JSON: {e}"),
             Self::Io(e) => write!(f, "socket error: {e}"),
         }
@@ -142,9 +125,7 @@ pub struct UdpCollector {
 impl UdpCollector {
     /// Binds 127.0.0.1 on a free port.
     pub fn bind() -> io::Result<Self> {
-        Ok(Self {
-            socket: UdpSocket::bind("127.0.0.1:0")?,
-        })
+        Ok(Self { socket: UdpSocket::bind("127.0.0.1:0")? })
     }
 
     /// Where to send documents.
@@ -153,22 +134,12 @@ impl UdpCollector {
     }
 
     /// Receives one datagram, checks its header line and returns the parsed document with its size in bytes.
-    pub fn recv_sized(
-        &self,
-        timeout: Duration,
-    ) -> Result<(serde_json::Value, usize), CollectError> {
-        self.socket
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
-            .map_err(CollectError::Io)?;
+    pub fn recv_sized(&self, timeout: Duration) -> Result<(serde_json::Value, usize), CollectError> {
+        self.socket.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).map_err(CollectError::Io)?;
         let mut buf = vec![0u8; 70_000];
         let len = match self.socket.recv(&mut buf) {
             Ok(len) => len,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 return Err(CollectError::Timeout);
             }
             Err(e) => return Err(CollectError::Io(e)),
@@ -176,12 +147,9 @@ impl UdpCollector {
         let datagram = &buf[..len];
         let Some(document) = datagram.strip_prefix(DATAGRAM_HEADER) else {
             let line = datagram.split(|&b| b == b'\n').next().unwrap_or_default();
-            return Err(CollectError::BadHeader(
-                String::from_utf8_lossy(line).into_owned(),
-            ));
+            return Err(CollectError::BadHeader(String::from_utf8_lossy(line).into_owned()));
         };
-        let value =
-            serde_json::from_slice(document).map_err(|e| CollectError::BadJson(e.to_string()))?;
+        let value = serde_json::from_slice(document).map_err(|e| CollectError::BadJson(e.to_string()))?;
         Ok((value, len))
     }
 
@@ -191,11 +159,7 @@ impl UdpCollector {
     }
 
     /// Receives documents until none arrives for `quiet`, or `limit` passes.
-    pub fn collect(
-        &self,
-        quiet: Duration,
-        limit: Duration,
-    ) -> Result<Vec<serde_json::Value>, CollectError> {
+    pub fn collect(&self, quiet: Duration, limit: Duration) -> Result<Vec<serde_json::Value>, CollectError> {
         let deadline = Instant::now() + limit;
         let mut documents = Vec::new();
         while Instant::now() < deadline {
