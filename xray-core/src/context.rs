@@ -339,7 +339,6 @@ impl Trace {
             entity.end = end;
         });
     }
-
 }
 
 /// Which trace, and which subsegment in it, code is running in.

@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::diag::diag;
 use crate::ids::TraceId;
-use crate::segment::{Entity, Placement, write_document};
+use crate::segment::{Entity, Extra, Placement, write_document};
 
 /// The line that precedes every document in a datagram.
 pub const DATAGRAM_HEADER: &[u8] = b"{\"format\":\"json\",\"version\":1}\n";
@@ -291,26 +291,25 @@ fn write_node(
 fn trim(entity: &Entity, size: usize) -> Entity {
     TRIMS.fetch_add(1, Ordering::Relaxed);
     let mut copy = entity.clone();
-    copy.metadata.clear();
-    copy.trimmed = Some("metadata");
-    type Step = (&'static str, fn(&mut Entity));
-    let steps: [Step; 2] = [
-        ("metadata and annotations", |e| e.annotations.clear()),
-        ("metadata, annotations, http, aws, sql and cause", |e| e.extra = None),
-    ];
-    for (what, step) in steps {
-        if fits(&copy) {
-            break;
-        }
-        step(&mut copy);
-        copy.trimmed = Some(what);
+    let extra = copy.extra();
+    extra.metadata.clear();
+    extra.trimmed = Some("metadata");
+    if !fits(&copy) {
+        copy.annotations.clear();
+        copy.extra().trimmed = Some("metadata and annotations");
+    }
+    if !fits(&copy) {
+        copy.extra = Some(Box::new(Extra {
+            trimmed: Some("metadata, annotations, http, aws, sql and cause"),
+            ..Extra::default()
+        }));
     }
     diag!(
         Oversize,
         "subsegment `{}` ({} bytes) exceeds one datagram; sent without its {}",
         entity.name,
         size,
-        copy.trimmed.unwrap_or_default()
+        copy.extra.as_ref().and_then(|e| e.trimmed).unwrap_or_default()
     );
     copy
 }

@@ -116,7 +116,10 @@ impl Recorder {
             State::Recording => with_current(|ctx| {
                 let ctx = ctx?;
                 let Some(handle) = ctx.target(handler) else {
-                    diag!(ContextMissing, "`{what}`: no subsegment is open, and the Lambda function's segment cannot be changed");
+                    diag!(
+                        ContextMissing,
+                        "`{what}`: no subsegment is open, and the Lambda function's segment cannot be changed"
+                    );
                     return None;
                 };
                 ctx.trace().with_entity(handle, f)

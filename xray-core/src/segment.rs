@@ -408,6 +408,9 @@ pub(crate) struct Extra {
     pub(crate) origin: Option<String>,
     pub(crate) user: Option<String>,
     pub(crate) service_version: Option<String>,
+    pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, serde_json::Value)>,
+    /// Set when the document was trimmed to fit a datagram: what was dropped.
+    pub(crate) trimmed: Option<&'static str>,
 }
 
 /// Whether an entity is the trace's segment or a subsegment.
@@ -430,10 +433,7 @@ pub(crate) struct Entity {
     pub(crate) status: Status,
     pub(crate) namespace: Option<Namespace>,
     pub(crate) annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
-    pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, serde_json::Value)>,
     pub(crate) extra: Option<Box<Extra>>,
-    /// Set when the document was trimmed to fit a datagram: what was dropped.
-    pub(crate) trimmed: Option<&'static str>,
 }
 
 impl Entity {
@@ -448,9 +448,7 @@ impl Entity {
             status: Status::default(),
             namespace: None,
             annotations: Vec::new(),
-            metadata: Vec::new(),
             extra: None,
-            trimmed: None,
         }
     }
 
@@ -498,9 +496,10 @@ impl Entity {
             );
             return;
         }
-        match self.metadata.iter_mut().find(|(n, k, _)| *n == namespace && *k == key) {
+        let metadata = &mut self.extra().metadata;
+        match metadata.iter_mut().find(|(n, k, _)| *n == namespace && *k == key) {
             Some(slot) => slot.2 = value,
-            None => self.metadata.push((namespace, key, value)),
+            None => metadata.push((namespace, key, value)),
         }
     }
 
@@ -667,7 +666,9 @@ pub(crate) fn write_document(
         }
         out.push(b'}');
     }
-    write_metadata(out, entity);
+    if let Some(extra) = &entity.extra {
+        write_metadata(out, extra);
+    }
     out.extend_from_slice(b",\"subsegments\":[");
     if children(out) == 0 {
         // No children: take back the opening of the array.
@@ -711,7 +712,7 @@ fn write_extra(out: &mut Vec<u8>, kind: Kind, extra: &Extra) {
     }
 }
 
-fn write_metadata(out: &mut Vec<u8>, entity: &Entity) {
+fn write_metadata(out: &mut Vec<u8>, entity: &Extra) {
     if entity.metadata.is_empty() && entity.trimmed.is_none() {
         return;
     }
