@@ -89,6 +89,10 @@ fn subsegments(c: &mut Criterion) {
             })
         })
     });
+    group.bench_function("unsampled begin+end", |b| {
+        let _ctx = Trace::lambda(Some(UNSAMPLED)).context().enter();
+        b.iter(|| drop(black_box(subsegment("op"))))
+    });
     group.bench_function("unsampled begin+annotate+end", |b| {
         let _ctx = Trace::lambda(Some(UNSAMPLED)).context().enter();
         b.iter(|| {

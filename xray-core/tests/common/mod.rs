@@ -15,8 +15,13 @@ pub const FACADE: &str = "53995c3f42cd8ad8";
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/schemas/xray-segmentdocument-schema-v1.0.0.json");
-        let text = std::fs::read_to_string(path).expect("the schema in ../shared/schemas beside the checkout");
+        // The schema lives in shared/ beside the checkout: look upwards from the crate being tested.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|dir| dir.join("shared/schemas/xray-segmentdocument-schema-v1.0.0.json"))
+            .find(|path| path.exists())
+            .expect("shared/schemas/xray-segmentdocument-schema-v1.0.0.json beside the checkout");
+        let text = std::fs::read_to_string(path).expect("schema readable");
         let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
         jsonschema::draft4::new(&schema).expect("schema compiles")
     })
