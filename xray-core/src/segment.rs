@@ -21,7 +21,11 @@ pub struct Timestamp(u64);
 impl Timestamp {
     /// The current time.
     pub fn now() -> Self {
-        Self(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64))
+        Self(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() * 1_000_000 + u64::from(d.subsec_micros())),
+        )
     }
 
     /// A time from microseconds since the epoch.
