@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -49,7 +50,8 @@ pub(crate) fn report(kind: DiagKind, message: fmt::Arguments<'_>) {
     let seen = COUNTS[kind.index()].fetch_add(1, Ordering::Relaxed);
     let text = message.to_string();
     if seen < 16 || seen.is_multiple_of(1024) {
-        eprintln!("[xray] {kind:?}: {text}");
+        // Not `eprintln!`: it panics when stderr is closed, and a diagnostic must never fail the caller.
+        let _ = writeln!(std::io::stderr().lock(), "[xray] {kind:?}: {text}");
     }
     if let Ok(mut recent) = RECENT.lock() {
         if recent.len() == KEEP {
