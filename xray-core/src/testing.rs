@@ -123,9 +123,13 @@ pub struct UdpCollector {
 }
 
 impl UdpCollector {
-    /// Binds 127.0.0.1 on a free port.
+    /// Binds 127.0.0.1 on a free port, with a receive buffer large enough (8 MiB asked) that a burst of
+    /// full-size datagrams is not lost while the test thread is busy.
     pub fn bind() -> io::Result<Self> {
-        Ok(Self { socket: UdpSocket::bind("127.0.0.1:0")? })
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        // The kernel may grant less (it caps at net.core.rmem_max); what it grants is still the best available.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(8 << 20);
+        Ok(Self { socket })
     }
 
     /// Where to send documents.
