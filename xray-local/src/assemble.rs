@@ -88,15 +88,13 @@ fn collect(e: &Value, parent_id: Option<String>, kind: &'static str, out: &mut V
         http: e.get("http").cloned(),
         aws: e.get("aws").cloned(),
         sql: e.get("sql").cloned(),
-        exception: e
-            .pointer("/cause/exceptions/0")
-            .map(|x| {
-                let kind = x.get("type").and_then(Value::as_str).unwrap_or("error");
-                match x.get("message").and_then(Value::as_str) {
-                    Some(message) => format!("{kind}: {message}"),
-                    None => kind.to_owned(),
-                }
-            }),
+        exception: e.pointer("/cause/exceptions/0").map(|x| {
+            let kind = x.get("type").and_then(Value::as_str).unwrap_or("error");
+            match x.get("message").and_then(Value::as_str) {
+                Some(message) => format!("{kind}: {message}"),
+                None => kind.to_owned(),
+            }
+        }),
     });
     if let Some(children) = e.get("subsegments").and_then(Value::as_array) {
         for child in children {

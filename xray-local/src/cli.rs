@@ -113,7 +113,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 30s, 5m, 12h or 7d"))?;
+    let value: f64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 30s, 5m, 12h or 7d"))?;
     let seconds = match unit {
         "ms" => value / 1e3,
         "" | "s" => value,
@@ -126,9 +127,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+    text.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }
 
 /// The data dir: `--data-dir`, else `$XDG_DATA_HOME/xray-local`, else `~/.local/share/xray-local`.
@@ -190,10 +189,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let color = color(choice);
             let print = |list: &[crate::assemble::Summary]| {
                 if json {
-                    let lines: String = list
-                        .iter()
-                        .map(|s| serde_json::to_string(s).unwrap_or_default() + "\n")
-                        .collect();
+                    let lines: String =
+                        list.iter().map(|s| serde_json::to_string(s).unwrap_or_default() + "\n").collect();
                     out(&lines);
                 } else {
                     out(&render::list(list, color));
@@ -218,9 +215,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Show { trace_id, json, color: choice } => {
             let store = open()?;
-            let tree = store.tree(&trace_id).map_err(|e| e.to_string())?.ok_or_else(|| {
-                format!("no trace {trace_id} in {}", store.path().display())
-            })?;
+            let tree = store
+                .tree(&trace_id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no trace {trace_id} in {}", store.path().display()))?;
             if json {
                 out(&(serde_json::to_string_pretty(&tree).map_err(|e| e.to_string())? + "\n"));
             } else {
@@ -260,7 +258,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     status.invalid
                 );
                 if let Some(at) = status.counters_updated {
-                    let pairs: Vec<String> = status.counters.iter().map(|c| format!("{}={}", c.name, c.value)).collect();
+                    let pairs: Vec<String> =
+                        status.counters.iter().map(|c| format!("{}={}", c.name, c.value)).collect();
                     text += &format!("last daemon run (as of {} UTC): {}\n", render::timestamp(at), pairs.join(" "));
                 }
                 out(&text);

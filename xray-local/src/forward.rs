@@ -64,27 +64,24 @@ async fn run(queue: Receiver<Outgoing>, stats: Arc<Stats>) {
         eprintln!("xray-local: --forward: no AWS region configured (AWS_REGION or a profile); forwarding will fail");
     }
     let client = aws_sdk_xray::Client::new(&config);
-    let mut open = true;
-    while open {
-        let mut batch: Vec<Outgoing> = Vec::with_capacity(BATCH);
-        let deadline = Instant::now() + LINGER;
-        // Block for the first document, then gather more until the batch is full or the linger time is over.
-        match queue.recv() {
-            Ok(doc) => batch.push(doc),
-            Err(_) => break,
-        }
-        while batch.len() < BATCH {
-            match queue.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(doc) => batch.push(doc),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
-                    open = false;
-                    break;
-                }
-            }
-        }
+    while let Some(batch) = gather(&queue, LINGER) {
         put(&client, batch, &stats).await;
     }
+}
+
+/// Waits for a document, then gathers more until the batch holds [`BATCH`] or `linger` has passed. `None` once
+/// the queue is closed and empty.
+pub fn gather(queue: &Receiver<Outgoing>, linger: Duration) -> Option<Vec<Outgoing>> {
+    let mut batch: Vec<Outgoing> = Vec::with_capacity(BATCH);
+    batch.push(queue.recv().ok()?);
+    let deadline = Instant::now() + linger;
+    while batch.len() < BATCH {
+        match queue.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(doc) => batch.push(doc),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    Some(batch)
 }
 
 /// Sends one batch, retrying what did not get through.
@@ -117,6 +114,17 @@ async fn put(client: &aws_sdk_xray::Client, mut batch: Vec<Outgoing>, stats: &St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_hold_at_most_50_documents() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(200);
+        for n in 0..120 {
+            tx.send(Outgoing { id: format!("{n:016x}"), body: "{}".into() }).unwrap_or_default();
+        }
+        drop(tx);
+        let sizes: Vec<usize> = std::iter::from_fn(|| gather(&rx, Duration::ZERO)).map(|b| b.len()).collect();
+        assert_eq!(sizes, vec![50, 50, 20]);
+    }
 
     #[test]
     fn backoff_doubles_from_100ms_after_the_first_try() {

@@ -21,14 +21,16 @@ pub enum FrameError {
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoHeaderLine => {
-                f.write_str("no header line: a datagram must start with {\"format\":\"json\",\"version\":1} and a newline")
-            }
+            Self::NoHeaderLine => f.write_str(
+                "no header line: a datagram must start with {\"format\":\"json\",\"version\":1} and a newline",
+            ),
             Self::WrongHeader(line) => {
                 write!(f, "wrong header line {line}: expected {{\"format\":\"json\",\"version\":1}}")
             }
             Self::EmptyDocument => f.write_str("no document after the header line"),
-            Self::TooLarge(n) => write!(f, "document of {n} bytes is larger than the {MAX_DOCUMENT_BYTES} bytes allowed"),
+            Self::TooLarge(n) => {
+                write!(f, "document of {n} bytes is larger than the {MAX_DOCUMENT_BYTES} bytes allowed")
+            }
         }
     }
 }

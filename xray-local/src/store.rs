@@ -115,7 +115,11 @@ impl Store {
     /// Writes documents and invalid datagrams in one transaction and refreshes the summaries of the traces they
     /// touched. A complete document replaces an in-progress one of the same entity, never the reverse.
     /// Returns the touched trace ids.
-    pub fn write(&mut self, documents: &[NewDocument], invalid: &[(f64, String, Vec<u8>)]) -> rusqlite::Result<Vec<String>> {
+    pub fn write(
+        &mut self,
+        documents: &[NewDocument],
+        invalid: &[(f64, String, Vec<u8>)],
+    ) -> rusqlite::Result<Vec<String>> {
         let now = now_secs();
         let tx = self.conn.transaction()?;
         let mut touched: Vec<String> = Vec::new();
@@ -178,7 +182,8 @@ impl Store {
 
     /// Traces updated after `since` (seconds since the epoch), oldest update first, with the time of the last update.
     pub fn updated_since(&self, since: f64, filter: &[(String, String)]) -> rusqlite::Result<Vec<(f64, Summary)>> {
-        let mut stmt = self.conn.prepare_cached(&format!("{SELECT}, updated FROM traces WHERE updated > ?1 ORDER BY updated"))?;
+        let mut stmt =
+            self.conn.prepare_cached(&format!("{SELECT}, updated FROM traces WHERE updated > ?1 ORDER BY updated"))?;
         let rows = stmt.query_map(params![since], |row| Ok((row.get::<_, f64>(10)?, summary(row)?)))?;
         let mut out = Vec::new();
         for row in rows {
@@ -246,8 +251,11 @@ impl Store {
         let counters = stmt
             .query_map([], |r| Ok(Counter { name: r.get(0)?, value: r.get::<_, i64>(1)?.max(0) as u64 }))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let counters_updated =
-            self.conn.query_row("SELECT max(updated) FROM counters", [], |r| r.get::<_, Option<f64>>(0)).optional()?.flatten();
+        let counters_updated = self
+            .conn
+            .query_row("SELECT max(updated) FROM counters", [], |r| r.get::<_, Option<f64>>(0))
+            .optional()?
+            .flatten();
         Ok(Status {
             path: self.path.clone(),
             documents: count("documents")?,

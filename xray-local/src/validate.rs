@@ -78,7 +78,10 @@ impl Checker<'_> {
             }
         };
         match (e.get("end_time"), in_progress) {
-            (None, false) => self.fail(&at("end_time"), "is missing and in_progress is not true: a finished entity needs an end_time".into()),
+            (None, false) => self.fail(
+                &at("end_time"),
+                "is missing and in_progress is not true: a finished entity needs an end_time".into(),
+            ),
             (Some(_), true) => self.fail(&at("end_time"), "is set although in_progress is true".into()),
             (Some(end), false) => {
                 self.time(&at("end_time"), end);
@@ -116,13 +119,25 @@ impl Checker<'_> {
             self.http(&at("http"), v);
         }
         if let Some(v) = e.get("aws") {
-            self.string_fields(&at("aws"), v, &["account_id", "operation", "region", "request_id", "queue_url", "table_name"]);
+            self.string_fields(
+                &at("aws"),
+                v,
+                &["account_id", "operation", "region", "request_id", "queue_url", "table_name"],
+            );
         }
         if let Some(v) = e.get("sql") {
             self.string_fields(
                 &at("sql"),
                 v,
-                &["connection_string", "url", "sanitized_query", "database_type", "database_version", "driver_version", "preparation"],
+                &[
+                    "connection_string",
+                    "url",
+                    "sanitized_query",
+                    "database_type",
+                    "database_version",
+                    "driver_version",
+                    "preparation",
+                ],
             );
             if let Some(user) = v.get("user") {
                 self.string_max(&at("sql.user"), user, 250);
@@ -135,7 +150,8 @@ impl Checker<'_> {
                     let child_prefix = format!("{prefix}subsegments[{i}].");
                     match child.as_object() {
                         Some(c) => self.entity(&child_prefix, c, false),
-                        None => self.fail(&at(&format!("subsegments[{i}]")), format!("is {}, expected an object", kind(child))),
+                        None => self
+                            .fail(&at(&format!("subsegments[{i}]")), format!("is {}, expected an object", kind(child))),
                     }
                 }
             }
@@ -153,7 +169,10 @@ impl Checker<'_> {
         if let Some(bad) = name.chars().find(|&c| !name_char(c)) {
             self.fail(
                 path,
-                format!("{} contains {bad:?}: only letters, digits, spaces and _ . : / % & # = + - @ are allowed", short_str(name)),
+                format!(
+                    "{} contains {bad:?}: only letters, digits, spaces and _ . : / % & # = + - @ are allowed",
+                    short_str(name)
+                ),
             );
         }
     }
@@ -171,7 +190,8 @@ impl Checker<'_> {
             return self.fail(path, "is missing".into());
         };
         let Some(id) = v.as_str() else {
-            return self.fail(path, format!("is {}, expected a string like 1-5759e988-bd862e3fe1be46a994272793", kind(v)));
+            return self
+                .fail(path, format!("is {}, expected a string like 1-5759e988-bd862e3fe1be46a994272793", kind(v)));
         };
         if !is_trace_id(id) {
             self.fail(path, format!("{} is not of the form 1-<8 hex digits>-<24 hex digits>", short_str(id)));
@@ -194,7 +214,9 @@ impl Checker<'_> {
 
     fn string_max(&mut self, path: &str, v: &Value, max: usize) {
         match v.as_str() {
-            Some(s) if s.chars().count() > max => self.fail(path, format!("has {} characters, at most {max} allowed", s.chars().count())),
+            Some(s) if s.chars().count() > max => {
+                self.fail(path, format!("has {} characters, at most {max} allowed", s.chars().count()))
+            }
             Some(_) => {}
             None => self.fail(path, format!("is {}, expected a string", kind(v))),
         }
@@ -220,10 +242,7 @@ impl Checker<'_> {
                 && key.len() <= MAX_ANNOTATION_KEY_CHARS
                 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !key_ok {
-                self.fail(
-                    path,
-                    format!("key {} is not 1 to 500 of the characters a-z A-Z 0-9 _", short_str(key)),
-                );
+                self.fail(path, format!("key {} is not 1 to 500 of the characters a-z A-Z 0-9 _", short_str(key)));
             }
             match value {
                 Value::String(s) if s.chars().count() > MAX_ANNOTATION_CHARS => self.fail(
@@ -231,7 +250,10 @@ impl Checker<'_> {
                     format!("has {} characters, at most {MAX_ANNOTATION_CHARS} allowed", s.chars().count()),
                 ),
                 Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
-                other => self.fail(&format!("{path}.{key}"), format!("is {}, expected a string, number or boolean", kind(other))),
+                other => self.fail(
+                    &format!("{path}.{key}"),
+                    format!("is {}, expected a string, number or boolean", kind(other)),
+                ),
             }
         }
     }
@@ -305,7 +327,9 @@ impl Checker<'_> {
                             }
                         }
                     }
-                    Some(other) => self.fail(&format!("{path}.exceptions"), format!("is {}, expected an array", kind(other))),
+                    Some(other) => {
+                        self.fail(&format!("{path}.exceptions"), format!("is {}, expected an array", kind(other)))
+                    }
                 }
             }
             other => self.fail(path, format!("is {}, expected an exception id or an object", kind(other))),

@@ -61,12 +61,24 @@ fn bad_datagrams_are_counted_kept_aside_with_a_reason_and_never_stop_the_daemon(
     let huge_reason = format!("document of {} bytes is larger than the 64000 bytes allowed", huge.to_string().len());
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (full[..full.len() - 20].to_vec(), "invalid JSON: EOF while parsing a string at line 1 column 117"),
-        (b"{\"format\":\"json\",\"version\":2}\n{}".to_vec(), "wrong header line \"{\\\"format\\\":\\\"json\\\",\\\"version\\\":2}\": expected {\"format\":\"json\",\"version\":1}"),
-        (good.to_string().into_bytes(), "no header line: a datagram must start with {\"format\":\"json\",\"version\":1} and a newline"),
-        (b"{\"format\":\"json\",\"version\":1}\n{\"name\": oops}".to_vec(), "invalid JSON: expected value at line 1 column 10"),
+        (
+            b"{\"format\":\"json\",\"version\":2}\n{}".to_vec(),
+            "wrong header line \"{\\\"format\\\":\\\"json\\\",\\\"version\\\":2}\": expected {\"format\":\"json\",\"version\":1}",
+        ),
+        (
+            good.to_string().into_bytes(),
+            "no header line: a datagram must start with {\"format\":\"json\",\"version\":1} and a newline",
+        ),
+        (
+            b"{\"format\":\"json\",\"version\":1}\n{\"name\": oops}".to_vec(),
+            "invalid JSON: expected value at line 1 column 10",
+        ),
         (datagram(&huge), &huge_reason),
         (noise.clone(), ""),
-        (datagram(&broken), "name \"bad<name>\" contains '<': only letters, digits, spaces and _ . : / % & # = + - @ are allowed; annotations key \"bad-key\" is not 1 to 500 of the characters a-z A-Z 0-9 _"),
+        (
+            datagram(&broken),
+            "name \"bad<name>\" contains '<': only letters, digits, spaces and _ . : / % & # = + - @ are allowed; annotations key \"bad-key\" is not 1 to 500 of the characters a-z A-Z 0-9 _",
+        ),
         (datagram(&orphan), "parent_id is missing: an independent subsegment needs its parent's id"),
         (datagram(&json!([1, 2])), "document is an array, expected a JSON object"),
         (Vec::new(), "no header line: a datagram must start with {\"format\":\"json\",\"version\":1} and a newline"),

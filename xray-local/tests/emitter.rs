@@ -9,9 +9,7 @@ use serde_json::Value;
 use xray_core::emit::{self, Emitter, UdpEmitter};
 use xray_core::sampling::SamplingRequest;
 use xray_core::testing::MemorySink;
-use xray_core::{
-    Aws, Http, HttpRequest, HttpResponse, Namespace, Trace, current, put_annotation, subsegment,
-};
+use xray_core::{Aws, Http, HttpRequest, HttpResponse, Namespace, Trace, current, put_annotation, subsegment};
 
 /// Sends every document to the daemon and keeps a copy for the schema check.
 struct Tee(Arc<UdpEmitter>, MemorySink);
@@ -48,7 +46,11 @@ fn a_segment_with_subsegments_from_the_emitter_shows_as_a_waterfall() {
         let trace = Trace::segment("orders-api", None, &SamplingRequest::default());
         let _ctx = trace.context().enter();
         current().set_http(Http {
-            request: Some(HttpRequest { method: Some("POST".into()), url: Some("https://shop.test/orders".into()), ..Default::default() }),
+            request: Some(HttpRequest {
+                method: Some("POST".into()),
+                url: Some("https://shop.test/orders".into()),
+                ..Default::default()
+            }),
             response: Some(HttpResponse { status: Some(502), content_length: Some(12) }),
         });
         put_annotation("customer", "c-42");
@@ -60,7 +62,11 @@ fn a_segment_with_subsegments_from_the_emitter_shows_as_a_waterfall() {
             let _db = subsegment("DynamoDB");
             let db = current();
             db.set_namespace(Namespace::Aws);
-            db.set_aws(Aws { operation: Some("PutItem".into()), region: Some("eu-west-1".into()), ..Default::default() });
+            db.set_aws(Aws {
+                operation: Some("PutItem".into()),
+                region: Some("eu-west-1".into()),
+                ..Default::default()
+            });
             db.record_error(&std::io::Error::other("throughput exceeded"));
         }
         trace.end();
@@ -107,7 +113,10 @@ fn a_segment_with_subsegments_from_the_emitter_shows_as_a_waterfall() {
     let list = stdout(&scratch.0, &["traces", "--annotation", "customer=c-42", "--json"]);
     let summary: Value = serde_json::from_str(list.trim()).expect("one JSON line");
     assert_eq!(summary["trace_id"], trace_id.as_str());
-    assert_eq!((summary["root"].as_str(), summary["fault"].as_bool(), summary["entities"].as_u64()), (Some("orders-api"), Some(true), Some(3)));
+    assert_eq!(
+        (summary["root"].as_str(), summary["fault"].as_bool(), summary["entities"].as_u64()),
+        (Some("orders-api"), Some(true), Some(3))
+    );
     assert_eq!(stdout(&scratch.0, &["traces", "--annotation", "customer=other"]), "");
 }
 
@@ -135,6 +144,12 @@ fn streamed_lambda_subsegments_hang_under_the_missing_function_segment() {
     });
     daemon.wait_counter("stored", 2);
     let show = stdout(&scratch.0, &["show", "1-5759e988-bd862e3fe1be46a994272793", "--color", "never"]);
-    assert_eq!(show.lines().nth(1), Some("(parent 53995c3f42cd8ad8 was not received; its children are shown at the top level)"));
-    assert_eq!(shape(&show[show.find('\n').map_or(0, |i| i + 1)..]), ["## handler", "└─ call", "      annotations: attempt=true"]);
+    assert_eq!(
+        show.lines().nth(1),
+        Some("(parent 53995c3f42cd8ad8 was not received; its children are shown at the top level)")
+    );
+    assert_eq!(
+        shape(&show[show.find('\n').map_or(0, |i| i + 1)..]),
+        ["## handler", "└─ call", "      annotations: attempt=true"]
+    );
 }
