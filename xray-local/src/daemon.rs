@@ -101,6 +101,7 @@ impl Daemon {
         };
         let receiving = Receiving {
             socket,
+            now: Instant::now(),
             assembler: Assembler::new(config.settle, config.give_up),
             to_store,
             to_forward,
@@ -153,6 +154,8 @@ impl Daemon {
 
 struct Receiving {
     socket: UdpSocket,
+    /// The clock as last read; arrival times need no better precision than the settle time.
+    now: Instant,
     assembler: Assembler,
     to_store: SyncSender<Msg>,
     to_forward: Option<SyncSender<Outgoing>>,
@@ -178,6 +181,7 @@ impl Receiving {
             if since_check >= 256 {
                 since_check = 0;
                 let now = Instant::now();
+                self.now = now;
                 if now >= next_check {
                     next_check = now + TICK;
                     for trace_id in self.assembler.settled(now) {
@@ -206,7 +210,7 @@ impl Receiving {
         Stats::add(&self.stats.valid, 1);
         let text = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
         let (trace_id, id) = (text("trace_id"), text("id"));
-        if self.assembler.arrive(&trace_id, &doc, Instant::now()) == Arrival::Stale {
+        if self.assembler.arrive(&trace_id, &doc, self.now) == Arrival::Stale {
             Stats::add(&self.stats.stale, 1);
         }
         // Validation guarantees UTF-8 JSON, so this does not fail.

@@ -6,6 +6,8 @@
 //! document costs a single pass without a schema file on disk, and so that each reason reads as a sentence with
 //! the path of the offending field. The test suite checks that these rules and the schema agree.
 
+use std::fmt::Arguments;
+
 use serde_json::{Map, Value};
 
 /// The longest name X-Ray accepts, in characters.
@@ -28,13 +30,16 @@ pub fn check(doc: &Value) -> Vec<String> {
     match object.get("type") {
         None => {}
         Some(Value::String(t)) if t == "subsegment" => {}
-        Some(other) => checker.fail("type", format!("is {}, expected \"subsegment\" or no type", short(other))),
+        Some(other) => {
+            checker.fail(format_args!("type"), format!("is {}, expected \"subsegment\" or no type", short(other)))
+        }
     }
-    checker.trace_id("trace_id", object.get("trace_id"));
+    checker.trace_id(format_args!("trace_id"), object.get("trace_id"));
     if independent {
         match object.get("parent_id") {
-            None => checker.fail("parent_id", "is missing: an independent subsegment needs its parent's id".into()),
-            Some(v) => checker.hex_id("parent_id", v),
+            None => checker
+                .fail(format_args!("parent_id"), "is missing: an independent subsegment needs its parent's id".into()),
+            Some(v) => checker.hex_id(format_args!("parent_id"), v),
         }
     }
     checker.entity("", object, !independent);
@@ -46,120 +51,128 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn fail(&mut self, path: &str, message: String) {
+    /// Paths are passed as `format_args!` so that they are only built when a rule is broken.
+    fn fail(&mut self, path: Arguments<'_>, message: String) {
         self.problems.push(format!("{path} {message}"));
     }
 
     /// The fields every segment and subsegment has; `segment` adds the rules that only segments follow.
     fn entity(&mut self, prefix: &str, e: &Map<String, Value>, segment: bool) {
-        let at = |field: &str| format!("{prefix}{field}");
-        match e.get("name") {
-            None => self.fail(&at("name"), "is missing".into()),
-            Some(Value::String(name)) => self.name(&at("name"), name),
-            Some(other) => self.fail(&at("name"), format!("is {}, expected a string", kind(other))),
-        }
-        match e.get("id") {
-            None => self.fail(&at("id"), "is missing".into()),
-            Some(v) => self.hex_id(&at("id"), v),
-        }
-        if !segment && let Some(v) = e.get("parent_id") {
-            self.typed(&at("parent_id"), v, "a string", Value::is_string);
-        }
-        match e.get("start_time") {
-            None => self.fail(&at("start_time"), "is missing".into()),
-            Some(v) => self.time(&at("start_time"), v),
-        }
-        let in_progress = match e.get("in_progress") {
-            None => false,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
-                self.fail(&at("in_progress"), format!("is {}, expected true or false", kind(other)));
-                false
+        // One pass over the fields (a lookup per rule would cost more than the checks themselves).
+        let (mut name, mut id, mut start, mut end, mut in_progress) = (false, false, None, None, false);
+        for (key, v) in e {
+            match key.as_str() {
+                "name" => {
+                    name = true;
+                    match v {
+                        Value::String(text) => self.name(format_args!("{prefix}name"), text),
+                        other => {
+                            self.fail(format_args!("{prefix}name"), format!("is {}, expected a string", kind(other)))
+                        }
+                    }
+                }
+                "id" => {
+                    id = true;
+                    self.hex_id(format_args!("{prefix}id"), v);
+                }
+                "parent_id" if !segment => {
+                    self.typed(format_args!("{prefix}parent_id"), v, "a string", Value::is_string)
+                }
+                "start_time" => {
+                    start = v.as_f64();
+                    self.time(format_args!("{prefix}start_time"), v);
+                }
+                "end_time" => end = Some(v),
+                "in_progress" => match v {
+                    Value::Bool(b) => in_progress = *b,
+                    other => self.fail(
+                        format_args!("{prefix}in_progress"),
+                        format!("is {}, expected true or false", kind(other)),
+                    ),
+                },
+                "fault" | "error" | "throttle" => {
+                    self.typed(format_args!("{prefix}{key}"), v, "true or false", Value::is_boolean)
+                }
+                "origin" | "namespace" | "resource_arn" => {
+                    self.typed(format_args!("{prefix}{key}"), v, "a string", Value::is_string)
+                }
+                "user" => self.string_max(format_args!("{prefix}user"), v, 250),
+                "cause" => self.cause(format_args!("{prefix}cause"), v),
+                "annotations" => self.annotations(format_args!("{prefix}annotations"), v),
+                "metadata" => self.metadata(format_args!("{prefix}metadata"), v),
+                "http" => self.http(format_args!("{prefix}http"), v),
+                "aws" => self.string_fields(
+                    format_args!("{prefix}aws"),
+                    v,
+                    &["account_id", "operation", "region", "request_id", "queue_url", "table_name"],
+                ),
+                "sql" => {
+                    self.string_fields(
+                        format_args!("{prefix}sql"),
+                        v,
+                        &[
+                            "connection_string",
+                            "url",
+                            "sanitized_query",
+                            "database_type",
+                            "database_version",
+                            "driver_version",
+                            "preparation",
+                        ],
+                    );
+                    if let Some(user) = v.get("user") {
+                        self.string_max(format_args!("{prefix}sql.user"), user, 250);
+                    }
+                }
+                "subsegments" => match v {
+                    Value::Array(children) => {
+                        for (i, child) in children.iter().enumerate() {
+                            match child.as_object() {
+                                Some(c) => self.entity(&format!("{prefix}subsegments[{i}]."), c, false),
+                                None => self.fail(
+                                    format_args!("{prefix}subsegments[{i}]"),
+                                    format!("is {}, expected an object", kind(child)),
+                                ),
+                            }
+                        }
+                    }
+                    other => {
+                        self.fail(format_args!("{prefix}subsegments"), format!("is {}, expected an array", kind(other)))
+                    }
+                },
+                _ => {}
             }
-        };
-        match (e.get("end_time"), in_progress) {
+        }
+        if !name {
+            self.fail(format_args!("{prefix}name"), "is missing".into());
+        }
+        if !id {
+            self.fail(format_args!("{prefix}id"), "is missing".into());
+        }
+        if !e.contains_key("start_time") {
+            self.fail(format_args!("{prefix}start_time"), "is missing".into());
+        }
+        match (end, in_progress) {
             (None, false) => self.fail(
-                &at("end_time"),
+                format_args!("{prefix}end_time"),
                 "is missing and in_progress is not true: a finished entity needs an end_time".into(),
             ),
-            (Some(_), true) => self.fail(&at("end_time"), "is set although in_progress is true".into()),
-            (Some(end), false) => {
-                self.time(&at("end_time"), end);
-                if let (Some(s), Some(t)) = (e.get("start_time").and_then(Value::as_f64), end.as_f64())
+            (Some(_), true) => {
+                self.fail(format_args!("{prefix}end_time"), "is set although in_progress is true".into())
+            }
+            (Some(v), false) => {
+                self.time(format_args!("{prefix}end_time"), v);
+                if let (Some(s), Some(t)) = (start, v.as_f64())
                     && t < s
                 {
-                    self.fail(&at("end_time"), format!("{t} is before start_time {s}"));
+                    self.fail(format_args!("{prefix}end_time"), format!("{t} is before start_time {s}"));
                 }
             }
             (None, true) => {}
         }
-        for flag in ["fault", "error", "throttle"] {
-            if let Some(v) = e.get(flag) {
-                self.typed(&at(flag), v, "true or false", Value::is_boolean);
-            }
-        }
-        for text in ["origin", "namespace", "resource_arn"] {
-            if let Some(v) = e.get(text) {
-                self.typed(&at(text), v, "a string", Value::is_string);
-            }
-        }
-        if let Some(v) = e.get("user") {
-            self.string_max(&at("user"), v, 250);
-        }
-        if let Some(v) = e.get("cause") {
-            self.cause(&at("cause"), v);
-        }
-        if let Some(v) = e.get("annotations") {
-            self.annotations(&at("annotations"), v);
-        }
-        if let Some(v) = e.get("metadata") {
-            self.metadata(&at("metadata"), v);
-        }
-        if let Some(v) = e.get("http") {
-            self.http(&at("http"), v);
-        }
-        if let Some(v) = e.get("aws") {
-            self.string_fields(
-                &at("aws"),
-                v,
-                &["account_id", "operation", "region", "request_id", "queue_url", "table_name"],
-            );
-        }
-        if let Some(v) = e.get("sql") {
-            self.string_fields(
-                &at("sql"),
-                v,
-                &[
-                    "connection_string",
-                    "url",
-                    "sanitized_query",
-                    "database_type",
-                    "database_version",
-                    "driver_version",
-                    "preparation",
-                ],
-            );
-            if let Some(user) = v.get("user") {
-                self.string_max(&at("sql.user"), user, 250);
-            }
-        }
-        match e.get("subsegments") {
-            None => {}
-            Some(Value::Array(children)) => {
-                for (i, child) in children.iter().enumerate() {
-                    let child_prefix = format!("{prefix}subsegments[{i}].");
-                    match child.as_object() {
-                        Some(c) => self.entity(&child_prefix, c, false),
-                        None => self
-                            .fail(&at(&format!("subsegments[{i}]")), format!("is {}, expected an object", kind(child))),
-                    }
-                }
-            }
-            Some(other) => self.fail(&at("subsegments"), format!("is {}, expected an array", kind(other))),
-        }
     }
 
-    fn name(&mut self, path: &str, name: &str) {
+    fn name(&mut self, path: Arguments<'_>, name: &str) {
         let chars = name.chars().count();
         if chars == 0 {
             self.fail(path, "is empty".into());
@@ -177,7 +190,7 @@ impl Checker<'_> {
         }
     }
 
-    fn hex_id(&mut self, path: &str, v: &Value) {
+    fn hex_id(&mut self, path: Arguments<'_>, v: &Value) {
         match v.as_str() {
             Some(id) if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {}
             Some(id) => self.fail(path, format!("{} is not 16 hexadecimal digits", short_str(id))),
@@ -185,7 +198,7 @@ impl Checker<'_> {
         }
     }
 
-    fn trace_id(&mut self, path: &str, v: Option<&Value>) {
+    fn trace_id(&mut self, path: Arguments<'_>, v: Option<&Value>) {
         let Some(v) = v else {
             return self.fail(path, "is missing".into());
         };
@@ -198,7 +211,7 @@ impl Checker<'_> {
         }
     }
 
-    fn time(&mut self, path: &str, v: &Value) {
+    fn time(&mut self, path: Arguments<'_>, v: &Value) {
         match v.as_f64() {
             Some(t) if t >= 0.0 => {}
             Some(t) => self.fail(path, format!("{t} is negative")),
@@ -206,13 +219,13 @@ impl Checker<'_> {
         }
     }
 
-    fn typed(&mut self, path: &str, v: &Value, expected: &str, ok: fn(&Value) -> bool) {
+    fn typed(&mut self, path: Arguments<'_>, v: &Value, expected: &str, ok: fn(&Value) -> bool) {
         if !ok(v) {
             self.fail(path, format!("is {}, expected {expected}", kind(v)));
         }
     }
 
-    fn string_max(&mut self, path: &str, v: &Value, max: usize) {
+    fn string_max(&mut self, path: Arguments<'_>, v: &Value, max: usize) {
         match v.as_str() {
             Some(s) if s.chars().count() > max => {
                 self.fail(path, format!("has {} characters, at most {max} allowed", s.chars().count()))
@@ -222,18 +235,18 @@ impl Checker<'_> {
         }
     }
 
-    fn string_fields(&mut self, path: &str, v: &Value, fields: &[&str]) {
+    fn string_fields(&mut self, path: Arguments<'_>, v: &Value, fields: &[&str]) {
         let Some(object) = v.as_object() else {
             return self.fail(path, format!("is {}, expected an object", kind(v)));
         };
         for field in fields {
             if let Some(value) = object.get(*field) {
-                self.typed(&format!("{path}.{field}"), value, "a string", Value::is_string);
+                self.typed(format_args!("{path}.{field}"), value, "a string", Value::is_string);
             }
         }
     }
 
-    fn annotations(&mut self, path: &str, v: &Value) {
+    fn annotations(&mut self, path: Arguments<'_>, v: &Value) {
         let Some(object) = v.as_object() else {
             return self.fail(path, format!("is {}, expected an object", kind(v)));
         };
@@ -246,89 +259,98 @@ impl Checker<'_> {
             }
             match value {
                 Value::String(s) if s.chars().count() > MAX_ANNOTATION_CHARS => self.fail(
-                    &format!("{path}.{key}"),
+                    format_args!("{path}.{key}"),
                     format!("has {} characters, at most {MAX_ANNOTATION_CHARS} allowed", s.chars().count()),
                 ),
                 Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
                 other => self.fail(
-                    &format!("{path}.{key}"),
+                    format_args!("{path}.{key}"),
                     format!("is {}, expected a string, number or boolean", kind(other)),
                 ),
             }
         }
     }
 
-    fn metadata(&mut self, path: &str, v: &Value) {
+    fn metadata(&mut self, path: Arguments<'_>, v: &Value) {
         let Some(object) = v.as_object() else {
             return self.fail(path, format!("is {}, expected an object of namespaces", kind(v)));
         };
         for (namespace, value) in object {
             if !value.is_object() {
-                self.fail(&format!("{path}.{namespace}"), format!("is {}, expected an object", kind(value)));
+                self.fail(format_args!("{path}.{namespace}"), format!("is {}, expected an object", kind(value)));
             }
         }
     }
 
-    fn http(&mut self, path: &str, v: &Value) {
+    fn http(&mut self, path: Arguments<'_>, v: &Value) {
         let Some(object) = v.as_object() else {
             return self.fail(path, format!("is {}, expected an object", kind(v)));
         };
         if let Some(request) = object.get("request") {
-            let path = format!("{path}.request");
             match request.as_object() {
                 Some(r) => {
                     for field in ["method", "client_ip", "url", "user_agent"] {
                         if let Some(value) = r.get(field) {
-                            self.string_max(&format!("{path}.{field}"), value, 250);
+                            self.string_max(format_args!("{path}.request.{field}"), value, 250);
                         }
                     }
                     if let Some(value) = r.get("x_forwarded_for") {
-                        self.typed(&format!("{path}.x_forwarded_for"), value, "true or false", Value::is_boolean);
+                        self.typed(
+                            format_args!("{path}.request.x_forwarded_for"),
+                            value,
+                            "true or false",
+                            Value::is_boolean,
+                        );
                     }
                 }
-                None => self.fail(&path, format!("is {}, expected an object", kind(request))),
+                None => self.fail(format_args!("{path}.request"), format!("is {}, expected an object", kind(request))),
             }
         }
         if let Some(response) = object.get("response") {
-            let path = format!("{path}.response");
             match response.as_object() {
                 Some(r) => {
                     for field in ["status", "content_length"] {
                         if let Some(value) = r.get(field) {
-                            self.typed(&format!("{path}.{field}"), value, "a number", Value::is_number);
+                            self.typed(format_args!("{path}.response.{field}"), value, "a number", Value::is_number);
                         }
                     }
                 }
-                None => self.fail(&path, format!("is {}, expected an object", kind(response))),
+                None => {
+                    self.fail(format_args!("{path}.response"), format!("is {}, expected an object", kind(response)))
+                }
             }
         }
     }
 
-    fn cause(&mut self, path: &str, v: &Value) {
+    fn cause(&mut self, path: Arguments<'_>, v: &Value) {
         match v {
             Value::String(_) => self.hex_id(path, v),
             Value::Object(c) => {
                 if let Some(wd) = c.get("working_directory") {
-                    self.typed(&format!("{path}.working_directory"), wd, "a string", Value::is_string);
+                    self.typed(format_args!("{path}.working_directory"), wd, "a string", Value::is_string);
                 }
                 match c.get("exceptions") {
                     None => {}
                     Some(Value::Array(list)) => {
                         for (i, exception) in list.iter().enumerate() {
-                            let at = format!("{path}.exceptions[{i}]");
                             match exception.get("id") {
-                                None => self.fail(&format!("{at}.id"), "is missing".into()),
-                                Some(id) => self.hex_id(&format!("{at}.id"), id),
+                                None => self.fail(format_args!("{path}.exceptions[{i}].id"), "is missing".into()),
+                                Some(id) => self.hex_id(format_args!("{path}.exceptions[{i}].id"), id),
                             }
                             for field in ["message", "type", "cause"] {
                                 if let Some(value) = exception.get(field) {
-                                    self.typed(&format!("{at}.{field}"), value, "a string", Value::is_string);
+                                    self.typed(
+                                        format_args!("{path}.exceptions[{i}].{field}"),
+                                        value,
+                                        "a string",
+                                        Value::is_string,
+                                    );
                                 }
                             }
                         }
                     }
                     Some(other) => {
-                        self.fail(&format!("{path}.exceptions"), format!("is {}, expected an array", kind(other)))
+                        self.fail(format_args!("{path}.exceptions"), format!("is {}, expected an array", kind(other)))
                     }
                 }
             }
@@ -400,11 +422,11 @@ mod tests {
             check(&doc),
             vec![
                 "trace_id \"1-abc\" is not of the form 1-<8 hex digits>-<24 hex digits>",
-                "name \"bad<name>\" contains '<': only letters, digits, spaces and _ . : / % & # = + - @ are allowed",
-                "id \"xyz\" is not 16 hexadecimal digits",
-                "end_time is missing and in_progress is not true: a finished entity needs an end_time",
                 "annotations key \"bad-key\" is not 1 to 500 of the characters a-z A-Z 0-9 _",
                 "annotations.list is an array, expected a string, number or boolean",
+                "id \"xyz\" is not 16 hexadecimal digits",
+                "name \"bad<name>\" contains '<': only letters, digits, spaces and _ . : / % & # = + - @ are allowed",
+                "end_time is missing and in_progress is not true: a finished entity needs an end_time",
             ]
         );
     }

@@ -77,7 +77,7 @@ fn bad_datagrams_are_counted_kept_aside_with_a_reason_and_never_stop_the_daemon(
         (noise.clone(), ""),
         (
             datagram(&broken),
-            "name \"bad<name>\" contains '<': only letters, digits, spaces and _ . : / % & # = + - @ are allowed; annotations key \"bad-key\" is not 1 to 500 of the characters a-z A-Z 0-9 _",
+            "annotations key \"bad-key\" is not 1 to 500 of the characters a-z A-Z 0-9 _; name \"bad<name>\" contains '<': only letters, digits, spaces and _ . : / % & # = + - @ are allowed",
         ),
         (datagram(&orphan), "parent_id is missing: an independent subsegment needs its parent's id"),
         (datagram(&json!([1, 2])), "document is an array, expected a JSON object"),
