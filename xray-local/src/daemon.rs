@@ -1,6 +1,7 @@
 //! The daemon: a receiving thread (read, check, assemble), a storing thread (SQLite, status, `--follow`) and an
 //! optional forwarding thread, joined by bounded queues so a slow database never stalls the socket.
 
+use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -248,12 +249,18 @@ struct Storing {
 
 /// The most messages written in one transaction.
 const WRITE_BATCH: usize = 8192;
+/// The longest the trace list lags behind the documents under load.
+const REFRESH_EVERY: Duration = Duration::from_millis(500);
 
 impl Storing {
     fn run(mut self) {
         let mut last_status = Instant::now();
         let mut last_prune = Instant::now();
         let mut open = true;
+        // Traces whose list entry is behind their documents. Entries are rebuilt when the queue is drained, or
+        // every half second under load, so a trace arriving in many documents is summarised once, not per batch.
+        let mut dirty: HashSet<String> = HashSet::new();
+        let mut last_refresh = Instant::now();
         while open {
             let (mut docs, mut invalid, mut settled) = (Vec::new(), Vec::new(), Vec::new());
             let mut take = |msg: Msg| match msg {
@@ -266,20 +273,34 @@ impl Storing {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
+            let mut drained = false;
             for _ in 1..WRITE_BATCH {
                 match self.queue.try_recv() {
                     Ok(msg) => take(msg),
-                    Err(_) => break,
+                    Err(_) => {
+                        drained = true;
+                        break;
+                    }
                 }
             }
             if !docs.is_empty() || !invalid.is_empty() {
                 match self.store.write(&docs, &invalid) {
-                    Ok(_) => Stats::add(&self.stats.stored, docs.len() as u64),
+                    Ok(touched) => {
+                        Stats::add(&self.stats.stored, docs.len() as u64);
+                        dirty.extend(touched);
+                    }
                     Err(err) => {
                         eprintln!("xray-local: cannot write {} documents: {err}", docs.len());
                         Stats::add(&self.stats.dropped, (docs.len() + invalid.len()) as u64);
                     }
                 }
+            }
+            if !dirty.is_empty() && (drained || !settled.is_empty() || last_refresh.elapsed() >= REFRESH_EVERY) {
+                last_refresh = Instant::now();
+                if let Err(err) = self.store.refresh(&dirty) {
+                    eprintln!("xray-local: cannot update the trace list: {err}");
+                }
+                dirty.clear();
             }
             if let Some(show) = self.on_settled.as_mut() {
                 for trace_id in &settled {

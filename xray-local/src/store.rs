@@ -112,9 +112,9 @@ impl Store {
         &self.path
     }
 
-    /// Writes documents and invalid datagrams in one transaction and refreshes the summaries of the traces they
-    /// touched. A complete document replaces an in-progress one of the same entity, never the reverse.
-    /// Returns the touched trace ids.
+    /// Writes documents and invalid datagrams in one transaction. A complete document replaces an in-progress one
+    /// of the same entity, never the reverse. Returns the touched trace ids, whose summaries [`Store::refresh`]
+    /// brings up to date.
     pub fn write(
         &mut self,
         documents: &[NewDocument],
@@ -141,11 +141,18 @@ impl Store {
         }
         touched.sort_unstable();
         touched.dedup();
-        for trace_id in &touched {
-            refresh(&tx, trace_id, now)?;
-        }
         tx.commit()?;
         Ok(touched)
+    }
+
+    /// Recomputes the list entries of `traces` from their documents, in one transaction.
+    pub fn refresh<'a>(&mut self, traces: impl IntoIterator<Item = &'a String>) -> rusqlite::Result<()> {
+        let now = now_secs();
+        let tx = self.conn.transaction()?;
+        for trace_id in traces {
+            refresh(&tx, trace_id, now)?;
+        }
+        tx.commit()
     }
 
     /// Records the daemon's counters.
