@@ -158,7 +158,7 @@ impl Tree {
         for doc in documents {
             for entity in entities(doc) {
                 match by_id.get(&entity.id) {
-                    Some(kept) if kept.in_progress < entity.in_progress => {}
+                    Some(kept) if !kept.in_progress && entity.in_progress => {}
                     // An embedded copy carries no parent of its own beyond its embedder; keep the one we had.
                     _ => {
                         by_id.insert(entity.id.clone(), entity);

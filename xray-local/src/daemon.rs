@@ -19,6 +19,9 @@ use crate::stats::{Snapshot, Stats};
 use crate::store::{NewDocument, Store, now_secs};
 use crate::{receive, validate};
 
+/// What `--follow` does with each settled trace.
+pub type OnSettled = Box<dyn FnMut(&Tree) + Send>;
+
 /// How the daemon runs.
 pub struct Config {
     /// Where to listen for datagrams.
@@ -28,7 +31,7 @@ pub struct Config {
     /// Also forward every valid document to the X-Ray API.
     pub forward: bool,
     /// Called with each trace once it settles (`--follow`).
-    pub on_settled: Option<Box<dyn FnMut(&Tree) + Send>>,
+    pub on_settled: Option<OnSettled>,
     /// Quiet time after which a trace with nothing in progress counts as complete.
     pub settle: Duration,
     /// Quiet time after which a trace counts as done even with documents in progress.
@@ -242,7 +245,7 @@ struct Storing {
     store: Store,
     queue: Receiver<Msg>,
     stats: Arc<Stats>,
-    on_settled: Option<Box<dyn FnMut(&Tree) + Send>>,
+    on_settled: Option<OnSettled>,
     retention: Option<Duration>,
     status_every: Option<Duration>,
 }

@@ -297,7 +297,9 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
 fn matches(summary: &Summary, filter: &[(String, String)]) -> bool {
     filter.iter().all(|(key, want)| match summary.annotations.get(key) {
         Some(Value::String(s)) => s == want,
-        Some(other) => other.to_string() == *want,
+        Some(Value::Number(n)) => want.parse::<f64>().ok() == n.as_f64(),
+        Some(Value::Bool(b)) => want.parse::<bool>().ok() == Some(*b),
+        Some(_) => false,
         None => false,
     })
 }
@@ -342,4 +344,25 @@ fn refresh(conn: &Connection, trace_id: &str, now: f64) -> rusqlite::Result<()> 
         now
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn annotation_filters_compare_strings_numbers_and_booleans_as_typed() {
+        let mut s = Tree::build("1-581cf771-a006649127e371903a2de979", []).summary();
+        s.annotations = json!({"user": "ann", "n": 3, "ok": true}).as_object().cloned().unwrap_or_default();
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert!(matches(&s, &f(&[("user", "ann"), ("n", "3"), ("ok", "true")])));
+        assert!(matches(&s, &f(&[("n", "3.0")])));
+        assert!(!matches(&s, &f(&[("user", "bob")])));
+        assert!(!matches(&s, &f(&[("ok", "1")])));
+        assert!(!matches(&s, &f(&[("missing", "x")])));
+    }
 }
