@@ -196,8 +196,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     out(&render::list(list, color));
                 }
             };
-            let mut list = store.traces(&annotations, limit).map_err(|e| e.to_string())?;
-            list.reverse();
+            let list = store.traces(&annotations, limit).map_err(|e| e.to_string())?;
             print(&list);
             if follow {
                 let mut since = now_secs();

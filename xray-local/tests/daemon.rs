@@ -238,3 +238,50 @@ fn follow_prints_each_trace_once_it_completes() {
     assert!(lines.len() >= 3);
     daemon.stop();
 }
+
+#[test]
+fn traces_follow_prints_traces_as_they_arrive_and_filters_by_annotation() {
+    let scratch = Scratch::new("traces-follow");
+    let daemon = Daemon::start(&scratch.0, &[], &[]);
+    let mut follower = std::process::Command::new(common::BIN)
+        .arg("--data-dir")
+        .arg(&scratch.0)
+        .args(["traces", "--follow", "--json", "--annotation", "team=blue"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("traces --follow starts");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let out = follower.stdout.take().expect("stdout");
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            sink.lock().expect("lines").push(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let socket = sender();
+    let mut red = segment("00000000000000f1", "red");
+    red["annotations"] = json!({"team": "red"});
+    let blue = json!({"name": "blue", "id": "00000000000000f2", "trace_id": "1-581cf771-00000000000000000000000b",
+                          "start_time": 1_700_000_001.0, "end_time": 1_700_000_001.25, "annotations": {"team": "blue"}});
+    socket.send_to(&datagram(valid(&red)), daemon.addr).expect("send");
+    socket.send_to(&datagram(valid(&blue)), daemon.addr).expect("send");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.lock().expect("lines").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let got = lines.lock().expect("lines").clone();
+    let summary: Value = serde_json::from_str(got.first().map(String::as_str).unwrap_or("{}")).expect("JSON");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        summary,
+        json!({"trace_id": "1-581cf771-00000000000000000000000b", "root": "blue", "start": 1_700_000_001.0,
+               "duration": 0.25, "error": false, "fault": false, "throttle": false, "in_progress": false,
+               "entities": 1, "annotations": {"team": "blue"}})
+    );
+    daemon.stop();
+}
