@@ -9,7 +9,10 @@ use serde_json::Value;
 use xray_core::emit::{self, Emitter, UdpEmitter};
 use xray_core::sampling::SamplingRequest;
 use xray_core::testing::MemorySink;
-use xray_core::{Aws, Http, HttpRequest, HttpResponse, Namespace, Trace, current, put_annotation, subsegment};
+use xray_core::{
+    Aws, Http, HttpRequest, HttpResponse, Namespace, Sampled, Trace, TraceHeader, TraceId, current, put_annotation,
+    subsegment,
+};
 
 /// Sends every document to the daemon and keeps a copy for the schema check.
 struct Tee(Arc<UdpEmitter>, MemorySink);
@@ -43,7 +46,9 @@ fn a_segment_with_subsegments_from_the_emitter_shows_as_a_waterfall() {
     let copies = MemorySink::new();
     let tee = Arc::new(Tee(Arc::new(UdpEmitter::new(daemon.addr)), copies.clone()));
     let trace_id = emit::run_scoped(tee, || {
-        let trace = Trace::segment("orders-api", None, &SamplingRequest::default());
+        // A sampled upstream header, so the test does not depend on the sampling reservoir.
+        let header = TraceHeader::new(TraceId::new(), None, Sampled::Yes).to_string();
+        let trace = Trace::segment("orders-api", Some(&header), &SamplingRequest::default());
         let _ctx = trace.context().enter();
         current().set_http(Http {
             request: Some(HttpRequest {
