@@ -70,7 +70,9 @@ pub struct Daemon {
     recv_buffer: usize,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    receiving: Option<JoinHandle<()>>,
+    forwarding: Option<JoinHandle<()>>,
+    storing: Option<JoinHandle<()>>,
 }
 
 /// What goes from the receiving thread to the storing thread.
@@ -95,13 +97,11 @@ impl Daemon {
         let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (to_store, from_receiver) = sync_channel(config.queue);
-        let mut threads = Vec::new();
-        let to_forward = if config.forward {
+        let (to_forward, forwarding) = if config.forward {
             let (tx, rx) = sync_channel(config.queue);
-            threads.push(forward::spawn(rx, stats.clone())?);
-            Some(tx)
+            (Some(tx), Some(forward::spawn(rx, stats.clone())?))
         } else {
-            None
+            (None, None)
         };
         let receiving = Receiving {
             socket,
@@ -112,7 +112,7 @@ impl Daemon {
             stats: stats.clone(),
             stop: stop.clone(),
         };
-        threads.push(std::thread::Builder::new().name("xray-local-receive".into()).spawn(move || receiving.run())?);
+        let receiving = std::thread::Builder::new().name("xray-local-receive".into()).spawn(move || receiving.run())?;
         let storing = Storing {
             store,
             queue: from_receiver,
@@ -121,9 +121,8 @@ impl Daemon {
             retention: config.retention,
             status_every: config.status_every,
         };
-        // The storing thread goes first in the list: stopping joins the receiver before it, so it drains everything.
-        threads.insert(0, std::thread::Builder::new().name("xray-local-store".into()).spawn(move || storing.run())?);
-        Ok(Daemon { addr, recv_buffer, stats, stop, threads })
+        let storing = std::thread::Builder::new().name("xray-local-store".into()).spawn(move || storing.run())?;
+        Ok(Daemon { addr, recv_buffer, stats, stop, receiving: Some(receiving), forwarding, storing: Some(storing) })
     }
 
     /// The address the socket is bound to.
@@ -143,16 +142,22 @@ impl Daemon {
 
     /// Stops receiving, writes and forwards what is queued, and returns the final counters.
     pub fn stop(mut self) -> Snapshot {
-        self.stop.store(true, Ordering::Relaxed);
-        // Receiver first (index 1), then forwarder, then the store (index 0) once its queue is closed.
-        while self.threads.len() > 1 {
-            let handle = self.threads.remove(self.threads.len() - 1);
-            let _ = handle.join();
-        }
-        if let Some(store) = self.threads.pop() {
-            let _ = store.join();
-        }
+        self.shut_down();
         self.stats.snapshot()
+    }
+
+    fn shut_down(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // The receiver ends first; that closes both queues, so the forwarder and the store drain them and end.
+        for thread in [self.receiving.take(), self.forwarding.take(), self.storing.take()].into_iter().flatten() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }
 
