@@ -78,6 +78,23 @@ fn run_sender(addr: SocketAddr, rate: u64, count: usize) -> (usize, f64) {
     (sent, secs)
 }
 
+/// CPU seconds (user + system) used so far by this process's thread named `name` (Linux; 0 elsewhere).
+fn thread_cpu(name: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, utime 14 and stime 15, in clock ticks (100/s).
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<f64> = rest.split_whitespace().map(|f| f.parse().unwrap_or(0.0)).collect();
+        return (fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0)) / 100.0;
+    }
+    0.0
+}
+
 /// Starts a daemon on a fresh dir and samples its `valid` counter while `work` runs, returning documents/s over
 /// the span in which documents were arriving.
 fn measure(name: &str, rate: u64, count: usize) {
@@ -108,6 +125,8 @@ fn measure(name: &str, rate: u64, count: usize) {
         std::thread::sleep(Duration::from_millis(1));
     }
     let (sent, send_secs) = sender.join().expect("sender");
+    // Thread names are cut to 15 bytes by the kernel.
+    let receiver_cpu = thread_cpu("xray-local-rece");
     let span = first.map(|f| last.duration_since(f).as_secs_f64()).unwrap_or(f64::NAN);
     // Let the database catch up before reading `stored`.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -117,7 +136,8 @@ fn measure(name: &str, rate: u64, count: usize) {
     let stats = daemon.stop();
     println!(
         "{name}: sent {sent} in {send_secs:.2}s ({:.0}/s offered); received+assembled {} in {span:.2}s = {:.0} docs/s; \
-         lost in the kernel {} ({:.2}%); stored {}; dropped (queue) {}",
+         lost in the kernel {} ({:.2}%); stored {}; dropped (queue) {}; receiving thread used {receiver_cpu:.2} CPU s \
+         = {:.0} docs per CPU second",
         sent as f64 / send_secs,
         stats.valid,
         stats.valid as f64 / span,
@@ -125,6 +145,7 @@ fn measure(name: &str, rate: u64, count: usize) {
         (sent as u64 - stats.received) as f64 * 100.0 / sent as f64,
         stats.stored,
         stats.dropped,
+        stats.valid as f64 / receiver_cpu,
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
