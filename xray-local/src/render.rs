@@ -245,6 +245,14 @@ mod tests {
     }
 
     #[test]
+    fn faults_are_red_and_errors_yellow_on_a_terminal() {
+        assert_eq!(paint("x", true, true, Color::Always), "\x1b[1;31mx\x1b[0m");
+        assert_eq!(paint("x", false, true, Color::Always), "\x1b[33mx\x1b[0m");
+        assert_eq!(paint("x", false, false, Color::Always), "x");
+        assert_eq!(paint("x", true, false, Color::Never), "x");
+    }
+
+    #[test]
     fn bars_sit_on_a_common_timeline() {
         assert_eq!(bar(0.0, Some(1.0), 1.0), "█".repeat(40));
         assert_eq!(bar(0.5, Some(0.25), 1.0), format!("{}{}{}", " ".repeat(20), "█".repeat(10), " ".repeat(10)));
