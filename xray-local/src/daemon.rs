@@ -239,8 +239,12 @@ impl Receiving {
         self.send(Msg::Invalid(now_secs(), reason, datagram.to_vec()));
     }
 
+    /// Queues a message for the storing thread. A document or invalid datagram that does not fit counts as
+    /// dropped; a lost `Settled` only means `--follow` does not print that trace, so it is not counted.
     fn send(&self, msg: Msg) {
-        if self.to_store.try_send(msg).is_err() {
+        if let Err(TrySendError::Full(msg) | TrySendError::Disconnected(msg)) = self.to_store.try_send(msg)
+            && !matches!(msg, Msg::Settled(_))
+        {
             Stats::add(&self.stats.dropped, 1);
         }
     }

@@ -39,9 +39,9 @@ counters! {
     invalid: "Datagrams refused (bad header line, bad JSON, broken rules); kept in the `invalid` table.",
     stale: "In-progress documents that arrived after their complete document, ignored.",
     stored: "Documents written to the database.",
-    dropped: "Documents lost because the database or forwarder queue was full, or a write failed.",
+    dropped: "Documents and invalid datagrams not stored: the database queue was full or a write failed.",
     forwarded: "Documents accepted by PutTraceSegments.",
-    forward_failed: "Documents PutTraceSegments did not accept after every retry.",
+    forward_failed: "Documents not forwarded: refused after every retry, or the forwarding queue was full.",
     traces_settled: "Traces that went quiet with nothing in progress (shown by --follow).",
 }
 
