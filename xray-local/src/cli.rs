@@ -82,7 +82,7 @@ pub enum Command {
     },
     /// Print the waterfall of one trace.
     Show {
-        /// The trace id (1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx).
+        /// The trace id (1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx), or enough of it to name one stored trace.
         trace_id: String,
         /// The assembled tree as JSON instead of text.
         #[arg(long)]
@@ -214,10 +214,17 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Show { trace_id, json, color: choice } => {
             let store = open()?;
-            let tree = store
-                .tree(&trace_id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no trace {trace_id} in {}", store.path().display()))?;
+            let not_found = || format!("no trace {trace_id} in {}", store.path().display());
+            let id = match store.resolve(&trace_id).map_err(|e| e.to_string())? {
+                Ok(Some(id)) => id,
+                Ok(None) => return Err(not_found()),
+                Err(candidates) => {
+                    let more = if candidates.len() > 5 { ", ..." } else { "" };
+                    let shown = candidates.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+                    return Err(format!("{trace_id} matches several traces: {shown}{more}"));
+                }
+            };
+            let tree = store.tree(&id).map_err(|e| e.to_string())?.ok_or_else(not_found)?;
             if json {
                 out(&(serde_json::to_string_pretty(&tree).map_err(|e| e.to_string())? + "\n"));
             } else {

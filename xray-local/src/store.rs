@@ -182,6 +182,22 @@ impl Store {
         Ok((!docs.is_empty()).then(|| Tree::build(trace_id, &docs)))
     }
 
+    /// The stored trace id that `text` names: the id itself, or a part of exactly one stored id (so the last few
+    /// characters are enough). `Err` lists the candidates when the part is ambiguous.
+    pub fn resolve(&self, text: &str) -> rusqlite::Result<Result<Option<String>, Vec<String>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT trace_id FROM traces WHERE instr(trace_id, ?1) > 0 ORDER BY trace_id = ?1 DESC, start DESC LIMIT 6",
+        )?;
+        let ids =
+            stmt.query_map(params![text], |row| row.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(match ids.as_slice() {
+            [] => Ok(None),
+            [first, ..] if first == text => Ok(Some(first.clone())),
+            [only] => Ok(Some(only.clone())),
+            _ => Err(ids),
+        })
+    }
+
     /// Up to `limit` traces, most recently started first, whose annotations include every `key=value` of `filter`.
     pub fn traces(&self, filter: &[(String, String)], limit: usize) -> rusqlite::Result<Vec<Summary>> {
         self.select("ORDER BY start DESC", params![], filter, limit)
@@ -351,6 +367,35 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_part_of_an_id_names_a_trace_when_it_is_unique() {
+        let dir = std::env::temp_dir().join(format!("xray-local-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = Store::open(&dir).expect("db");
+        let ids = ["1-581cf771-a006649127e371903a2de9a1", "1-581cf771-a006649127e371903a2de9b2"];
+        let docs: Vec<NewDocument> = ids
+            .iter()
+            .map(|t| NewDocument {
+                trace_id: t.to_string(),
+                id: "70de5b6f19ff9a0a".into(),
+                in_progress: false,
+                body: json!({"name": "n", "id": "70de5b6f19ff9a0a", "trace_id": t, "start_time": 1.0, "end_time": 2.0})
+                    .to_string()
+                    .into(),
+            })
+            .collect();
+        let touched = store.write(&docs, &[]).expect("write");
+        store.refresh(&touched).expect("refresh");
+        assert_eq!(store.resolve(ids[0]).expect("query"), Ok(Some(ids[0].to_string())));
+        assert_eq!(store.resolve("9b2").expect("query"), Ok(Some(ids[1].to_string())));
+        assert_eq!(store.resolve("zzz").expect("query"), Ok(None));
+        let mut both = store.resolve("2de9").expect("query").expect_err("ambiguous");
+        both.sort();
+        assert_eq!(both, ids.map(String::from).to_vec());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn annotation_filters_compare_strings_numbers_and_booleans_as_typed() {

@@ -115,6 +115,9 @@ fn a_segment_with_subsegments_from_the_emitter_shows_as_a_waterfall() {
         assert!(start >= nodes[0]["start"].as_f64().unwrap_or(0.0) && end <= nodes[0]["end"].as_f64().unwrap_or(0.0));
     }
 
+    // The last characters of the id are enough.
+    assert_eq!(stdout(&scratch.0, &["show", &trace_id[trace_id.len() - 8..], "--color", "never"]), show);
+
     let list = stdout(&scratch.0, &["traces", "--annotation", "customer=c-42", "--json"]);
     let summary: Value = serde_json::from_str(list.trim()).expect("one JSON line");
     assert_eq!(summary["trace_id"], trace_id.as_str());
