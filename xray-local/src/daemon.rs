@@ -88,7 +88,7 @@ const TICK: Duration = Duration::from_millis(50);
 impl Daemon {
     /// Opens the database, binds the socket and starts the threads.
     pub fn start(mut config: Config) -> std::io::Result<Daemon> {
-        let mut store = Store::open(&config.data_dir).map_err(std::io::Error::other)?;
+        let mut store = Store::open(&config.data_dir)?;
         if let Some(retention) = config.retention {
             prune(&mut store, retention);
         }

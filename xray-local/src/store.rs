@@ -79,12 +79,13 @@ pub fn now_secs() -> f64 {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `dir`.
-    pub fn open(dir: &Path) -> rusqlite::Result<Store> {
-        if let Err(err) = std::fs::create_dir_all(dir) {
-            return Err(rusqlite::Error::ToSqlConversionFailure(Box::new(err)));
-        }
-        let path = dir.join(FILE_NAME);
+    /// Opens (creating the dir and the file if needed) the database in `dir`.
+    pub fn open(dir: &Path) -> std::io::Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        Self::open_file(dir.join(FILE_NAME)).map_err(std::io::Error::other)
+    }
+
+    fn open_file(path: PathBuf) -> rusqlite::Result<Store> {
         let conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
