@@ -1,0 +1,320 @@
+//! The command line: `daemon`, `traces`, `show`, `invalid`, `status`.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::daemon::{Config, Daemon};
+use crate::render::{self, Color};
+use crate::store::{Store, now_secs};
+
+/// A local stand-in for the AWS X-Ray daemon: receives segment documents over UDP, checks them, assembles and
+/// stores traces, shows them as waterfalls and can forward them to the X-Ray API.
+#[derive(Debug, Parser)]
+#[command(name = "xray-local", version)]
+pub struct Cli {
+    /// Directory of the database [default: $XDG_DATA_HOME/xray-local or ~/.local/share/xray-local]
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When writing to a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Listen for segment documents like the X-Ray daemon and store them.
+    Daemon {
+        /// UDP address to listen on.
+        #[arg(long, default_value = "127.0.0.1:2000")]
+        bind: SocketAddr,
+        /// Also forward every valid document to the X-Ray API (PutTraceSegments) with the normal AWS config.
+        #[arg(long)]
+        forward: bool,
+        /// Print the waterfall of each trace once it completes.
+        #[arg(long)]
+        follow: bool,
+        /// Delete traces older than this (e.g. 30m, 12h, 7d; 0 keeps everything).
+        #[arg(long, default_value = "7d", value_parser = parse_duration)]
+        retention: Duration,
+        /// Quiet time after which a trace with nothing in progress counts as complete (e.g. 500ms, 2s).
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        settle: Duration,
+        /// Print the status line this often (0: only on exit).
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        status_every: Duration,
+        /// Colour errors in --follow output.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
+    /// List stored traces, most recent first.
+    Traces {
+        /// Only traces with this annotation (repeatable; all must match).
+        #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = parse_pair)]
+        annotations: Vec<(String, String)>,
+        /// At most this many traces.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Keep printing traces as they are added or updated.
+        #[arg(long)]
+        follow: bool,
+        /// Colour errors.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
+    /// Print the waterfall of one trace.
+    Show {
+        /// The trace id (1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx), or enough of it to name one stored trace.
+        trace_id: String,
+        /// The assembled tree as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Colour errors.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
+    /// List refused datagrams with the reason, newest first.
+    Invalid {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the database holds and the counters of the last daemon run.
+    Status {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses `500ms`, `30s`, `5m`, `12h`, `7d` (or a bare number of seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 30s, 5m, 12h or 7d"))?;
+    let seconds = match unit {
+        "ms" => value / 1e3,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}`: use ms, s, m, h or d")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}
+
+/// The data dir: `--data-dir`, else `$XDG_DATA_HOME/xray-local`, else `~/.local/share/xray-local`.
+pub fn data_dir(option: Option<PathBuf>) -> PathBuf {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    option
+        .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("xray-local")))
+        .or_else(|| env("HOME").map(|h| h.join(".local/share/xray-local")))
+        .unwrap_or_else(|| PathBuf::from(".xray-local"))
+}
+
+fn color(choice: ColorChoice) -> Color {
+    match choice {
+        ColorChoice::Always => Color::Always,
+        ColorChoice::Never => Color::Never,
+        ColorChoice::Auto if std::io::stdout().is_terminal() => Color::Always,
+        ColorChoice::Auto => Color::Never,
+    }
+}
+
+/// Runs a parsed command line; the error is the message to print.
+pub fn run(cli: Cli) -> Result<(), String> {
+    let dir = data_dir(cli.data_dir);
+    let open = || Store::open(&dir).map_err(|e| format!("cannot open the database in {}: {e}", dir.display()));
+    let out = |text: &str| {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    };
+    match cli.command {
+        Command::Daemon { bind, forward, follow, retention, settle, status_every, color: choice } => {
+            let mut config = Config::new(bind, dir.clone());
+            config.forward = forward;
+            config.settle = settle;
+            config.retention = (!retention.is_zero()).then_some(retention);
+            config.status_every = (!status_every.is_zero()).then_some(status_every);
+            if follow {
+                let color = color(choice);
+                config.on_settled = Some(Box::new(move |tree| {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = writeln!(stdout, "{}", render::waterfall(tree, color));
+                    let _ = stdout.flush();
+                }));
+            }
+            let daemon = Daemon::start(config).map_err(|e| format!("cannot start on {bind}: {e}"))?;
+            eprintln!(
+                "xray-local: listening on udp://{} (receive buffer {} bytes), database {}{}",
+                daemon.addr(),
+                daemon.recv_buffer(),
+                dir.join(crate::store::FILE_NAME).display(),
+                if forward { ", forwarding to the X-Ray API" } else { "" }
+            );
+            wait_for_shutdown();
+            daemon.stop();
+            Ok(())
+        }
+        Command::Traces { annotations, limit, json, follow, color: choice } => {
+            let store = open()?;
+            let color = color(choice);
+            let print = |list: &[crate::assemble::Summary]| {
+                if json {
+                    let lines: String =
+                        list.iter().map(|s| serde_json::to_string(s).unwrap_or_default() + "\n").collect();
+                    out(&lines);
+                } else {
+                    out(&render::list(list, color));
+                }
+            };
+            let list = store.traces(&annotations, limit).map_err(|e| e.to_string())?;
+            print(&list);
+            if follow {
+                let mut since = now_secs();
+                loop {
+                    std::thread::sleep(Duration::from_millis(250));
+                    let updated = store.updated_since(since, &annotations).map_err(|e| e.to_string())?;
+                    if let Some((last, _)) = updated.last() {
+                        since = *last;
+                    }
+                    let summaries: Vec<_> = updated.into_iter().map(|(_, s)| s).collect();
+                    print(&summaries);
+                }
+            }
+            Ok(())
+        }
+        Command::Show { trace_id, json, color: choice } => {
+            let store = open()?;
+            let not_found = || format!("no trace {trace_id} in {}", store.path().display());
+            let id = match store.resolve(&trace_id).map_err(|e| e.to_string())? {
+                Ok(Some(id)) => id,
+                Ok(None) => return Err(not_found()),
+                Err(candidates) => {
+                    let more = if candidates.len() > 5 { ", ..." } else { "" };
+                    let shown = candidates.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+                    return Err(format!("{trace_id} matches several traces: {shown}{more}"));
+                }
+            };
+            let tree = store.tree(&id).map_err(|e| e.to_string())?.ok_or_else(not_found)?;
+            if json {
+                out(&(serde_json::to_string_pretty(&tree).map_err(|e| e.to_string())? + "\n"));
+            } else {
+                out(&render::waterfall(&tree, color(choice)));
+            }
+            Ok(())
+        }
+        Command::Invalid { limit, json } => {
+            let store = open()?;
+            let list = store.invalid(limit).map_err(|e| e.to_string())?;
+            let mut text = String::new();
+            for item in &list {
+                if json {
+                    text += &(serde_json::to_string(item).unwrap_or_default() + "\n");
+                } else {
+                    text += &format!(
+                        "{}  {}\n    {}\n",
+                        render::timestamp(item.received),
+                        item.reason,
+                        crate::protocol::shorten(item.datagram.as_bytes(), 120)
+                    );
+                }
+            }
+            out(&text);
+            Ok(())
+        }
+        Command::Status { json } => {
+            let status = open()?.status().map_err(|e| e.to_string())?;
+            if json {
+                out(&(serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n"));
+            } else {
+                let mut text = format!(
+                    "database {}: {} traces, {} documents, {} invalid datagrams kept\n",
+                    status.path.display(),
+                    status.traces,
+                    status.documents,
+                    status.invalid
+                );
+                if let Some(at) = status.counters_updated {
+                    let pairs: Vec<String> =
+                        status.counters.iter().map(|c| format!("{}={}", c.name, c.value)).collect();
+                    text += &format!("last daemon run (as of {} UTC): {}\n", render::timestamp(at), pairs.join(" "));
+                }
+                out(&text);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Blocks until SIGINT or SIGTERM.
+fn wait_for_shutdown() {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(_) => loop {
+            std::thread::park();
+        },
+    };
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("3w"), Err("unknown unit `w` in `3w`: use ms, s, m, h or d".into()));
+    }
+}

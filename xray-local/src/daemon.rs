@@ -1,0 +1,345 @@
+//! The daemon: a receiving thread (read, check, assemble), a storing thread (SQLite, status, `--follow`) and an
+//! optional forwarding thread, joined by bounded queues so a slow database never stalls the socket.
+
+use std::collections::HashSet;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::assemble::{Arrival, Assembler, Tree};
+use crate::forward::{self, Outgoing};
+use crate::protocol::split_datagram;
+use crate::stats::{Snapshot, Stats};
+use crate::store::{NewDocument, Store, now_secs};
+use crate::{receive, validate};
+
+/// What `--follow` does with each settled trace.
+pub type OnSettled = Box<dyn FnMut(&Tree) + Send>;
+
+/// How the daemon runs.
+pub struct Config {
+    /// Where to listen for datagrams.
+    pub bind: SocketAddr,
+    /// Directory of the database.
+    pub data_dir: PathBuf,
+    /// Also forward every valid document to the X-Ray API.
+    pub forward: bool,
+    /// Called with each trace once it settles (`--follow`).
+    pub on_settled: Option<OnSettled>,
+    /// Quiet time after which a trace with nothing in progress counts as complete.
+    pub settle: Duration,
+    /// Quiet time after which a trace counts as done even with documents in progress.
+    pub give_up: Duration,
+    /// Delete traces not updated for this long (checked at start and hourly); `None` keeps everything.
+    pub retention: Option<Duration>,
+    /// Print the status line this often (and always on exit); `None` only on exit.
+    pub status_every: Option<Duration>,
+    /// Receive buffer to ask for.
+    pub recv_buffer: usize,
+    /// Room in the queue to the database, in documents.
+    pub queue: usize,
+}
+
+impl Config {
+    /// Defaults: settle after 1 s, give up after 60 s, keep 7 days, status every 10 s.
+    pub fn new(bind: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            bind,
+            data_dir,
+            forward: false,
+            on_settled: None,
+            settle: Duration::from_secs(1),
+            give_up: Duration::from_secs(60),
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
+            status_every: Some(Duration::from_secs(10)),
+            recv_buffer: receive::RECV_BUFFER_BYTES,
+            queue: 1 << 18,
+        }
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    addr: SocketAddr,
+    recv_buffer: usize,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    receiving: Option<JoinHandle<()>>,
+    forwarding: Option<JoinHandle<()>>,
+    storing: Option<JoinHandle<()>>,
+}
+
+/// What goes from the receiving thread to the storing thread.
+enum Msg {
+    Document(NewDocument),
+    Invalid(f64, String, Vec<u8>),
+    Settled(String),
+}
+
+/// How often the receiving loop looks at the clock when idle.
+const TICK: Duration = Duration::from_millis(50);
+
+impl Daemon {
+    /// Opens the database, binds the socket and starts the threads.
+    pub fn start(mut config: Config) -> std::io::Result<Daemon> {
+        let mut store = Store::open(&config.data_dir)?;
+        if let Some(retention) = config.retention {
+            prune(&mut store, retention);
+        }
+        let (socket, recv_buffer) = receive::bind(config.bind, config.recv_buffer, TICK)?;
+        let addr = socket.local_addr()?;
+        let stats = Arc::new(Stats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (to_store, from_receiver) = sync_channel(config.queue);
+        let (to_forward, forwarding) = if config.forward {
+            let (tx, rx) = sync_channel(config.queue);
+            (Some(tx), Some(forward::spawn(rx, stats.clone())?))
+        } else {
+            (None, None)
+        };
+        let receiving = Receiving {
+            socket,
+            now: Instant::now(),
+            assembler: Assembler::new(config.settle, config.give_up),
+            to_store,
+            to_forward,
+            stats: stats.clone(),
+            stop: stop.clone(),
+        };
+        let receiving = std::thread::Builder::new().name("xray-local-receive".into()).spawn(move || receiving.run())?;
+        let storing = Storing {
+            store,
+            queue: from_receiver,
+            stats: stats.clone(),
+            on_settled: config.on_settled.take(),
+            retention: config.retention,
+            status_every: config.status_every,
+        };
+        let storing = std::thread::Builder::new().name("xray-local-store".into()).spawn(move || storing.run())?;
+        Ok(Daemon { addr, recv_buffer, stats, stop, receiving: Some(receiving), forwarding, storing: Some(storing) })
+    }
+
+    /// The address the socket is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The receive buffer the system granted, in bytes.
+    pub fn recv_buffer(&self) -> usize {
+        self.recv_buffer
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Snapshot {
+        self.stats.snapshot()
+    }
+
+    /// Stops receiving, writes and forwards what is queued, and returns the final counters.
+    pub fn stop(mut self) -> Snapshot {
+        self.shut_down();
+        self.stats.snapshot()
+    }
+
+    fn shut_down(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // The receiver ends first; that closes both queues, so the forwarder and the store drain them and end.
+        for thread in [self.receiving.take(), self.forwarding.take(), self.storing.take()].into_iter().flatten() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+struct Receiving {
+    socket: UdpSocket,
+    /// The clock as last read; arrival times need no better precision than the settle time.
+    now: Instant,
+    assembler: Assembler,
+    to_store: SyncSender<Msg>,
+    to_forward: Option<SyncSender<Outgoing>>,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Receiving {
+    fn run(mut self) {
+        let mut buf = vec![0u8; receive::DATAGRAM_BYTES];
+        let mut next_check = Instant::now() + TICK;
+        let mut since_check = 0u32;
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.socket.recv(&mut buf) {
+                Ok(n) => {
+                    self.handle(&buf[..n]);
+                    since_check += 1;
+                }
+                // Timeouts are the idle tick; other errors (e.g. ICMP reports) do not stop a daemon.
+                Err(_) => since_check = u32::MAX,
+            }
+            // Reading the clock for every datagram would cost more than the rest of the work, so only now and then.
+            if since_check >= 256 {
+                since_check = 0;
+                let now = Instant::now();
+                self.now = now;
+                if now >= next_check {
+                    next_check = now + TICK;
+                    for trace_id in self.assembler.settled(now) {
+                        Stats::add(&self.stats.traces_settled, 1);
+                        self.send(Msg::Settled(trace_id));
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, datagram: &[u8]) {
+        Stats::add(&self.stats.received, 1);
+        let document = match split_datagram(datagram) {
+            Ok(document) => document,
+            Err(err) => return self.refuse(err.to_string(), datagram),
+        };
+        let doc: Value = match serde_json::from_slice(document) {
+            Ok(doc) => doc,
+            Err(err) => return self.refuse(format!("invalid JSON: {err}"), datagram),
+        };
+        let problems = validate::check(&doc);
+        if !problems.is_empty() {
+            return self.refuse(problems.join("; "), datagram);
+        }
+        Stats::add(&self.stats.valid, 1);
+        let text = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (trace_id, id) = (text("trace_id"), text("id"));
+        if self.assembler.arrive(&trace_id, &doc, self.now) == Arrival::Stale {
+            Stats::add(&self.stats.stale, 1);
+        }
+        // Validation guarantees UTF-8 JSON, so this does not fail.
+        let body: Box<str> = String::from_utf8_lossy(document).into();
+        if let Some(forward) = &self.to_forward
+            && let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+                forward.try_send(Outgoing { id: id.clone(), body: body.clone() })
+        {
+            Stats::add(&self.stats.forward_failed, 1);
+        }
+        let in_progress = doc.get("in_progress").and_then(Value::as_bool).unwrap_or(false);
+        self.send(Msg::Document(NewDocument { trace_id, id, in_progress, body }));
+    }
+
+    fn refuse(&mut self, reason: String, datagram: &[u8]) {
+        Stats::add(&self.stats.invalid, 1);
+        self.send(Msg::Invalid(now_secs(), reason, datagram.to_vec()));
+    }
+
+    /// Queues a message for the storing thread. A document or invalid datagram that does not fit counts as
+    /// dropped; a lost `Settled` only means `--follow` does not print that trace, so it is not counted.
+    fn send(&self, msg: Msg) {
+        if let Err(TrySendError::Full(msg) | TrySendError::Disconnected(msg)) = self.to_store.try_send(msg)
+            && !matches!(msg, Msg::Settled(_))
+        {
+            Stats::add(&self.stats.dropped, 1);
+        }
+    }
+}
+
+struct Storing {
+    store: Store,
+    queue: Receiver<Msg>,
+    stats: Arc<Stats>,
+    on_settled: Option<OnSettled>,
+    retention: Option<Duration>,
+    status_every: Option<Duration>,
+}
+
+/// The most messages written in one transaction.
+const WRITE_BATCH: usize = 8192;
+/// The longest the trace list lags behind the documents under load.
+const REFRESH_EVERY: Duration = Duration::from_millis(500);
+
+impl Storing {
+    fn run(mut self) {
+        let mut last_status = Instant::now();
+        let mut last_prune = Instant::now();
+        let mut open = true;
+        // Traces whose list entry is behind their documents. Entries are rebuilt when the queue is drained, or
+        // every half second under load, so a trace arriving in many documents is summarised once, not per batch.
+        let mut dirty: HashSet<String> = HashSet::new();
+        let mut last_refresh = Instant::now();
+        while open {
+            let (mut docs, mut invalid, mut settled) = (Vec::new(), Vec::new(), Vec::new());
+            let mut take = |msg: Msg| match msg {
+                Msg::Document(d) => docs.push(d),
+                Msg::Invalid(at, reason, datagram) => invalid.push((at, reason, datagram)),
+                Msg::Settled(id) => settled.push(id),
+            };
+            match self.queue.recv_timeout(Duration::from_millis(200)) {
+                Ok(msg) => take(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+            let mut drained = false;
+            for _ in 1..WRITE_BATCH {
+                match self.queue.try_recv() {
+                    Ok(msg) => take(msg),
+                    Err(_) => {
+                        drained = true;
+                        break;
+                    }
+                }
+            }
+            if !docs.is_empty() || !invalid.is_empty() {
+                match self.store.write(&docs, &invalid) {
+                    Ok(touched) => {
+                        Stats::add(&self.stats.stored, docs.len() as u64);
+                        dirty.extend(touched);
+                    }
+                    Err(err) => {
+                        eprintln!("xray-local: cannot write {} documents: {err}", docs.len());
+                        Stats::add(&self.stats.dropped, (docs.len() + invalid.len()) as u64);
+                    }
+                }
+            }
+            if !dirty.is_empty() && (drained || !settled.is_empty() || last_refresh.elapsed() >= REFRESH_EVERY) {
+                last_refresh = Instant::now();
+                if let Err(err) = self.store.refresh(&dirty) {
+                    eprintln!("xray-local: cannot update the trace list: {err}");
+                }
+                dirty.clear();
+            }
+            if let Some(show) = self.on_settled.as_mut() {
+                for trace_id in &settled {
+                    if let Ok(Some(tree)) = self.store.tree(trace_id) {
+                        show(&tree);
+                    }
+                }
+            }
+            let snapshot = self.stats.snapshot();
+            let _ = self.store.write_counters(&snapshot.named());
+            if self.status_every.is_some_and(|every| last_status.elapsed() >= every) {
+                last_status = Instant::now();
+                eprintln!("xray-local {snapshot}");
+            }
+            if let Some(retention) = self.retention
+                && last_prune.elapsed() >= Duration::from_secs(3600)
+            {
+                last_prune = Instant::now();
+                prune(&mut self.store, retention);
+            }
+        }
+        eprintln!("xray-local {}", self.stats.snapshot());
+    }
+}
+
+fn prune(store: &mut Store, retention: Duration) {
+    if let Err(err) = store.prune(now_secs() - retention.as_secs_f64()) {
+        eprintln!("xray-local: cannot delete old traces: {err}");
+    }
+}

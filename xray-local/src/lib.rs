@@ -1,0 +1,39 @@
+//! A local stand-in for the AWS X-Ray daemon.
+//!
+//! `xray-local daemon` listens where the daemon does (UDP 127.0.0.1:2000), speaks its protocol, checks every
+//! document against the segment document rules (keeping refused ones aside with the reason), assembles documents
+//! into traces and stores them in SQLite under a data dir. `xray-local traces` lists them and `xray-local show`
+//! prints a waterfall; `--forward` also sends everything on to the X-Ray API.
+//!
+//! The pieces are usable as a library, e.g. to run the daemon inside a test:
+//!
+//! ```
+//! use std::time::Duration;
+//! use xray_local::daemon::{Config, Daemon};
+//!
+//! let dir = std::env::temp_dir().join(format!("xray-local-doc-{}", std::process::id()));
+//! let daemon = Daemon::start(Config::new("127.0.0.1:0".parse().unwrap(), dir.clone())).unwrap();
+//! let emitter = xray_core::emit::UdpEmitter::new(daemon.addr());
+//! xray_core::emit::Emitter::send(&emitter, br#"{"name":"job","id":"70de5b6f19ff9a0a",
+//!     "trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1.0,"end_time":2.0}"#);
+//! while daemon.stats().stored < 1 {
+//!     std::thread::sleep(Duration::from_millis(10));
+//! }
+//! daemon.stop();
+//! let store = xray_local::store::Store::open(&dir).unwrap();
+//! let tree = store.tree("1-581cf771-a006649127e371903a2de979").unwrap().unwrap();
+//! assert_eq!(tree.nodes[0].entity.name, "job");
+//! # std::fs::remove_dir_all(&dir).ok();
+//! ```
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod assemble;
+pub mod cli;
+pub mod daemon;
+pub mod forward;
+pub mod protocol;
+pub mod receive;
+pub mod render;
+pub mod stats;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,106 @@
+//! The daemon's datagram format: a header line, a newline, one JSON segment document.
+
+use std::fmt;
+
+/// The largest document X-Ray accepts; anything bigger is refused (the SDKs split documents before this size).
+pub const MAX_DOCUMENT_BYTES: usize = 64_000;
+
+/// Why a datagram could not be read as a header line and a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The datagram has no newline, so there is no header line.
+    NoHeaderLine,
+    /// The header line is not `{"format":"json","version":1}`.
+    WrongHeader(String),
+    /// Nothing follows the header line.
+    EmptyDocument,
+    /// The document is larger than [`MAX_DOCUMENT_BYTES`].
+    TooLarge(usize),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoHeaderLine => f.write_str(
+                "no header line: a datagram must start with {\"format\":\"json\",\"version\":1} and a newline",
+            ),
+            Self::WrongHeader(line) => {
+                write!(f, "wrong header line {line}: expected {{\"format\":\"json\",\"version\":1}}")
+            }
+            Self::EmptyDocument => f.write_str("no document after the header line"),
+            Self::TooLarge(n) => {
+                write!(f, "document of {n} bytes is larger than the {MAX_DOCUMENT_BYTES} bytes allowed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Splits a datagram into its document, checking the header line. Spacing inside the header is free.
+pub fn split_datagram(datagram: &[u8]) -> Result<&[u8], FrameError> {
+    let newline = datagram.iter().position(|&b| b == b'\n').ok_or(FrameError::NoHeaderLine)?;
+    let (line, document) = (&datagram[..newline], &datagram[newline + 1..]);
+    if !is_header(line) {
+        return Err(FrameError::WrongHeader(shorten(line, 80)));
+    }
+    if document.iter().all(u8::is_ascii_whitespace) {
+        return Err(FrameError::EmptyDocument);
+    }
+    if document.len() > MAX_DOCUMENT_BYTES {
+        return Err(FrameError::TooLarge(document.len()));
+    }
+    Ok(document)
+}
+
+/// Whether `line` is the JSON object `{"format":"json","version":1}` (any spacing, any key order).
+fn is_header(line: &[u8]) -> bool {
+    // The exact bytes every SDK sends take the fast path; anything else is parsed.
+    if line == b"{\"format\":\"json\",\"version\":1}" {
+        return true;
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Header {
+        format: String,
+        version: u64,
+    }
+    matches!(serde_json::from_slice::<Header>(line), Ok(h) if h.format == "json" && h.version == 1)
+}
+
+/// At most `max` characters of `bytes`, lossily decoded, for messages about bad input.
+pub fn shorten(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out: String = text.chars().take(max).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    format!("{out:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_header_with_any_spacing() {
+        assert_eq!(split_datagram(b"{\"format\":\"json\",\"version\":1}\n{}"), Ok(&b"{}"[..]));
+        assert_eq!(split_datagram(b"{ \"version\" : 1, \"format\": \"json\" }\n{\"a\":1}"), Ok(&b"{\"a\":1}"[..]));
+    }
+
+    #[test]
+    fn refuses_bad_frames_with_a_reason() {
+        assert_eq!(split_datagram(b"{\"name\":\"x\"}"), Err(FrameError::NoHeaderLine));
+        assert_eq!(
+            split_datagram(b"{\"format\":\"xml\",\"version\":1}\n{}"),
+            Err(FrameError::WrongHeader("\"{\\\"format\\\":\\\"xml\\\",\\\"version\\\":1}\"".into()))
+        );
+        assert_eq!(split_datagram(b"{\"format\":\"json\",\"version\":1}\n \n"), Err(FrameError::EmptyDocument));
+        let big = [b"{\"format\":\"json\",\"version\":1}\n".as_slice(), &vec![b' '; 64_001], b"{}"].concat();
+        assert_eq!(split_datagram(&big), Err(FrameError::TooLarge(64_003)));
+        assert_eq!(
+            FrameError::TooLarge(64_003).to_string(),
+            "document of 64003 bytes is larger than the 64000 bytes allowed"
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! Terminal output: the trace list and the waterfall of one trace.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::assemble::{Entity, Summary, Tree};
+
+/// Width of the timeline column, in characters.
+pub const BAR_WIDTH: usize = 40;
+/// Width of the name column, in characters.
+const NAME_WIDTH: usize = 36;
+
+/// Whether to colour errors (red faults, yellow errors and throttles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// Plain text.
+    Never,
+    /// ANSI colours.
+    Always,
+}
+
+/// `seconds` as a short human duration: `850µs`, `12.3ms`, `1.204s`.
+pub fn duration(seconds: f64) -> String {
+    let ms = seconds * 1e3;
+    if ms < 1.0 {
+        format!("{:.0}µs", seconds * 1e6)
+    } else if ms < 1000.0 {
+        format!("{ms:.1}ms")
+    } else {
+        format!("{seconds:.3}s")
+    }
+}
+
+/// `seconds` since the epoch as `YYYY-MM-DD HH:MM:SS.mmm` UTC.
+pub fn timestamp(seconds: f64) -> String {
+    let millis = (seconds * 1e3).round() as i64;
+    let (days, ms_of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, ms) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}.{ms:03}")
+}
+
+/// The marks of a trace or entity: `FAULT`, `ERROR`, `THROTTLE`, `IN PROGRESS`, space separated.
+fn marks(fault: bool, error: bool, throttle: bool, in_progress: bool) -> String {
+    let all = [(fault, "FAULT"), (error, "ERROR"), (throttle, "THROTTLE"), (in_progress, "IN PROGRESS")];
+    all.iter().filter(|(on, _)| *on).map(|(_, m)| *m).collect::<Vec<_>>().join(" ")
+}
+
+fn paint(text: &str, fault: bool, error: bool, color: Color) -> String {
+    match (color, fault, error) {
+        (Color::Always, true, _) => format!("\x1b[1;31m{text}\x1b[0m"),
+        (Color::Always, false, true) => format!("\x1b[33m{text}\x1b[0m"),
+        _ => text.to_owned(),
+    }
+}
+
+/// One line per trace: id, start, duration, entity count, marks, root name and annotations.
+pub fn list(traces: &[Summary], color: Color) -> String {
+    let mut out = String::new();
+    for t in traces {
+        let trace_marks = marks(t.fault, t.error, t.throttle, t.in_progress);
+        let mut line = format!(
+            "{}  {}  {:>9}  {:>3} entities  {:<8} {}",
+            t.trace_id,
+            timestamp(t.start),
+            duration(t.duration),
+            t.entities,
+            trace_marks,
+            t.root
+        );
+        if !t.annotations.is_empty() {
+            let _ = write!(line, "  [{}]", pairs(t.annotations.iter()));
+        }
+        let _ = writeln!(out, "{}", paint(line.trim_end(), t.fault, t.error || t.throttle, color));
+    }
+    out
+}
+
+/// The waterfall of one trace: a header, then one line per entity with its offset from the trace start, its
+/// duration, its place in the tree and a bar on a common timeline, followed by its annotations, aws/http/sql
+/// fields and exception, indented under its name.
+pub fn waterfall(tree: &Tree, color: Color) -> String {
+    let s = tree.summary();
+    let mut out = String::new();
+    let trace_marks = marks(s.fault, s.error, s.throttle, s.in_progress);
+    let _ = writeln!(
+        out,
+        "trace {}  started {} UTC  {}  {} entities{}",
+        tree.trace_id,
+        timestamp(s.start),
+        duration(s.duration),
+        s.entities,
+        if trace_marks.is_empty() { String::new() } else { format!("  {trace_marks}") }
+    );
+    for parent in &tree.missing_parents {
+        let _ = writeln!(out, "(parent {parent} was not received; its children are shown at the top level)");
+    }
+    let _ = writeln!(out, "{:>9} {:>9}  {:<NAME_WIDTH$} timeline", "offset", "duration", "name");
+    let total = if s.duration > 0.0 { s.duration } else { 1e-6 };
+    // Which ancestors still have children to come, for drawing the tree lines.
+    let mut open: Vec<bool> = Vec::new();
+    for (i, node) in tree.nodes.iter().enumerate() {
+        let e = &node.entity;
+        open.truncate(node.depth);
+        let last = !tree.nodes[i + 1..].iter().take_while(|n| n.depth >= node.depth).any(|n| n.depth == node.depth);
+        let mut prefix: String = open.iter().skip(1).map(|&more| if more { "│  " } else { "   " }).collect();
+        if node.depth > 0 {
+            prefix.push_str(if last { "└─ " } else { "├─ " });
+        }
+        let continuation: String = open
+            .iter()
+            .skip(1)
+            .map(|&more| if more { "│  " } else { "   " })
+            .chain((node.depth > 0).then_some(if last { "   " } else { "│  " }))
+            .collect::<String>()
+            + "   ";
+        open.push(!last);
+        let mut name = format!("{prefix}{}", e.name);
+        if let Some(ns) = &e.namespace {
+            let _ = write!(name, " ({ns})");
+        }
+        let name = fit(&name, NAME_WIDTH);
+        let offset = e.start - s.start;
+        let dur = e.duration();
+        let entity_marks = marks(e.fault, e.error, e.throttle, e.in_progress);
+        let line = format!(
+            "{:>9} {:>9}  {name:<NAME_WIDTH$} |{}|{}",
+            duration(offset),
+            dur.map(duration).unwrap_or_else(|| "…".into()),
+            bar(offset, dur, total),
+            if entity_marks.is_empty() { String::new() } else { format!(" {entity_marks}") }
+        );
+        let _ = writeln!(out, "{}", paint(&line, e.fault, e.error || e.throttle, color));
+        let indent = format!("{:>9} {:>9}  {continuation}", "", "");
+        for detail in details(e) {
+            let _ = writeln!(out, "{indent}{detail}");
+        }
+    }
+    out
+}
+
+/// The bar of an entity starting `offset` seconds into a trace of `total` seconds: `█` while it ran, `░` from its
+/// start to the trace end while still in progress.
+fn bar(offset: f64, dur: Option<f64>, total: f64) -> String {
+    let col = |t: f64| ((t / total) * BAR_WIDTH as f64).clamp(0.0, BAR_WIDTH as f64);
+    // The tolerance keeps float noise (100.1 - 100.0 = 0.0999…) from moving a bar edge by a whole column.
+    let from = (col(offset) + 1e-6).floor() as usize;
+    let (to, fill) = match dur {
+        Some(d) => ((col(offset + d) - 1e-6).ceil() as usize, '█'),
+        None => (BAR_WIDTH, '░'),
+    };
+    let from = from.min(BAR_WIDTH - 1);
+    let to = to.clamp(from + 1, BAR_WIDTH);
+    let mut out = String::with_capacity(BAR_WIDTH * 3);
+    out.extend(std::iter::repeat_n(' ', from));
+    out.extend(std::iter::repeat_n(fill, to - from));
+    out.extend(std::iter::repeat_n(' ', BAR_WIDTH - to));
+    out
+}
+
+/// `text` cut to `width` characters with an ellipsis.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The lines shown under an entity.
+fn details(e: &Entity) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !e.annotations.is_empty() {
+        lines.push(format!("annotations: {}", pairs(e.annotations.iter())));
+    }
+    if let Some(Value::Object(aws)) = &e.aws {
+        let fields: Vec<(&String, &Value)> = aws.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).collect();
+        if !fields.is_empty() {
+            lines.push(format!("aws: {}", pairs(fields.into_iter())));
+        }
+    }
+    if let Some(http) = &e.http {
+        let text = |p: &str| http.pointer(p).and_then(Value::as_str);
+        let mut line = String::from("http:");
+        if let Some(method) = text("/request/method") {
+            let _ = write!(line, " {method}");
+        }
+        if let Some(url) = text("/request/url") {
+            let _ = write!(line, " {url}");
+        }
+        if let Some(status) = http.pointer("/response/status") {
+            let _ = write!(line, " -> {status}");
+        }
+        if let Some(length) = http.pointer("/response/content_length") {
+            let _ = write!(line, " ({length} bytes)");
+        }
+        lines.push(line);
+    }
+    if let Some(sql) = &e.sql {
+        let query = sql.get("sanitized_query").and_then(Value::as_str);
+        let db = sql.get("database_type").and_then(Value::as_str);
+        lines.push(format!("sql: {}{}", db.map(|d| format!("[{d}] ")).unwrap_or_default(), query.unwrap_or("")));
+    }
+    if let Some(exception) = &e.exception {
+        lines.push(format!("exception: {exception}"));
+    }
+    lines
+}
+
+/// `k=v` pairs, strings unquoted.
+fn pairs<'a>(items: impl Iterator<Item = (&'a String, &'a Value)>) -> String {
+    items
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn durations_and_timestamps_read_naturally() {
+        assert_eq!(duration(0.000_85), "850µs");
+        assert_eq!(duration(0.012_34), "12.3ms");
+        assert_eq!(duration(1.2041), "1.204s");
+        assert_eq!(timestamp(1_478_293_361.271), "2016-11-04 21:02:41.271");
+        assert_eq!(timestamp(0.0), "1970-01-01 00:00:00.000");
+    }
+
+    #[test]
+    fn faults_are_red_and_errors_yellow_on_a_terminal() {
+        assert_eq!(paint("x", true, true, Color::Always), "\x1b[1;31mx\x1b[0m");
+        assert_eq!(paint("x", false, true, Color::Always), "\x1b[33mx\x1b[0m");
+        assert_eq!(paint("x", false, false, Color::Always), "x");
+        assert_eq!(paint("x", true, false, Color::Never), "x");
+    }
+
+    #[test]
+    fn bars_sit_on_a_common_timeline() {
+        assert_eq!(bar(0.0, Some(1.0), 1.0), "█".repeat(40));
+        assert_eq!(bar(0.5, Some(0.25), 1.0), format!("{}{}{}", " ".repeat(20), "█".repeat(10), " ".repeat(10)));
+        assert_eq!(bar(0.5, None, 1.0), format!("{}{}", " ".repeat(20), "░".repeat(20)));
+        assert_eq!(bar(1.0, Some(0.0), 1.0), format!("{}█", " ".repeat(39)));
+    }
+
+    #[test]
+    fn the_waterfall_shows_the_tree_errors_and_fields() {
+        let trace = "1-581cf771-a006649127e371903a2de979";
+        let doc = json!({"name": "api", "id": "000000000000000a", "trace_id": trace, "start_time": 100.0,
+            "end_time": 100.4, "fault": true, "annotations": {"user": "ann"},
+            "http": {"request": {"method": "GET", "url": "http://x/y"}, "response": {"status": 500}},
+            "subsegments": [
+                {"name": "DynamoDB", "id": "000000000000000b", "start_time": 100.1, "end_time": 100.2,
+                 "namespace": "aws", "aws": {"operation": "GetItem", "table_name": "t"}},
+                {"name": "render", "id": "000000000000000c", "start_time": 100.2, "end_time": 100.4, "fault": true,
+                 "cause": {"exceptions": [{"id": "000000000000000d", "type": "Boom", "message": "bad"}]},
+                 "subsegments": [{"name": "inner", "id": "000000000000000e", "start_time": 100.3,
+                                  "in_progress": true}]}]});
+        let text = waterfall(&Tree::build(trace, [&doc]), Color::Never);
+        let expected = [
+            "trace 1-581cf771-a006649127e371903a2de979  started 1970-01-01 00:01:40.000 UTC  400.0ms  4 entities  \
+             FAULT IN PROGRESS",
+            "   offset  duration  name                                 timeline",
+            "    0µs   400.0ms  api                                  |████████████████████████████████████████| FAULT",
+        ];
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], expected[0]);
+        assert_eq!(lines[1], expected[1]);
+        assert_eq!(
+            lines[2..].join("\n"),
+            [
+                "      0µs   400.0ms  api                                  |████████████████████████████████████████| FAULT",
+                "                        annotations: user=ann",
+                "                        http: GET http://x/y -> 500",
+                "  100.0ms   100.0ms  ├─ DynamoDB (aws)                    |          ██████████                    |",
+                "                     │     aws: operation=GetItem table_name=t",
+                "  200.0ms   200.0ms  └─ render                            |                    ████████████████████| FAULT",
+                "                           exception: Boom: bad",
+                "  300.0ms         …     └─ inner                          |                              ░░░░░░░░░░| IN PROGRESS",
+            ]
+            .join("\n")
+        );
+    }
+}

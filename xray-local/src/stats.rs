@@ -1,0 +1,77 @@
+//! The daemon's counters, shared by its threads and printed as a status line.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($field:ident: $doc:literal),* $(,)?) => {
+        /// Counters of what the daemon did since it started.
+        #[derive(Debug, Default)]
+        pub struct Stats {
+            $(#[doc = $doc] pub $field: AtomicU64,)*
+        }
+
+        /// A copy of [`Stats`] at one moment.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+        pub struct Snapshot {
+            $(#[doc = $doc] pub $field: u64,)*
+        }
+
+        impl Stats {
+            /// The values now.
+            pub fn snapshot(&self) -> Snapshot {
+                Snapshot { $($field: self.$field.load(Ordering::Relaxed),)* }
+            }
+        }
+
+        impl Snapshot {
+            /// Every counter with its name, in a fixed order.
+            pub fn named(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($field), self.$field),)*]
+            }
+        }
+    };
+}
+
+counters! {
+    received: "Datagrams read from the socket.",
+    valid: "Documents that passed the checks.",
+    invalid: "Datagrams refused (bad header line, bad JSON, broken rules); kept in the `invalid` table.",
+    stale: "In-progress documents that arrived after their complete document, ignored.",
+    stored: "Documents written to the database.",
+    dropped: "Documents and invalid datagrams not stored: the database queue was full or a write failed.",
+    forwarded: "Documents accepted by PutTraceSegments.",
+    forward_failed: "Documents not forwarded: refused after every retry, or the forwarding queue was full.",
+    traces_settled: "Traces that went quiet with nothing in progress (shown by --follow).",
+}
+
+impl Stats {
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.named().iter().map(|(name, value)| format!("{name}={value}")).collect();
+        write!(f, "status: {}", parts.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_names_every_counter() {
+        let stats = Stats::default();
+        Stats::add(&stats.received, 3);
+        Stats::add(&stats.invalid, 1);
+        assert_eq!(
+            stats.snapshot().to_string(),
+            "status: received=3 valid=0 invalid=1 stale=0 stored=0 dropped=0 forwarded=0 forward_failed=0 \
+             traces_settled=0"
+        );
+    }
+}

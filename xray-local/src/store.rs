@@ -1,0 +1,414 @@
+//! The SQLite database under the data dir: documents, trace summaries, invalid datagrams and counters.
+//!
+//! The documents table is the source of truth; the traces table is a summary of it, refreshed whenever a trace
+//! gains a document, so listing needs no assembly. The database runs in WAL mode, so `traces` and `show` read while
+//! the daemon writes.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::assemble::{Summary, Tree};
+
+/// The database file's name inside the data dir.
+pub const FILE_NAME: &str = "xray-local.db";
+
+/// A valid document on its way into the database.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// Its trace.
+    pub trace_id: String,
+    /// Its entity id.
+    pub id: String,
+    /// Whether it is an in-progress document.
+    pub in_progress: bool,
+    /// The JSON text as received.
+    pub body: Box<str>,
+}
+
+/// A datagram refused by the checks, kept aside with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invalid {
+    /// When it arrived, seconds since the epoch.
+    pub received: f64,
+    /// Why it was refused, one sentence per problem.
+    pub reason: String,
+    /// The datagram as received (lossily decoded for display).
+    pub datagram: String,
+}
+
+/// A row of the counters table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Counter {
+    /// The counter's name.
+    pub name: String,
+    /// Its value when last written by a daemon.
+    pub value: u64,
+}
+
+/// What the database holds, for `xray-local status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The database file.
+    pub path: PathBuf,
+    /// Stored documents.
+    pub documents: u64,
+    /// Stored traces.
+    pub traces: u64,
+    /// Invalid datagrams kept aside.
+    pub invalid: u64,
+    /// The counters of the last daemon run, as last written.
+    pub counters: Vec<Counter>,
+    /// When the counters were written, seconds since the epoch.
+    pub counters_updated: Option<f64>,
+}
+
+/// An open database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl Store {
+    /// Opens (creating the dir and the file if needed) the database in `dir`.
+    pub fn open(dir: &Path) -> std::io::Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        Self::open_file(dir.join(FILE_NAME)).map_err(std::io::Error::other)
+    }
+
+    fn open_file(path: PathBuf) -> rusqlite::Result<Store> {
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS documents (
+                 trace_id TEXT NOT NULL, id TEXT NOT NULL, in_progress INTEGER NOT NULL,
+                 received REAL NOT NULL, body TEXT NOT NULL, PRIMARY KEY (trace_id, id)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS traces (
+                 trace_id TEXT PRIMARY KEY, root TEXT NOT NULL, start REAL NOT NULL, duration REAL NOT NULL,
+                 error INTEGER NOT NULL, fault INTEGER NOT NULL, throttle INTEGER NOT NULL,
+                 in_progress INTEGER NOT NULL, entities INTEGER NOT NULL, annotations TEXT NOT NULL,
+                 updated REAL NOT NULL);
+             CREATE INDEX IF NOT EXISTS traces_start ON traces (start);
+             CREATE INDEX IF NOT EXISTS traces_updated ON traces (updated);
+             CREATE TABLE IF NOT EXISTS invalid (
+                 seq INTEGER PRIMARY KEY, received REAL NOT NULL, reason TEXT NOT NULL, datagram BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL, updated REAL NOT NULL);",
+        )?;
+        Ok(Store { conn, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes documents and invalid datagrams in one transaction. A complete document replaces an in-progress one
+    /// of the same entity, never the reverse. Returns the touched trace ids, whose summaries [`Store::refresh`]
+    /// brings up to date.
+    pub fn write(
+        &mut self,
+        documents: &[NewDocument],
+        invalid: &[(f64, String, Vec<u8>)],
+    ) -> rusqlite::Result<Vec<String>> {
+        let now = now_secs();
+        let tx = self.conn.transaction()?;
+        let mut touched: Vec<String> = Vec::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO documents (trace_id, id, in_progress, received, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (trace_id, id) DO UPDATE SET
+                     in_progress = excluded.in_progress, received = excluded.received, body = excluded.body
+                 WHERE documents.in_progress = 1 OR excluded.in_progress = 0",
+            )?;
+            for d in documents {
+                insert.execute(params![d.trace_id, d.id, d.in_progress, now, &*d.body])?;
+                touched.push(d.trace_id.clone());
+            }
+            let mut keep = tx.prepare_cached("INSERT INTO invalid (received, reason, datagram) VALUES (?1, ?2, ?3)")?;
+            for (received, reason, datagram) in invalid {
+                keep.execute(params![received, reason, datagram])?;
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        tx.commit()?;
+        Ok(touched)
+    }
+
+    /// Recomputes the list entries of `traces` from their documents, in one transaction.
+    pub fn refresh<'a>(&mut self, traces: impl IntoIterator<Item = &'a String>) -> rusqlite::Result<()> {
+        let now = now_secs();
+        let tx = self.conn.transaction()?;
+        for trace_id in traces {
+            refresh(&tx, trace_id, now)?;
+        }
+        tx.commit()
+    }
+
+    /// Records the daemon's counters.
+    pub fn write_counters(&mut self, counters: &[(&str, u64)]) -> rusqlite::Result<()> {
+        let now = now_secs();
+        let tx = self.conn.transaction()?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO counters (name, value, updated) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+            )?;
+            for (name, value) in counters {
+                put.execute(params![name, i64::try_from(*value).unwrap_or(i64::MAX), now])?;
+            }
+        }
+        tx.commit()
+    }
+
+    /// The documents of a trace, parsed.
+    pub fn documents(&self, trace_id: &str) -> rusqlite::Result<Vec<Value>> {
+        documents(&self.conn, trace_id)
+    }
+
+    /// The assembled tree of a trace, or `None` if no document of it is stored.
+    pub fn tree(&self, trace_id: &str) -> rusqlite::Result<Option<Tree>> {
+        let docs = self.documents(trace_id)?;
+        Ok((!docs.is_empty()).then(|| Tree::build(trace_id, &docs)))
+    }
+
+    /// The stored trace id that `text` names: the id itself, or a part of exactly one stored id (so the last few
+    /// characters are enough). `Err` lists the candidates when the part is ambiguous.
+    pub fn resolve(&self, text: &str) -> rusqlite::Result<Result<Option<String>, Vec<String>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT trace_id FROM traces WHERE instr(trace_id, ?1) > 0 ORDER BY trace_id = ?1 DESC, start DESC LIMIT 6",
+        )?;
+        let ids =
+            stmt.query_map(params![text], |row| row.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(match ids.as_slice() {
+            [] => Ok(None),
+            [first, ..] if first == text => Ok(Some(first.clone())),
+            [only] => Ok(Some(only.clone())),
+            _ => Err(ids),
+        })
+    }
+
+    /// Up to `limit` traces, most recently started first, whose annotations include every `key=value` of `filter`.
+    pub fn traces(&self, filter: &[(String, String)], limit: usize) -> rusqlite::Result<Vec<Summary>> {
+        self.select("ORDER BY start DESC", params![], filter, limit)
+    }
+
+    /// Traces updated after `since` (seconds since the epoch), oldest update first, with the time of the last update.
+    pub fn updated_since(&self, since: f64, filter: &[(String, String)]) -> rusqlite::Result<Vec<(f64, Summary)>> {
+        let mut stmt =
+            self.conn.prepare_cached(&format!("{SELECT}, updated FROM traces WHERE updated > ?1 ORDER BY updated"))?;
+        let rows = stmt.query_map(params![since], |row| Ok((row.get::<_, f64>(10)?, summary(row)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (updated, s) = row?;
+            if matches(&s, filter) {
+                out.push((updated, s));
+            }
+        }
+        Ok(out)
+    }
+
+    fn select(
+        &self,
+        tail: &str,
+        params: &[&dyn rusqlite::ToSql],
+        filter: &[(String, String)],
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Summary>> {
+        let mut stmt = self.conn.prepare_cached(&format!("{SELECT} FROM traces {tail}"))?;
+        let rows = stmt.query_map(params, summary)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let s = row?;
+            if matches(&s, filter) {
+                out.push(s);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The most recent invalid datagrams, newest first.
+    pub fn invalid(&self, limit: usize) -> rusqlite::Result<Vec<Invalid>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT received, reason, datagram FROM invalid ORDER BY seq DESC LIMIT ?1")?;
+        let rows = stmt.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            let bytes: Vec<u8> = row.get(2)?;
+            Ok(Invalid { received: row.get(0)?, reason: row.get(1)?, datagram: String::from_utf8_lossy(&bytes).into() })
+        })?;
+        rows.collect()
+    }
+
+    /// Deletes traces (and their documents) not updated since `before`, and invalid datagrams received before it.
+    /// Returns the number of traces deleted.
+    pub fn prune(&mut self, before: f64) -> rusqlite::Result<usize> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM documents WHERE trace_id IN (SELECT trace_id FROM traces WHERE updated < ?1)",
+            params![before],
+        )?;
+        let traces = tx.execute("DELETE FROM traces WHERE updated < ?1", params![before])?;
+        tx.execute("DELETE FROM invalid WHERE received < ?1", params![before])?;
+        tx.commit()?;
+        Ok(traces)
+    }
+
+    /// Counts and counters.
+    pub fn status(&self) -> rusqlite::Result<Status> {
+        let count = |table: &str| -> rusqlite::Result<u64> {
+            self.conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+        };
+        let mut stmt = self.conn.prepare("SELECT name, value FROM counters ORDER BY rowid")?;
+        let counters = stmt
+            .query_map([], |r| Ok(Counter { name: r.get(0)?, value: r.get::<_, i64>(1)?.max(0) as u64 }))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let counters_updated = self
+            .conn
+            .query_row("SELECT max(updated) FROM counters", [], |r| r.get::<_, Option<f64>>(0))
+            .optional()?
+            .flatten();
+        Ok(Status {
+            path: self.path.clone(),
+            documents: count("documents")?,
+            traces: count("traces")?,
+            invalid: count("invalid")?,
+            counters,
+            counters_updated,
+        })
+    }
+}
+
+const SELECT: &str =
+    "SELECT trace_id, root, start, duration, error, fault, throttle, in_progress, entities, annotations";
+
+fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
+    let annotations: String = row.get(9)?;
+    Ok(Summary {
+        trace_id: row.get(0)?,
+        root: row.get(1)?,
+        start: row.get(2)?,
+        duration: row.get(3)?,
+        error: row.get(4)?,
+        fault: row.get(5)?,
+        throttle: row.get(6)?,
+        in_progress: row.get(7)?,
+        entities: row.get::<_, i64>(8)?.max(0) as usize,
+        annotations: serde_json::from_str(&annotations).unwrap_or_default(),
+    })
+}
+
+/// Whether the summary's annotations have every `key=value` of `filter` (values compared as text).
+fn matches(summary: &Summary, filter: &[(String, String)]) -> bool {
+    filter.iter().all(|(key, want)| match summary.annotations.get(key) {
+        Some(Value::String(s)) => s == want,
+        Some(Value::Number(n)) => want.parse::<f64>().ok() == n.as_f64(),
+        Some(Value::Bool(b)) => want.parse::<bool>().ok() == Some(*b),
+        Some(_) => false,
+        None => false,
+    })
+}
+
+fn documents(conn: &Connection, trace_id: &str) -> rusqlite::Result<Vec<Value>> {
+    let mut stmt = conn.prepare_cached("SELECT body FROM documents WHERE trace_id = ?1")?;
+    let rows = stmt.query_map(params![trace_id], |row| row.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for body in rows {
+        // Only valid JSON is ever stored; a row that does not parse is skipped rather than failing the trace.
+        if let Ok(doc) = serde_json::from_str(&body?) {
+            out.push(doc);
+        }
+    }
+    Ok(out)
+}
+
+/// Recomputes the summary row of `trace_id` from its documents.
+fn refresh(conn: &Connection, trace_id: &str, now: f64) -> rusqlite::Result<()> {
+    let docs = documents(conn, trace_id)?;
+    let s = Tree::build(trace_id, &docs).summary();
+    conn.prepare_cached(
+        "INSERT INTO traces (trace_id, root, start, duration, error, fault, throttle, in_progress, entities, annotations,
+                             updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (trace_id) DO UPDATE SET root = excluded.root, start = excluded.start,
+             duration = excluded.duration, error = excluded.error, fault = excluded.fault,
+             throttle = excluded.throttle, in_progress = excluded.in_progress, entities = excluded.entities,
+             annotations = excluded.annotations, updated = excluded.updated",
+    )?
+    .execute(params![
+        s.trace_id,
+        s.root,
+        s.start,
+        s.duration,
+        s.error,
+        s.fault,
+        s.throttle,
+        s.in_progress,
+        s.entities as i64,
+        Value::Object(s.annotations).to_string(),
+        now
+    ])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_part_of_an_id_names_a_trace_when_it_is_unique() {
+        let dir = std::env::temp_dir().join(format!("xray-local-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = Store::open(&dir).expect("db");
+        let ids = ["1-581cf771-a006649127e371903a2de9a1", "1-581cf771-a006649127e371903a2de9b2"];
+        let docs: Vec<NewDocument> = ids
+            .iter()
+            .map(|t| NewDocument {
+                trace_id: t.to_string(),
+                id: "70de5b6f19ff9a0a".into(),
+                in_progress: false,
+                body: json!({"name": "n", "id": "70de5b6f19ff9a0a", "trace_id": t, "start_time": 1.0, "end_time": 2.0})
+                    .to_string()
+                    .into(),
+            })
+            .collect();
+        let touched = store.write(&docs, &[]).expect("write");
+        store.refresh(&touched).expect("refresh");
+        assert_eq!(store.resolve(ids[0]).expect("query"), Ok(Some(ids[0].to_string())));
+        assert_eq!(store.resolve("9b2").expect("query"), Ok(Some(ids[1].to_string())));
+        assert_eq!(store.resolve("zzz").expect("query"), Ok(None));
+        let mut both = store.resolve("2de9").expect("query").expect_err("ambiguous");
+        both.sort();
+        assert_eq!(both, ids.map(String::from).to_vec());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn annotation_filters_compare_strings_numbers_and_booleans_as_typed() {
+        let mut s = Tree::build("1-581cf771-a006649127e371903a2de979", []).summary();
+        s.annotations = json!({"user": "ann", "n": 3, "ok": true}).as_object().cloned().unwrap_or_default();
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert!(matches(&s, &f(&[("user", "ann"), ("n", "3"), ("ok", "true")])));
+        assert!(matches(&s, &f(&[("n", "3.0")])));
+        assert!(!matches(&s, &f(&[("user", "bob")])));
+        assert!(!matches(&s, &f(&[("ok", "1")])));
+        assert!(!matches(&s, &f(&[("missing", "x")])));
+    }
+}
