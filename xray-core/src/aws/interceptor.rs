@@ -1,0 +1,146 @@
+//! The interceptor: opens the operation's subsegment, injects the trace header on every attempt, records the outcome.
+//!
+//! One interceptor serves every call of a client, concurrently, so the state of a call lives in the call's own
+//! `ConfigBag`, never in the interceptor.
+
+use std::borrow::Cow;
+use std::sync::{Mutex, PoisonError};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_types::region::Region;
+
+use crate::context::Subsegment;
+use crate::diag::diag;
+use crate::downstream::{Call, TRACE_HEADER};
+use crate::segment::{Aws, Http, HttpResponse, Namespace};
+
+use super::{classify, resources};
+
+/// Records every operation of the client it is added to as an X-Ray subsegment and propagates the trace; see the
+/// [module docs](super).
+#[derive(Debug, Clone, Default)]
+pub struct XRayInterceptor {
+    _private: (),
+}
+
+impl XRayInterceptor {
+    /// The interceptor; add it with the client config builder's `.interceptor(...)`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The state of one operation, kept in its `ConfigBag` from the first hook to the last.
+#[derive(Debug)]
+struct InFlight {
+    /// Taken and ended when the operation completes.
+    subsegment: Mutex<Option<Subsegment>>,
+    header: Option<String>,
+    /// The service name, kept only when the call is recorded.
+    service: String,
+}
+
+impl Storable for InFlight {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for XRayInterceptor {
+    fn name(&self) -> &'static str {
+        "XRayInterceptor"
+    }
+
+    // Not `read_before_execution`: client interceptors see that hook before the operation's configuration (its
+    // `Metadata`) is in the bag. This is the next hook, still once per operation and before any attempt.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let metadata = cfg.load::<Metadata>();
+        let service_name = metadata.map_or("AWS", Metadata::service);
+        let Call { subsegment, header } = Call::begin(|| Cow::Owned(service_name.to_owned()), Namespace::Aws);
+        let mut service = String::new();
+        if subsegment.is_recording() {
+            service.push_str(service_name);
+            subsegment.recorder().set_aws(Aws {
+                operation: metadata.map(|m| m.name().to_owned()),
+                region: cfg.load::<Region>().map(|r| r.as_ref().to_owned()),
+                ..Aws::default()
+            });
+        }
+        cfg.interceptor_state().store_put(InFlight { subsegment: Mutex::new(Some(subsegment)), header, service });
+        Ok(())
+    }
+
+    fn read_after_serialization(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(call) = cfg.load::<InFlight>() else { return Ok(()) };
+        let guard = call.subsegment.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(subsegment) = guard.as_ref().filter(|s| s.is_recording()) {
+            let found = resources::from_request(&call.service, context.request());
+            if !found.is_empty() {
+                subsegment.recorder().update_aws(|aws| aws.resources.extend(found));
+            }
+        }
+        Ok(())
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(header) = cfg.load::<InFlight>().and_then(|c| c.header.as_ref()) else { return Ok(()) };
+        // `try_insert` replaces every earlier value, including the SDK's own recursion-detection header, which names
+        // the function segment as Parent rather than this call.
+        if let Err(err) = context.request_mut().headers_mut().try_insert(TRACE_HEADER, header.clone()) {
+            diag!(MalformedHeader, "trace header `{header}` not sent: {err}");
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(call) = cfg.load::<InFlight>() else { return Ok(()) };
+        let Some(subsegment) = call.subsegment.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+            return Ok(());
+        };
+        if subsegment.is_recording() {
+            let outcome = classify::outcome(context.response(), context.output_or_error().and_then(Result::err));
+            let retries = cfg.load::<RequestAttempts>().map_or(0, |a| a.attempts().saturating_sub(1));
+            let recorder = subsegment.recorder();
+            recorder.update_aws(|aws| {
+                aws.request_id = outcome.request_id.clone();
+                aws.retries = Some(retries);
+            });
+            if outcome.status.is_some() || outcome.content_length.is_some() {
+                recorder.set_http(Http {
+                    request: None,
+                    response: Some(HttpResponse { status: outcome.status, content_length: outcome.content_length }),
+                });
+            }
+            outcome.record(&recorder);
+        }
+        subsegment.end();
+        Ok(())
+    }
+}
