@@ -20,7 +20,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::downstream::{Call, TRACE_HEADER};
+use crate::downstream::{self, TRACE_HEADER};
 use crate::segment::{Http, HttpRequest, HttpResponse, Namespace};
 
 /// Records each request of a `reqwest-middleware` client as a remote subsegment; see the [module docs](self).
@@ -51,13 +51,14 @@ impl Middleware for XRayMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let url = request.url();
-        let call = Call::begin(|| Cow::Owned(url.host_str().unwrap_or("remote").to_owned()), Namespace::Remote);
-        if let Some(value) = call.header.as_deref().and_then(|h| http::HeaderValue::from_str(h).ok()) {
+        let subsegment =
+            downstream::begin(|| Cow::Owned(url.host_str().unwrap_or("remote").to_owned()), Namespace::Remote);
+        if let Some(value) = downstream::header(Some(&subsegment)).and_then(|h| http::HeaderValue::try_from(h).ok()) {
             // `insert` replaces a header set by the caller or an outer layer, so the service sees one parent.
             request.headers_mut().insert(TRACE_HEADER, value);
         }
-        let recorder = call.subsegment.recorder();
-        if call.subsegment.is_recording() {
+        let recorder = subsegment.recorder();
+        if subsegment.is_recording() {
             let mut url = request.url().clone();
             if !self.keep_query {
                 url.set_query(None);
@@ -73,7 +74,7 @@ impl Middleware for XRayMiddleware {
             });
         }
         let result = next.run(request, extensions).await;
-        if call.subsegment.is_recording() {
+        if subsegment.is_recording() {
             match &result {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -91,7 +92,7 @@ impl Middleware for XRayMiddleware {
                 Err(error) => recorder.record_error(error),
             }
         }
-        call.subsegment.end();
+        subsegment.end();
         result
     }
 }

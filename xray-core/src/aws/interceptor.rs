@@ -20,7 +20,7 @@ use aws_types::region::Region;
 
 use crate::context::Subsegment;
 use crate::diag::diag;
-use crate::downstream::{Call, TRACE_HEADER};
+use crate::downstream::{self, TRACE_HEADER};
 use crate::segment::{Aws, Http, HttpResponse, Namespace};
 
 use super::{classify, resources};
@@ -39,13 +39,12 @@ impl XRayInterceptor {
     }
 }
 
-/// The state of one operation, kept in its `ConfigBag` from the first hook to the last.
+/// The state of one recorded operation, kept in its `ConfigBag` from the first hook to the last.
 #[derive(Debug)]
 struct InFlight {
     /// Taken and ended when the operation completes.
     subsegment: Mutex<Option<Subsegment>>,
     header: Option<String>,
-    /// The service name, kept only when the call is recorded.
     service: String,
 }
 
@@ -67,18 +66,23 @@ impl Intercept for XRayInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let metadata = cfg.load::<Metadata>();
-        let service_name = metadata.map_or("AWS", Metadata::service);
-        let Call { subsegment, header } = Call::begin(|| Cow::Owned(service_name.to_owned()), Namespace::Aws);
-        let mut service = String::new();
-        if subsegment.is_recording() {
-            service.push_str(service_name);
-            subsegment.recorder().set_aws(Aws {
-                operation: metadata.map(|m| m.name().to_owned()),
-                region: cfg.load::<Region>().map(|r| r.as_ref().to_owned()),
-                ..Aws::default()
-            });
+        let service = metadata.map_or("AWS", Metadata::service);
+        let subsegment = downstream::begin(|| Cow::Owned(service.to_owned()), Namespace::Aws);
+        if !subsegment.is_recording() {
+            // Unsampled (or no context): nothing to keep; `modify_before_transmit` still propagates the decision.
+            return Ok(());
         }
-        cfg.interceptor_state().store_put(InFlight { subsegment: Mutex::new(Some(subsegment)), header, service });
+        subsegment.recorder().set_aws(Aws {
+            operation: metadata.map(|m| m.name().to_owned()),
+            region: cfg.load::<Region>().map(|r| r.as_ref().to_owned()),
+            ..Aws::default()
+        });
+        let call = InFlight {
+            header: downstream::header(Some(&subsegment)),
+            service: service.to_owned(),
+            subsegment: Mutex::new(Some(subsegment)),
+        };
+        cfg.interceptor_state().store_put(call);
         Ok(())
     }
 
@@ -90,7 +94,7 @@ impl Intercept for XRayInterceptor {
     ) -> Result<(), BoxError> {
         let Some(call) = cfg.load::<InFlight>() else { return Ok(()) };
         let guard = call.subsegment.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(subsegment) = guard.as_ref().filter(|s| s.is_recording()) {
+        if let Some(subsegment) = guard.as_ref() {
             let found = resources::from_request(&call.service, context.request());
             if !found.is_empty() {
                 subsegment.recorder().update_aws(|aws| aws.resources.extend(found));
@@ -105,11 +109,15 @@ impl Intercept for XRayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(header) = cfg.load::<InFlight>().and_then(|c| c.header.as_ref()) else { return Ok(()) };
+        let header = match cfg.load::<InFlight>() {
+            Some(call) => call.header.clone(),
+            None => downstream::header(None),
+        };
+        let Some(header) = header else { return Ok(()) };
         // `try_insert` replaces every earlier value, including the SDK's own recursion-detection header, which names
         // the function segment as Parent rather than this call.
-        if let Err(err) = context.request_mut().headers_mut().try_insert(TRACE_HEADER, header.clone()) {
-            diag!(MalformedHeader, "trace header `{header}` not sent: {err}");
+        if let Err(err) = context.request_mut().headers_mut().try_insert(TRACE_HEADER, header) {
+            diag!(MalformedHeader, "trace header not sent: {err}");
         }
         Ok(())
     }
@@ -124,7 +132,7 @@ impl Intercept for XRayInterceptor {
         let Some(subsegment) = call.subsegment.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return Ok(());
         };
-        if subsegment.is_recording() {
+        {
             let outcome = classify::outcome(context.response(), context.output_or_error().and_then(Result::err));
             let retries = cfg.load::<RequestAttempts>().map_or(0, |a| a.attempts().saturating_sub(1));
             let recorder = subsegment.recorder();
