@@ -153,3 +153,18 @@ async fn an_unsampled_trace_records_nothing_and_replaces_a_header_the_caller_set
     assert_eq!(docs, Vec::<Value>::new());
     assert_eq!(*seen.lock().expect("seen"), vec![vec![header]]);
 }
+
+#[tokio::test]
+async fn a_header_that_cannot_go_on_the_wire_gets_a_diagnostic_and_the_call_goes_ahead_without_it() {
+    let (base, seen) = server().await;
+    let client = client(XRayMiddleware::new());
+    let before = xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader);
+
+    let (response, docs) =
+        traced(&format!("{HEADER};Note=a\u{1}b"), client.get(format!("{base}/orders/7")).send()).await;
+
+    assert_eq!(response.expect("sent").status(), reqwest::StatusCode::OK);
+    assert_eq!(only(&docs), remote(&format!("{base}/orders/7"), 200, 8));
+    assert_eq!(*seen.lock().expect("seen"), vec![Vec::<String>::new()]);
+    assert!(xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader) > before);
+}

@@ -20,6 +20,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
+use crate::diag::diag;
 use crate::downstream::{self, TRACE_HEADER};
 use crate::segment::{Http, HttpRequest, HttpResponse, Namespace};
 
@@ -53,9 +54,12 @@ impl Middleware for XRayMiddleware {
         let url = request.url();
         let subsegment =
             downstream::begin(|| Cow::Owned(url.host_str().unwrap_or("remote").to_owned()), Namespace::Remote);
-        if let Some(value) = downstream::header(Some(&subsegment)).and_then(|h| http::HeaderValue::try_from(h).ok()) {
-            // `insert` replaces a header set by the caller or an outer layer, so the service sees one parent.
-            request.headers_mut().insert(TRACE_HEADER, value);
+        if let Some(header) = downstream::header(Some(&subsegment)) {
+            match http::HeaderValue::try_from(header) {
+                // `insert` replaces a header set by the caller or an outer layer, so the service sees one parent.
+                Ok(value) => drop(request.headers_mut().insert(TRACE_HEADER, value)),
+                Err(err) => diag!(MalformedHeader, "trace header not sent: {err}"),
+            }
         }
         let recorder = subsegment.recorder();
         if subsegment.is_recording() {

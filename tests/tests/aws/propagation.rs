@@ -69,3 +69,18 @@ fn recursion_detection_header_is_replaced_not_duplicated() {
         .expect("child runs");
     assert!(status.success(), "the child test failed: {status}");
 }
+
+#[tokio::test]
+async fn a_header_that_cannot_go_on_the_wire_gets_a_diagnostic_and_the_call_goes_ahead_without_it() {
+    let proxy = proxy().await;
+    let sqs = xray_core::aws_client!(aws_sdk_sqs, &sdk::config(&proxy.endpoint));
+    let before = xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader);
+
+    let (url, docs) = traced(&format!("{};Note=a\u{1}b", crate::HEADER), queue(&sqs)).await;
+
+    assert!(url.contains("/p-"), "{url}");
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["aws"]["operation"], "CreateQueue");
+    assert_eq!(proxy.trace_headers(), vec![Vec::<String>::new()]);
+    assert!(xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader) > before);
+}
