@@ -46,7 +46,8 @@ fn client(middleware: XRayMiddleware) -> ClientWithMiddleware {
 
 async fn traced<F: std::future::Future>(header: &str, f: F) -> (F::Output, Vec<Value>) {
     let sink = MemorySink::new();
-    let output = sink.scope(Trace::lambda(Some(header)).context().scope(f)).await;
+    // The trace is made inside the sink's scope so it keeps sending there, even from a future dropped later.
+    let output = sink.scope(async { Trace::lambda(Some(header)).context().scope(f).await }).await;
     (output, schema::documents(&sink))
 }
 

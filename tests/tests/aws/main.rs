@@ -24,7 +24,8 @@ const FACADE: &str = "53995c3f42cd8ad8";
 /// against the schema.
 async fn traced<F: Future>(header: &str, f: F) -> (F::Output, Vec<Value>) {
     let sink = MemorySink::new();
-    let output = sink.scope(Trace::lambda(Some(header)).context().scope(f)).await;
+    // The trace is made inside the sink's scope so it keeps sending there, even from a future dropped later.
+    let output = sink.scope(async { Trace::lambda(Some(header)).context().scope(f).await }).await;
     (output, schema::documents(&sink))
 }
 

@@ -1,5 +1,11 @@
 //! SQS: the JSON protocol, queue URLs, batches, service errors, retries and faults.
 
+use std::time::Duration;
+
+use aws_sdk_sqs::error::SdkError;
+use aws_sdk_sqs::operation::send_message::{SendMessageError, SendMessageOutput};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::timeout::TimeoutConfig;
 use serde_json::json;
 use xray_tests::proxy::Failure;
 use xray_tests::{moto, sdk};
@@ -125,4 +131,73 @@ async fn a_connection_failure_is_a_fault_naming_the_dispatch_failure() {
     let exception = &doc["cause"]["exceptions"][0];
     assert_eq!(exception["type"], "DispatchFailure");
     assert!(exception["message"].as_str().is_some_and(|m| m.to_lowercase().contains("connect")), "{exception}");
+}
+
+/// A server that takes connections and never answers.
+async fn silent() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, endpoint)
+}
+
+type Sent = Result<SendMessageOutput, SdkError<SendMessageError, HttpResponse>>;
+
+/// A traced `SendMessage` to a server that never answers, under `timeouts`.
+async fn send_to_silent(timeouts: TimeoutConfig) -> (Sent, Vec<serde_json::Value>) {
+    let (_listener, endpoint) = silent().await;
+    let config = sdk::config(&endpoint).into_builder().timeout_config(timeouts).build();
+    let sqs = xray_core::aws_client!(aws_sdk_sqs, &config);
+    traced(HEADER, sqs.send_message().queue_url("http://q/1/slow").message_body("x").send()).await
+}
+
+/// The normalized document of a `SendMessage` to the silent server that failed without a response.
+fn failed_send(retries: Option<u32>) -> serde_json::Value {
+    let mut expected = json!({
+        "name": "SQS", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment",
+        "start_time": "<t>", "end_time": "<t>", "namespace": "aws", "fault": true,
+        "aws": {"operation": "SendMessage", "region": "us-east-1", "queue_url": "http://q/1/slow"},
+    });
+    if let Some(retries) = retries {
+        expected["aws"]["retries"] = retries.into();
+    }
+    expected
+}
+
+/// The document without its cause, and the type of its first exception.
+fn without_cause(docs: &[serde_json::Value]) -> (serde_json::Value, serde_json::Value) {
+    let mut doc = only(docs);
+    let cause = doc.as_object_mut().expect("object").remove("cause").expect("a cause");
+    (doc, cause["exceptions"][0]["type"].clone())
+}
+
+#[tokio::test]
+async fn attempt_timeouts_are_a_fault_naming_the_timeout() {
+    let timeouts = TimeoutConfig::builder().operation_attempt_timeout(Duration::from_millis(150)).build();
+
+    let (sent, docs) = send_to_silent(timeouts).await;
+
+    assert!(matches!(sent, Err(SdkError::TimeoutError(_))), "{sent:?}");
+    assert_eq!(without_cause(&docs), (failed_send(Some(2)), json!("TimeoutError")));
+}
+
+#[tokio::test]
+async fn an_operation_timeout_is_a_fault_naming_the_timeout() {
+    let timeouts = TimeoutConfig::builder().operation_timeout(Duration::from_millis(200)).build();
+
+    let (sent, docs) = send_to_silent(timeouts).await;
+
+    assert!(matches!(sent, Err(SdkError::TimeoutError(_))), "{sent:?}");
+    assert_eq!(without_cause(&docs), (failed_send(Some(0)), json!("TimeoutError")));
+}
+
+#[tokio::test]
+async fn a_call_the_caller_gives_up_on_ends_its_subsegment_as_an_interrupted_fault() {
+    let (_listener, endpoint) = silent().await;
+    let sqs = xray_core::aws_client!(aws_sdk_sqs, &sdk::config(&endpoint));
+    let call = sqs.send_message().queue_url("http://q/1/slow").message_body("x").send();
+
+    let (sent, docs) = traced(HEADER, tokio::time::timeout(Duration::from_millis(200), call)).await;
+
+    assert!(sent.is_err(), "the caller's timeout fired");
+    assert_eq!(without_cause(&docs), (failed_send(None), json!("Interrupted")));
 }

@@ -21,7 +21,7 @@ use aws_types::region::Region;
 use crate::context::Subsegment;
 use crate::diag::diag;
 use crate::downstream::{self, TRACE_HEADER};
-use crate::segment::{Aws, Http, HttpResponse, Namespace};
+use crate::segment::{Aws, Exception, Http, HttpResponse, Namespace};
 
 use super::{classify, resources};
 
@@ -51,6 +51,22 @@ struct InFlight {
 impl Storable for InFlight {
     type Storer = StoreReplace<Self>;
 }
+
+impl Drop for InFlight {
+    // A caller that stops polling the operation (its own timeout, a `select!` that picked another branch) drops it
+    // between hooks: `read_after_execution` never runs, and the subsegment ends here, as a fault.
+    fn drop(&mut self) {
+        if let Some(subsegment) = self.subsegment.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+            let recorder = subsegment.recorder();
+            recorder.mark_fault();
+            recorder.add_exception(Exception::new(INTERRUPTED, "the call was dropped before it completed"));
+            subsegment.end();
+        }
+    }
+}
+
+/// The exception type of a call that ended without reaching its last hook.
+pub(crate) const INTERRUPTED: &str = "Interrupted";
 
 impl Intercept for XRayInterceptor {
     fn name(&self) -> &'static str {
