@@ -7,18 +7,18 @@ use std::borrow::Cow;
 use std::sync::{Mutex, PoisonError};
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
     FinalizerInterceptorContextRef,
 };
+use aws_smithy_runtime_api::client::interceptors::{Intercept, dyn_dispatch_hint};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_types::region::Region;
 
-use crate::context::Subsegment;
+use crate::context::{State, Subsegment, state};
 use crate::diag::diag;
 use crate::downstream::{self, TRACE_HEADER};
 use crate::segment::{Aws, Exception, Http, HttpResponse, Namespace};
@@ -52,6 +52,12 @@ impl Storable for InFlight {
     type Storer = StoreReplace<Self>;
 }
 
+/// The state of the operation, if it is recorded. Config bag lookups walk every layer before they miss, so an
+/// unrecorded call (the thread's context is not recording) does not look at all.
+fn recorded(cfg: &ConfigBag) -> Option<&InFlight> {
+    if state() == State::Recording { cfg.load::<InFlight>() } else { None }
+}
+
 impl Drop for InFlight {
     // A caller that stops polling the operation (its own timeout, a `select!` that picked another branch) drops it
     // between hooks: `read_after_execution` never runs, and the subsegment ends here, as a fault.
@@ -66,8 +72,11 @@ impl Drop for InFlight {
 }
 
 /// The exception type of a call that ended without reaching its last hook.
-pub(crate) const INTERRUPTED: &str = "Interrupted";
+const INTERRUPTED: &str = "Interrupted";
 
+// The hint tells the orchestrator which hooks this implements, so it skips the others without looking up, for each
+// of them, whether the interceptor is disabled: that lookup cost more than the hooks themselves.
+#[dyn_dispatch_hint]
 impl Intercept for XRayInterceptor {
     fn name(&self) -> &'static str {
         "XRayInterceptor"
@@ -81,11 +90,14 @@ impl Intercept for XRayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if state() == State::NotRecording {
+            // Nothing to keep: `modify_before_transmit` still propagates the decision.
+            return Ok(());
+        }
         let metadata = cfg.load::<Metadata>();
         let service = metadata.map_or("AWS", Metadata::service);
         let subsegment = downstream::begin(|| Cow::Owned(service.to_owned()), Namespace::Aws);
         if !subsegment.is_recording() {
-            // Unsampled (or no context): nothing to keep; `modify_before_transmit` still propagates the decision.
             return Ok(());
         }
         subsegment.recorder().set_aws(Aws {
@@ -108,7 +120,7 @@ impl Intercept for XRayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<InFlight>() else { return Ok(()) };
+        let Some(call) = recorded(cfg) else { return Ok(()) };
         let guard = call.subsegment.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(subsegment) = guard.as_ref() {
             let found = resources::from_request(&call.service, context.request());
@@ -125,7 +137,7 @@ impl Intercept for XRayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let header = match cfg.load::<InFlight>() {
+        let header = match recorded(cfg) {
             Some(call) => call.header.clone(),
             None => downstream::header(None),
         };
@@ -144,26 +156,24 @@ impl Intercept for XRayInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(call) = cfg.load::<InFlight>() else { return Ok(()) };
+        let Some(call) = recorded(cfg) else { return Ok(()) };
         let Some(subsegment) = call.subsegment.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return Ok(());
         };
-        {
-            let outcome = classify::outcome(context.response(), context.output_or_error().and_then(Result::err));
-            let retries = cfg.load::<RequestAttempts>().map_or(0, |a| a.attempts().saturating_sub(1));
-            let recorder = subsegment.recorder();
-            recorder.update_aws(|aws| {
-                aws.request_id = outcome.request_id.clone();
-                aws.retries = Some(retries);
+        let outcome = classify::outcome(context.response(), context.output_or_error().and_then(Result::err));
+        let retries = cfg.load::<RequestAttempts>().map_or(0, |a| a.attempts().saturating_sub(1));
+        let recorder = subsegment.recorder();
+        recorder.update_aws(|aws| {
+            aws.request_id = outcome.request_id.clone();
+            aws.retries = Some(retries);
+        });
+        if outcome.status.is_some() || outcome.content_length.is_some() {
+            recorder.set_http(Http {
+                request: None,
+                response: Some(HttpResponse { status: outcome.status, content_length: outcome.content_length }),
             });
-            if outcome.status.is_some() || outcome.content_length.is_some() {
-                recorder.set_http(Http {
-                    request: None,
-                    response: Some(HttpResponse { status: outcome.status, content_length: outcome.content_length }),
-                });
-            }
-            outcome.record(&recorder);
         }
+        outcome.record(&recorder);
         subsegment.end();
         Ok(())
     }
