@@ -50,6 +50,21 @@ async fn batches_record_their_message_count() {
 }
 
 #[tokio::test]
+async fn receive_records_how_many_messages_came_back() {
+    let url = new_queue().await;
+    let sqs = xray_core::aws_client!(aws_sdk_sqs, &sdk::config(&moto::shared().endpoint));
+    for body in ["a", "b"] {
+        sqs.send_message().queue_url(&url).message_body(body).send().await.expect("sent");
+    }
+
+    let (received, docs) =
+        traced(HEADER, sqs.receive_message().queue_url(&url).max_number_of_messages(10).send()).await;
+
+    assert_eq!(received.expect("received").messages().len(), 2);
+    assert_eq!(only(&docs), succeeded("SQS", "ReceiveMessage", json!({"queue_url": url, "message_count": 2})));
+}
+
+#[tokio::test]
 async fn a_service_error_is_an_error_with_the_code_and_message_as_cause_and_reaches_the_caller_unchanged() {
     let moto = moto::shared();
     let sqs = xray_core::aws_client!(aws_sdk_sqs, &sdk::config(&moto.endpoint));

@@ -163,9 +163,12 @@ impl Intercept for XRayInterceptor {
         let outcome = classify::outcome(context.response(), context.output_or_error().and_then(Result::err));
         let retries = cfg.load::<RequestAttempts>().map_or(0, |a| a.attempts().saturating_sub(1));
         let recorder = subsegment.recorder();
+        let operation = cfg.load::<Metadata>().map_or("", Metadata::name);
+        let found = context.response().map(|r| resources::from_response(&call.service, operation, r));
         recorder.update_aws(|aws| {
             aws.request_id = outcome.request_id.clone();
             aws.retries = Some(retries);
+            aws.resources.extend(found.into_iter().flatten());
         });
         if outcome.status.is_some() || outcome.content_length.is_some() {
             recorder.set_http(Http {

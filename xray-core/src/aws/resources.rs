@@ -3,12 +3,13 @@
 //!
 //! They are read from the serialized request, which every `aws-sdk-*` crate produces the same way for a given
 //! protocol, so no SDK crate is a dependency here: JSON bodies (SQS, DynamoDB, Kinesis, EventBridge), form bodies
-//! (SNS), and the request path or host (Lambda, S3). Services without an entry record no resource fields.
+//! (SNS), and the request path or host (Lambda, S3); SQS `ReceiveMessage` also counts the messages in its response.
+//! Services without an entry record no resource fields.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
@@ -35,6 +36,23 @@ pub fn from_request(service: &str, request: &HttpRequest) -> Map<String, Value> 
         }
         "S3" => s3_fields(request.uri(), &mut fields),
         _ => {}
+    }
+    fields
+}
+
+/// The resource fields only a response tells: how many messages an SQS `ReceiveMessage` returned.
+pub fn from_response(service: &str, operation: &str, response: &HttpResponse) -> Map<String, Value> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Received {
+        messages: Option<Vec<IgnoredAny>>,
+    }
+    let mut fields = Map::new();
+    if (service, operation) == ("SQS", "ReceiveMessage")
+        && response.status().is_success()
+        && let Some(Ok(received)) = response.body().bytes().map(serde_json::from_slice::<Received>)
+    {
+        fields.insert("message_count".into(), received.messages.map_or(0, |m| m.len()).into());
     }
     fields
 }
@@ -247,6 +265,27 @@ mod tests {
             fields("S3", "http://127.0.0.1:5000/photos/cat.jpg", ""),
             serde_json::json!({"bucket_name": "photos", "key": "cat.jpg"})
         );
+    }
+
+    #[test]
+    fn sqs_receive_counts_the_messages_it_got() {
+        let response = |body: &'static str| {
+            HttpResponse::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(200).expect("200"),
+                SdkBody::from(body),
+            )
+        };
+        let two = response(r#"{"Messages":[{"MessageId":"a","Body":"x"},{"MessageId":"b","Body":"y"}]}"#);
+        assert_eq!(
+            Value::Object(from_response("SQS", "ReceiveMessage", &two)),
+            serde_json::json!({"message_count": 2})
+        );
+        let none = response("{}");
+        assert_eq!(
+            Value::Object(from_response("SQS", "ReceiveMessage", &none)),
+            serde_json::json!({"message_count": 0})
+        );
+        assert!(from_response("SQS", "SendMessage", &two).is_empty());
     }
 
     #[test]
