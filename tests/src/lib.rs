@@ -1,1 +1,19 @@
-//! x
+//! Cross-crate behaviour and end-to-end tests for xray-rs, and the harness they share: a real moto server
+//! ([`moto`]), a fault-injecting proxy in front of it ([`proxy`]), SDK configs pointed at them ([`sdk`]) and the
+//! segment document schema every captured document is checked against ([`schema`]).
+//!
+//! ```no_run
+//! use xray_tests::{moto, sdk};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let config = sdk::config(&moto::shared().endpoint);
+//! let sqs = xray_core::aws_client!(aws_sdk_sqs, &config);
+//! sqs.create_queue().queue_name("jobs").send().await.expect("moto answers");
+//! # }
+//! ```
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod moto;
+pub mod proxy;
+pub mod schema;
+pub mod sdk;

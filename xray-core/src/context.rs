@@ -443,6 +443,18 @@ impl Context {
         self.trace.header_for(self.parent_id())
     }
 
+    /// The same header as [`Context::trace_header`], formatted for the wire without building a [`TraceHeader`]
+    /// first: the AWS SDK and HTTP client instrumentation call it for every outgoing request.
+    pub fn trace_header_value(&self) -> String {
+        let inner = &self.trace.inner;
+        let mut out =
+            String::with_capacity(96 + inner.header_extra.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>());
+        let parent = self.parent_id().or(inner.upstream_parent);
+        // Writing to a String cannot fail.
+        let _ = crate::header::write_fields(&mut out, inner.trace_id, parent, inner.propagate, &inner.header_extra);
+        out
+    }
+
     /// Whether this context records anything.
     pub fn is_recording(&self) -> bool {
         self.trace.is_recording()

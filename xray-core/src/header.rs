@@ -190,18 +190,31 @@ impl FromStr for TraceHeader {
 
 impl fmt::Display for TraceHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Root={}", self.root)?;
-        if let Some(parent) = self.parent {
-            write!(f, ";Parent={parent}")?;
-        }
-        if let Some(flag) = self.sampled.as_str() {
-            write!(f, ";Sampled={flag}")?;
-        }
-        for (key, value) in &self.extra {
-            write!(f, ";{key}={value}")?;
-        }
-        Ok(())
+        write_fields(f, self.root, self.parent, self.sampled, &self.extra)
     }
+}
+
+/// Writes a header's fields in wire form. Shared by [`TraceHeader`]'s `Display` and
+/// [`crate::Context::trace_header_value`], which formats the header of every instrumented outgoing call without
+/// building (and cloning the extra fields into) a `TraceHeader` first.
+pub(crate) fn write_fields(
+    out: &mut impl fmt::Write,
+    root: TraceId,
+    parent: Option<SegmentId>,
+    sampled: Sampled,
+    extra: &[(String, String)],
+) -> fmt::Result {
+    write!(out, "Root={root}")?;
+    if let Some(parent) = parent {
+        write!(out, ";Parent={parent}")?;
+    }
+    if let Some(flag) = sampled.as_str() {
+        write!(out, ";Sampled={flag}")?;
+    }
+    for (key, value) in extra {
+        write!(out, ";{key}={value}")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

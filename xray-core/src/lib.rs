@@ -35,11 +35,17 @@
 //! daemon that is down give a diagnostic on stderr (see [`diag`]) and the code carries on.
 #![warn(missing_docs, unreachable_pub)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod config;
 pub mod context;
 pub mod diag;
+#[cfg(any(feature = "aws", feature = "reqwest"))]
+mod downstream;
 pub mod emit;
 pub mod header;
+#[cfg(feature = "reqwest")]
+pub mod http;
 pub mod ids;
 pub mod record;
 pub mod sampling;

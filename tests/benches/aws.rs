@@ -1,0 +1,201 @@
+//! What the AWS SDK instrumentation costs: SQS `SendMessage` round trips to moto with and without the interceptor;
+//! the same call against an in-process HTTP client that answers at once (no I/O); and, to see the interceptor's own
+//! CPU time per call without the SDK's much larger and noisier cost around it, the interceptor's hooks driven
+//! directly through one operation's lifecycle (request and runtime components captured from a real SDK call),
+//! next to the same lifecycle without the hooks.
+//!
+//! `cargo bench -p xray-tests --bench aws -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, Input, InterceptorContext, Output,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Metadata};
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{ConfigBag, FrozenLayer, Layer};
+use aws_types::region::Region;
+use criterion::{Criterion, criterion_group, criterion_main};
+use xray_core::Trace;
+use xray_core::aws::XRayInterceptor;
+use xray_core::emit::Emitter;
+use xray_tests::{moto, sdk};
+
+const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1";
+const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+const QUEUE_URL: &str = "http://127.0.0.1:1/123456789012/bench";
+
+/// Answers every request with a canned `SendMessage` response, without any I/O.
+#[derive(Debug, Clone)]
+struct Canned;
+
+fn canned_response() -> HttpResponse {
+    let body =
+        r#"{"MD5OfMessageBody":"5d41402abc4b2a76b9719d911017c592","MessageId":"2f1b1b7e-0000-4000-8000-000000000000"}"#;
+    let mut response = HttpResponse::new(StatusCode::try_from(200).expect("status"), SdkBody::from(body));
+    response.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+    response.headers_mut().insert("x-amzn-requestid", "canned-request-id");
+    response
+}
+
+impl HttpConnector for Canned {
+    fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+        HttpConnectorFuture::ready(Ok(canned_response()))
+    }
+}
+
+/// Keeps the runtime components and the signed request of the call it sees, to drive the hooks with real ones.
+#[derive(Debug, Clone, Default)]
+struct Capture(Arc<Mutex<Option<(RuntimeComponents, HttpRequest)>>>);
+
+impl Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "Capture"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request().try_clone().expect("SendMessage bodies are in memory");
+        *self.0.lock().expect("capture") = Some((runtime_components.clone(), request));
+        Ok(())
+    }
+}
+
+/// One operation's lifecycle as the orchestrator drives it, with `interceptor`'s hooks called where it calls them.
+fn lifecycle(
+    interceptor: Option<&XRayInterceptor>,
+    components: &RuntimeComponents,
+    operation: &FrozenLayer,
+    request: &HttpRequest,
+) -> Result<(), BoxError> {
+    let mut cfg = ConfigBag::base();
+    cfg.push_shared_layer(operation.clone());
+    let mut ctx = InterceptorContext::new(Input::erase(()));
+    if let Some(i) = interceptor {
+        i.read_before_serialization(&(&ctx).into(), components, &mut cfg)?;
+    }
+    ctx.enter_serialization_phase();
+    ctx.set_request(request.try_clone().expect("clone"));
+    ctx.enter_before_transmit_phase();
+    if let Some(i) = interceptor {
+        i.read_after_serialization(&(&ctx).into(), components, &mut cfg)?;
+        i.modify_before_transmit(&mut (&mut ctx).into(), components, &mut cfg)?;
+    }
+    ctx.enter_transmit_phase();
+    black_box(ctx.take_request());
+    ctx.set_response(canned_response());
+    ctx.enter_before_deserialization_phase();
+    ctx.enter_deserialization_phase();
+    ctx.set_output_or_error(Ok(Output::erase(())));
+    ctx.enter_after_deserialization_phase();
+    if let Some(i) = interceptor {
+        i.read_after_execution(&(&ctx).into(), components, &mut cfg)?;
+    }
+    black_box(ctx);
+    Ok(())
+}
+
+fn hooks(c: &mut Criterion) {
+    xray_core::emit::set_global(Arc::new(Discard));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let capture = Capture::default();
+    let config = sdk::config("http://127.0.0.1:1").into_builder().http_client(Canned).build();
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&config).interceptor(capture.clone()).build(),
+    );
+    rt.block_on(sqs.send_message().queue_url(QUEUE_URL).message_body("hello").send()).expect("canned call");
+    let (components, request) = capture.0.lock().expect("capture").take().expect("captured");
+    let mut layer = Layer::new("SendMessage");
+    layer.store_put(Metadata::new("SendMessage", "SQS"));
+    layer.store_put(Region::new("us-east-1"));
+    layer.store_put(RequestAttempts::new(1));
+    let operation = layer.freeze();
+    let interceptor = XRayInterceptor::new();
+    let sampled = Trace::lambda(Some(SAMPLED));
+    let unsampled = Trace::lambda(Some(UNSAMPLED));
+
+    let mut group = c.benchmark_group("interceptor_hooks");
+    group.bench_function("lifecycle_without_hooks", |b| {
+        let _in = sampled.context().enter();
+        b.iter(|| lifecycle(None, &components, &operation, &request).expect("no hook fails"))
+    });
+    group.bench_function("lifecycle_sampled", |b| {
+        let _in = sampled.context().enter();
+        b.iter(|| lifecycle(Some(&interceptor), &components, &operation, &request).expect("no hook fails"))
+    });
+    group.bench_function("lifecycle_unsampled", |b| {
+        let _in = unsampled.context().enter();
+        b.iter(|| lifecycle(Some(&interceptor), &components, &operation, &request).expect("no hook fails"))
+    });
+    group.finish();
+}
+
+impl HttpClient for Canned {
+    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+/// Drops documents once serialized, so sending costs what building them costs.
+struct Discard;
+
+impl Emitter for Discard {
+    fn send(&self, document: &[u8]) {
+        black_box(document);
+    }
+}
+
+/// One `SendMessage` in `trace`'s context; panics if it fails, so a benchmark never measures an error path.
+fn send(rt: &tokio::runtime::Runtime, trace: &Trace, client: &aws_sdk_sqs::Client, url: &str) {
+    let sent = rt.block_on(trace.context().scope(client.send_message().queue_url(url).message_body("hello").send()));
+    black_box(sent.expect("sent"));
+}
+
+fn send_message(c: &mut Criterion) {
+    xray_core::emit::set_global(Arc::new(Discard));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let sampled = Trace::lambda(Some(SAMPLED));
+    let unsampled = Trace::lambda(Some(UNSAMPLED));
+
+    let in_process = sdk::config("http://127.0.0.1:1").into_builder().http_client(Canned).build();
+    let plain = aws_sdk_sqs::Client::new(&in_process);
+    let traced = xray_core::aws_client!(aws_sdk_sqs, &in_process);
+    let mut group = c.benchmark_group("sqs_send_message/in_process");
+    group.bench_function("plain", |b| b.iter(|| send(&rt, &sampled, &plain, QUEUE_URL)));
+    group.bench_function("xray_sampled", |b| b.iter(|| send(&rt, &sampled, &traced, QUEUE_URL)));
+    group.bench_function("xray_unsampled", |b| b.iter(|| send(&rt, &unsampled, &traced, QUEUE_URL)));
+    group.finish();
+
+    // Each variant starts from an empty moto with a queue of its own: moto slows down as a queue fills up.
+    let moto = moto::shared();
+    let config = sdk::config(&moto.endpoint);
+    let plain = aws_sdk_sqs::Client::new(&config);
+    let traced = xray_core::aws_client!(aws_sdk_sqs, &config);
+    let fresh_queue = || {
+        moto.reset();
+        let created = rt.block_on(plain.create_queue().queue_name("bench").send()).expect("queue");
+        created.queue_url().expect("url").to_owned()
+    };
+    let mut group = c.benchmark_group("sqs_send_message/moto");
+    let url = fresh_queue();
+    group.bench_function("xray_sampled", |b| b.iter(|| send(&rt, &sampled, &traced, &url)));
+    let url = fresh_queue();
+    group.bench_function("plain", |b| b.iter(|| send(&rt, &sampled, &plain, &url)));
+    group.finish();
+}
+
+criterion_group!(benches, hooks, send_message);
+criterion_main!(benches);

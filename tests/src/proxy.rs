@@ -1,0 +1,136 @@
+//! A small HTTP proxy on 127.0.0.1 in front of moto: it answers the next requests with canned failures (a 500, a
+//! 503, a throttling error) before forwarding again, and keeps the `X-Amzn-Trace-Id` values of every request it saw.
+//! Retries, throttling and the injected header are thereby tested against real HTTP, with the real SDK.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+
+/// A canned failure answered instead of forwarding a request.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+}
+
+impl Failure {
+    /// A bare status code with an empty body, as a load balancer in trouble sends it.
+    pub fn status(status: u16) -> Self {
+        Self { status, headers: Vec::new(), body: String::new() }
+    }
+
+    /// An AWS JSON protocol error (SQS, DynamoDB, ...): `{"__type": code, "message": message}`.
+    pub fn json(status: u16, code: &str, message: &str) -> Self {
+        let body = serde_json::json!({ "__type": code, "message": message }).to_string();
+        let headers =
+            vec![("content-type", "application/x-amz-json-1.0".to_owned()), ("x-amzn-requestid", "proxy-1".to_owned())];
+        Self { status, headers, body }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    upstream: String,
+    failures: Mutex<VecDeque<Failure>>,
+    headers: Mutex<Vec<Vec<String>>>,
+    client: reqwest::Client,
+}
+
+/// The running proxy; dropping it stops it.
+#[derive(Debug)]
+pub struct Proxy {
+    /// `http://127.0.0.1:{port}`.
+    pub endpoint: String,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Starts a proxy to `upstream` (e.g. moto's endpoint) on a free port of 127.0.0.1, on the current runtime.
+    pub async fn start(upstream: &str) -> io::Result<Proxy> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let shared = Arc::new(Shared { upstream: upstream.to_owned(), ..Shared::default() });
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Proxy { endpoint, shared, task })
+    }
+
+    /// Answers the next requests with `failures`, in order, before forwarding again.
+    pub fn fail_next(&self, failures: impl IntoIterator<Item = Failure>) {
+        self.shared.failures.lock().unwrap_or_else(PoisonError::into_inner).extend(failures);
+    }
+
+    /// For every request seen so far, all its `X-Amzn-Trace-Id` values.
+    pub fn trace_headers(&self) -> Vec<Vec<String>> {
+        self.shared.headers.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let seen =
+        request.headers().get_all("x-amzn-trace-id").iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    shared.headers.lock().unwrap_or_else(PoisonError::into_inner).push(seen.collect());
+    let failure = shared.failures.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
+    match failure {
+        Some(failure) => canned(failure),
+        None => forward(&shared, request).await.unwrap_or_else(|err| canned(Failure::status(502).with_body(err))),
+    }
+}
+
+impl Failure {
+    fn with_body(mut self, body: String) -> Self {
+        self.body = body;
+        self
+    }
+}
+
+fn canned(failure: Failure) -> Response {
+    let mut response = Response::new(Body::from(failure.body));
+    *response.status_mut() = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in failure.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(HeaderName::from_static(name), value);
+        }
+    }
+    response
+}
+
+async fn forward(shared: &Shared, request: Request) -> Result<Response, String> {
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, 64 << 20).await.map_err(|e| e.to_string())?;
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut headers = parts.headers;
+    headers.remove("host");
+    let upstream = shared
+        .client
+        .request(parts.method, format!("{}{path}", shared.upstream))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = upstream.status();
+    for (name, value) in upstream.headers() {
+        if name != "transfer-encoding" && name != "connection" {
+            response.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    *response.body_mut() = Body::from(upstream.bytes().await.map_err(|e| e.to_string())?);
+    Ok(response)
+}

@@ -1,0 +1,296 @@
+//! Per-service resource fields, like the official SDKs' parameter whitelists: which queue, table, bucket, topic,
+//! function, stream or event bus a call went to.
+//!
+//! They are read from the serialized request, which every `aws-sdk-*` crate produces the same way for a given
+//! protocol, so no SDK crate is a dependency here: JSON bodies (SQS, DynamoDB, Kinesis, EventBridge), form bodies
+//! (SNS), and the request path or host (Lambda, S3); SQS `ReceiveMessage` also counts the messages in its response.
+//! Services without an entry record no resource fields.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
+
+/// The resource fields of a request to `service` (the SDK's service name, e.g. `SQS`).
+pub fn from_request(service: &str, request: &HttpRequest) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let body = || request.body().bytes().unwrap_or_default();
+    match service {
+        "SQS" | "DynamoDB" | "Kinesis" | "EventBridge" => {
+            if let Ok(json) = serde_json::from_slice::<JsonFields<'_>>(body()) {
+                json.collect(service, &mut fields);
+            }
+        }
+        "SNS" => {
+            if let Some(arn) = form_field(body(), "TopicArn") {
+                fields.insert("topic_arn".into(), arn.into());
+            }
+        }
+        "Lambda" => {
+            if let Some(name) = path_after(request.uri(), "/functions/") {
+                fields.insert("function_name".into(), name.into());
+            }
+        }
+        "S3" => s3_fields(request.uri(), &mut fields),
+        _ => {}
+    }
+    fields
+}
+
+/// The resource fields only a response tells: how many messages an SQS `ReceiveMessage` returned.
+pub fn from_response(service: &str, operation: &str, response: &HttpResponse) -> Map<String, Value> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Received {
+        messages: Option<Vec<IgnoredAny>>,
+    }
+    let mut fields = Map::new();
+    if (service, operation) == ("SQS", "ReceiveMessage")
+        && response.status().is_success()
+        && let Some(Ok(received)) = response.body().bytes().map(serde_json::from_slice::<Received>)
+    {
+        fields.insert("message_count".into(), received.messages.map_or(0, |m| m.len()).into());
+    }
+    fields
+}
+
+/// The members of JSON-protocol inputs that name resources; everything else is skipped without being copied.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct JsonFields<'a> {
+    #[serde(borrow)]
+    queue_url: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    queue_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    table_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    stream_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_bus_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    entries: Option<Vec<Entry<'a>>>,
+    #[serde(borrow)]
+    request_items: Option<BTreeMap<Cow<'a, str>, IgnoredAny>>,
+    #[serde(borrow)]
+    transact_items: Option<Vec<BTreeMap<Cow<'a, str>, TableRef<'a>>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Entry<'a> {
+    #[serde(borrow)]
+    event_bus_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct TableRef<'a> {
+    #[serde(borrow)]
+    table_name: Option<Cow<'a, str>>,
+}
+
+impl JsonFields<'_> {
+    fn collect(self, service: &str, out: &mut Map<String, Value>) {
+        let mut put = |key: &str, value: Option<Cow<'_, str>>| {
+            if let Some(value) = value {
+                out.insert(key.into(), Value::String(value.into_owned()));
+            }
+        };
+        put("queue_url", self.queue_url);
+        put("queue_name", self.queue_name);
+        put("table_name", self.table_name);
+        put("stream_name", self.stream_name);
+        put("event_bus_name", self.event_bus_name.clone());
+        match (service, self.entries) {
+            ("SQS", Some(entries)) => {
+                out.insert("message_count".into(), entries.len().into());
+            }
+            ("EventBridge", Some(entries)) if self.event_bus_name.is_none() => {
+                // PutEvents names the bus per entry; no name means the account's default bus.
+                let mut buses: Vec<String> = Vec::new();
+                for entry in &entries {
+                    let bus = entry.event_bus_name.as_deref().unwrap_or("default");
+                    if !buses.iter().any(|b| b == bus) {
+                        buses.push(bus.to_owned());
+                    }
+                }
+                if buses.len() == 1 {
+                    out.insert("event_bus_name".into(), buses.swap_remove(0).into());
+                } else if !buses.is_empty() {
+                    out.insert("event_bus_names".into(), buses.into());
+                }
+                out.insert("event_count".into(), entries.len().into());
+            }
+            _ => {}
+        }
+        let mut tables: Vec<String> = self.request_items.into_iter().flatten().map(|(k, _)| k.into_owned()).collect();
+        for item in self.transact_items.into_iter().flatten() {
+            for table in item.into_values().filter_map(|t| t.table_name) {
+                if !tables.iter().any(|t| *t == table) {
+                    tables.push(table.into_owned());
+                }
+            }
+        }
+        if !tables.is_empty() {
+            out.insert("table_names".into(), tables.into());
+        }
+    }
+}
+
+/// The decoded value of `name` in an `application/x-www-form-urlencoded` body.
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let body = std::str::from_utf8(body).ok()?;
+    body.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| percent_decode(&value.replace('+', " ")))
+    })
+}
+
+/// The decoded path segment after `marker`, e.g. the function name in `/2015-03-31/functions/{name}/invocations`.
+fn path_after(uri: &str, marker: &str) -> Option<String> {
+    let path = path_of(uri);
+    let start = path.find(marker)? + marker.len();
+    let segment = path[start..].split('/').next().filter(|s| !s.is_empty())?;
+    Some(percent_decode(segment))
+}
+
+/// The path of a URI, without scheme, authority and query.
+fn path_of(uri: &str) -> &str {
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    let rest = if uri.contains("://") { rest.find('/').map_or("/", |i| &rest[i..]) } else { rest };
+    rest.split(['?', '#']).next().unwrap_or("/")
+}
+
+/// S3 names the bucket in the host (`bucket.s3.region.amazonaws.com`) or, path-style, in the first path segment;
+/// the key is the rest of the path.
+fn s3_fields(uri: &str, out: &mut Map<String, Value>) {
+    let host = uri.split_once("://").map_or("", |(_, rest)| rest.split(['/', ':']).next().unwrap_or(""));
+    let path = path_of(uri).trim_start_matches('/');
+    let virtual_bucket = host.split_once(".s3").filter(|(bucket, _)| !bucket.is_empty()).map(|(b, _)| b);
+    let (bucket, key) = match virtual_bucket {
+        Some(bucket) => (Some(bucket.to_owned()), path),
+        None => {
+            let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+            (Some(percent_decode(bucket)).filter(|b| !b.is_empty()), key)
+        }
+    };
+    if let Some(bucket) = bucket {
+        out.insert("bucket_name".into(), bucket.into());
+    }
+    if !key.is_empty() {
+        out.insert("key".into(), percent_decode(key).into());
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::body::SdkBody;
+
+    fn request(uri: &str, body: &'static str) -> HttpRequest {
+        let mut request = HttpRequest::new(SdkBody::from(body));
+        request.set_uri(uri).expect("uri");
+        request
+    }
+
+    fn fields(service: &str, uri: &str, body: &'static str) -> Value {
+        Value::Object(from_request(service, &request(uri, body)))
+    }
+
+    #[test]
+    fn sqs_batches_count_their_messages() {
+        let body =
+            r#"{"QueueUrl":"http://q/1/jobs","Entries":[{"Id":"a","MessageBody":"x"},{"Id":"b","MessageBody":"y"}]}"#;
+        assert_eq!(
+            fields("SQS", "http://sqs/", body),
+            serde_json::json!({"queue_url": "http://q/1/jobs", "message_count": 2})
+        );
+    }
+
+    #[test]
+    fn dynamodb_batch_and_transact_operations_list_their_tables() {
+        let batch = r#"{"RequestItems":{"orders":{"Keys":[]},"users":{"Keys":[]}}}"#;
+        assert_eq!(fields("DynamoDB", "http://d/", batch), serde_json::json!({"table_names": ["orders", "users"]}));
+        let transact = r#"{"TransactItems":[{"Put":{"TableName":"a","Item":{}}},{"Update":{"TableName":"b"}},
+            {"ConditionCheck":{"TableName":"a"}}]}"#;
+        assert_eq!(fields("DynamoDB", "http://d/", transact), serde_json::json!({"table_names": ["a", "b"]}));
+        assert_eq!(fields("DynamoDB", "http://d/", r#"{"TableName":"t"}"#), serde_json::json!({"table_name": "t"}));
+    }
+
+    #[test]
+    fn kinesis_eventbridge_sns_lambda_and_s3_name_their_resource() {
+        assert_eq!(fields("Kinesis", "http://k/", r#"{"StreamName":"s","Data":"AA=="}"#)["stream_name"], "s");
+        let put_events = r#"{"Entries":[{"EventBusName":"orders"},{"EventBusName":"orders"}]}"#;
+        assert_eq!(
+            fields("EventBridge", "http://e/", put_events),
+            serde_json::json!({"event_bus_name": "orders", "event_count": 2})
+        );
+        assert_eq!(
+            fields("EventBridge", "http://e/", r#"{"Entries":[{}]}"#),
+            serde_json::json!({"event_bus_name": "default", "event_count": 1})
+        );
+        let publish = "Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3Aalerts&Message=hi+there";
+        assert_eq!(fields("SNS", "http://sns/", publish)["topic_arn"], "arn:aws:sns:us-east-1:1:alerts");
+        let invoke = "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/my%3Afn/invocations?x=1";
+        assert_eq!(fields("Lambda", invoke, "{}"), serde_json::json!({"function_name": "my:fn"}));
+        assert_eq!(
+            fields("S3", "https://photos.s3.us-east-1.amazonaws.com/2024/cat%20one.jpg?x-id=GetObject", ""),
+            serde_json::json!({"bucket_name": "photos", "key": "2024/cat one.jpg"})
+        );
+        assert_eq!(
+            fields("S3", "http://127.0.0.1:5000/photos/cat.jpg", ""),
+            serde_json::json!({"bucket_name": "photos", "key": "cat.jpg"})
+        );
+    }
+
+    #[test]
+    fn sqs_receive_counts_the_messages_it_got() {
+        let response = |body: &'static str| {
+            HttpResponse::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(200).expect("200"),
+                SdkBody::from(body),
+            )
+        };
+        let two = response(r#"{"Messages":[{"MessageId":"a","Body":"x"},{"MessageId":"b","Body":"y"}]}"#);
+        assert_eq!(
+            Value::Object(from_response("SQS", "ReceiveMessage", &two)),
+            serde_json::json!({"message_count": 2})
+        );
+        let none = response("{}");
+        assert_eq!(
+            Value::Object(from_response("SQS", "ReceiveMessage", &none)),
+            serde_json::json!({"message_count": 0})
+        );
+        assert!(from_response("SQS", "SendMessage", &two).is_empty());
+    }
+
+    #[test]
+    fn unknown_services_and_unreadable_bodies_record_nothing() {
+        assert_eq!(fields("STS", "http://sts/", "Action=GetCallerIdentity"), serde_json::json!({}));
+        assert_eq!(fields("SQS", "http://sqs/", "not json"), serde_json::json!({}));
+    }
+}
