@@ -212,6 +212,11 @@ pub fn annotation<T: Clone + Into<AnnotationValue>>(value: &T) -> AnnotationValu
     value.clone().into()
 }
 
+/// Stores `value` as metadata `key` in the `default` namespace.
+pub fn metadata<T: Serialize + ?Sized>(rec: &Recorder, key: &'static str, value: &T) {
+    rec.put_metadata(key, value);
+}
+
 /// Stores the arguments as `metadata.default.args`, each as its `Debug` text.
 pub fn capture_args(rec: &Recorder, args: &[(&'static str, &dyn fmt::Debug)]) {
     let map: serde_json::Map<String, serde_json::Value> =

@@ -142,7 +142,7 @@ pub(crate) fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream>
     }
     for kv in &args.metadata {
         let (key, value) = (&kv.key, &kv.value);
-        before.push(quote_spanned!(value.span()=> __xray_rec.put_metadata(#key, &(#value));));
+        before.push(quote_spanned!(value.span()=> #private::metadata(&__xray_rec, #key, &(#value));));
     }
     if args.capture_args && !args.skip_all {
         let captured: Vec<_> = params.iter().filter(|p| !args.skip.contains(p)).collect();
