@@ -377,6 +377,7 @@ thread_local! {
 }
 
 /// The state of the current context.
+#[inline]
 pub(crate) fn state() -> State {
     STATE.with(Cell::get)
 }

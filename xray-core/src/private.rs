@@ -18,7 +18,9 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 use serde::Serialize;
 
-use crate::context::{Context, State, Subsegment, Trace, end_context, state, with_current};
+use crate::context::{
+    Context, State, Subsegment, SubsegmentGuard, Trace, end_context, state, subsegment, with_current,
+};
 use crate::record::Recorder;
 use crate::segment::{AnnotationValue, Exception};
 
@@ -31,7 +33,76 @@ pub const CAPTURE_RESPONSE_ENV: &str = "POWERTOOLS_TRACER_CAPTURE_RESPONSE";
 /// The process-wide trace header Lambda sets, read only when the invocation's Context carries none.
 pub const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
 
-/// The subsegment of one call to a `#[traced]` function; ends when dropped (a panic in flight marks a fault).
+/// What records the outcome of a call: the `err` option's target.
+pub trait Recording {
+    /// Records on the call's subsegment, if it is recorded.
+    fn recorder(&self) -> Option<Recorder>;
+}
+
+/// The subsegment of one call to a synchronous `#[traced]` function, current on this thread until it ends.
+#[derive(Debug)]
+pub struct SyncSpan {
+    guard: Option<SubsegmentGuard>,
+}
+
+impl SyncSpan {
+    /// Opens `name` under the current subsegment if the current trace is sampled. Without a trace context the
+    /// function runs untraced and silently: a traced helper called from a test or from init code is not an error.
+    #[inline]
+    pub fn open(name: &'static str, namespace: Option<Namespace>) -> Self {
+        if state() != State::Recording {
+            return Self { guard: None };
+        }
+        Self::open_recording(name, namespace)
+    }
+
+    #[cold]
+    fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
+        let guard = subsegment(name);
+        if guard.id().is_none() {
+            return Self { guard: None };
+        }
+        if let Some(namespace) = namespace {
+            crate::record::current().set_namespace(namespace);
+        }
+        Self { guard: Some(guard) }
+    }
+
+    /// Runs the body; a panic is recorded on this call's subsegment, then resumed.
+    #[inline]
+    pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
+        if self.guard.is_none() {
+            return body();
+        }
+        // The subsegment stays current until the guard drops, so `current()` is this call's subsegment.
+        run_caught(body, crate::record::current)
+    }
+
+    /// Ends the subsegment (in Lambda it is sent at once).
+    #[inline]
+    pub fn end(self) {}
+}
+
+impl Recording for SyncSpan {
+    /// While the span is open its subsegment is the current one.
+    #[inline]
+    fn recorder(&self) -> Option<Recorder> {
+        self.guard.as_ref().map(|_| crate::record::current())
+    }
+}
+
+/// Runs `body`, recording a panic on `recorder()` before resuming it.
+fn run_caught<R>(body: impl FnOnce() -> R, recorder: impl FnOnce() -> Recorder) -> R {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(payload) => {
+            record_panic(&recorder(), &*payload);
+            resume_unwind(payload)
+        }
+    }
+}
+
+/// The subsegment of one call to a `#[traced]` `async fn`; ends when dropped (a panic in flight marks a fault).
 pub struct Span {
     /// The caller's context with this call's subsegment open; `None` when nothing is recorded.
     ctx: Option<Context>,
@@ -70,30 +141,31 @@ impl Span {
         self.ctx.is_some()
     }
 
-    /// Records on this call's subsegment, if it is recorded.
-    pub fn recorder(&self) -> Option<Recorder> {
-        self.ctx.as_ref().map(Context::recorder)
-    }
-
-    /// Runs a synchronous body with this call's subsegment current; a panic is recorded, then resumed.
+    /// Runs an async body with this call's subsegment current at each poll (a panic is recorded, then resumed),
+    /// then `after` with the output, then ends the subsegment. The span lives in the returned future only, which
+    /// keeps the traced future small.
     #[inline]
-    pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
-        match &self.ctx {
-            None => body(),
-            Some(ctx) => run_in(ctx, body),
-        }
-    }
-
-    /// Runs an async body with this call's subsegment current at each poll; a panic is recorded, then resumed.
-    pub fn instrument<F: Future>(&self, body: F) -> Instrumented<F> {
-        Instrumented { ctx: self.ctx.clone(), inner: body }
+    pub fn instrument<F, A>(self, body: F, after: A) -> Traced<F, A>
+    where
+        F: Future,
+        A: FnOnce(&F::Output, &Span),
+    {
+        Traced { span: self, after: Some(after), inner: body }
     }
 
     /// Ends the subsegment (in Lambda it is sent at once).
+    #[inline]
     pub fn end(mut self) {
         if let Some(ctx) = self.ctx.take() {
             end_context(ctx);
         }
+    }
+}
+
+impl Recording for Span {
+    #[inline]
+    fn recorder(&self) -> Option<Recorder> {
+        self.ctx.as_ref().map(Context::recorder)
     }
 }
 
@@ -105,16 +177,10 @@ impl Drop for Span {
     }
 }
 
+/// Runs `body` with `ctx` current; a panic is recorded on the subsegment open in `ctx`, then resumed.
 fn run_in<R>(ctx: &Context, body: impl FnOnce() -> R) -> R {
-    let entered = ctx.clone().enter();
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(value) => value,
-        Err(payload) => {
-            drop(entered);
-            record_panic(&ctx.recorder(), &*payload);
-            resume_unwind(payload)
-        }
-    }
+    let _entered = ctx.clone().enter();
+    run_caught(body, || ctx.recorder())
 }
 
 /// Marks a fault whose cause is the panic's message.
@@ -129,7 +195,47 @@ fn record_panic(rec: &Recorder, payload: &(dyn Any + Send)) {
 }
 
 pin_project! {
-    /// An async body run with a given context current at each poll, panics recorded; see [`Span::instrument`].
+    /// A traced async body; see [`Span::instrument`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Traced<F, A> {
+        span: Span,
+        after: Option<A>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, A> fmt::Debug for Traced<F, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Traced").field("span", &self.span).finish_non_exhaustive()
+    }
+}
+
+impl<F: Future, A: FnOnce(&F::Output, &Span)> Future for Traced<F, A> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Some(ctx) = &this.span.ctx else {
+            return this.inner.poll(cx);
+        };
+        let inner = this.inner;
+        let output = run_in(ctx, move || inner.poll(cx));
+        if let Poll::Ready(out) = &output
+            && let Some(after) = this.after.take()
+        {
+            after(out, this.span);
+            if let Some(ctx) = this.span.ctx.take() {
+                end_context(ctx);
+            }
+        }
+        output
+    }
+}
+
+pin_project! {
+    /// An async body run with a given context current at each poll, panics recorded; see [`Invocation::instrument`].
     #[must_use = "futures do nothing unless polled"]
     pub struct Instrumented<F> {
         ctx: Option<Context>,
@@ -162,7 +268,7 @@ impl<F: Future> Future for Instrumented<F> {
 
 /// A function's result, seen by the `err` option: picks, by autoref, how an `Err` is recorded.
 ///
-/// `(&&&Outcome(&ret)).__xray_record(&rec)` resolves to [`RecordStdError`] when the error type implements
+/// `(&&&Outcome(&ret)).__xray_record(&span)` resolves to [`RecordStdError`] when the error type implements
 /// `std::error::Error` (cause with the `source()` chain), else [`RecordDisplayError`] when it implements `Display`
 /// (one exception), else [`RecordNothing`] (not a `Result`, or an error that cannot be shown).
 #[derive(Debug)]
@@ -171,12 +277,12 @@ pub struct Outcome<'a, T>(pub &'a T);
 /// See [`Outcome`].
 pub trait RecordStdError {
     /// Records the error, if any.
-    fn __xray_record(&self, rec: &Recorder);
+    fn __xray_record(&self, span: &dyn Recording);
 }
 
 impl<T, E: std::error::Error> RecordStdError for &&Outcome<'_, Result<T, E>> {
-    fn __xray_record(&self, rec: &Recorder) {
-        if let Err(error) = self.0 {
+    fn __xray_record(&self, span: &dyn Recording) {
+        if let (Err(error), Some(rec)) = (self.0, span.recorder()) {
             rec.record_error_named(std::any::type_name::<E>(), error);
         }
     }
@@ -185,12 +291,12 @@ impl<T, E: std::error::Error> RecordStdError for &&Outcome<'_, Result<T, E>> {
 /// See [`Outcome`].
 pub trait RecordDisplayError {
     /// Records the error, if any.
-    fn __xray_record(&self, rec: &Recorder);
+    fn __xray_record(&self, span: &dyn Recording);
 }
 
 impl<T, E: fmt::Display> RecordDisplayError for &Outcome<'_, Result<T, E>> {
-    fn __xray_record(&self, rec: &Recorder) {
-        if let Err(error) = self.0 {
+    fn __xray_record(&self, span: &dyn Recording) {
+        if let (Err(error), Some(rec)) = (self.0, span.recorder()) {
             rec.mark_fault();
             rec.add_exception(Exception::new(std::any::type_name::<E>(), error.to_string()));
         }
@@ -200,11 +306,12 @@ impl<T, E: fmt::Display> RecordDisplayError for &Outcome<'_, Result<T, E>> {
 /// See [`Outcome`].
 pub trait RecordNothing {
     /// Does nothing.
-    fn __xray_record(&self, rec: &Recorder);
+    fn __xray_record(&self, span: &dyn Recording);
 }
 
 impl<T> RecordNothing for Outcome<'_, T> {
-    fn __xray_record(&self, _rec: &Recorder) {}
+    #[inline]
+    fn __xray_record(&self, _span: &dyn Recording) {}
 }
 
 /// An annotation value from a borrowed expression, so `annotate(id = id)` does not move `id` away from the body.
@@ -268,6 +375,13 @@ impl fmt::Debug for Invocation {
     }
 }
 
+impl Recording for Invocation {
+    /// Records on the handler subsegment.
+    fn recorder(&self) -> Option<Recorder> {
+        self.handler.is_recording().then(|| self.handler.recorder())
+    }
+}
+
 impl Invocation {
     /// Starts the invocation from the header of its Context (`_X_AMZN_TRACE_ID` only when that has none): opens
     /// `name`, annotates `ColdStart` and `Service` (`fn_name` by default) and sends the subsegment `in_progress` at
@@ -297,11 +411,6 @@ impl Invocation {
     /// Whether this invocation is recorded.
     pub fn is_recording(&self) -> bool {
         self.handler.is_recording()
-    }
-
-    /// Records on the handler subsegment, if recorded.
-    pub fn recorder(&self) -> Option<Recorder> {
-        self.handler.is_recording().then(|| self.handler.recorder())
     }
 
     /// Runs the handler's body in the invocation's context; a panic is recorded on the handler subsegment.

@@ -103,13 +103,14 @@ fn named_params(func: &ItemFn) -> Vec<Ident> {
         .collect()
 }
 
-/// Records an `Err` on `__xray_rec`, choosing by autoref how (see `xray_core::__private::Outcome`).
-fn record_err(private: &TokenStream) -> TokenStream {
+/// Records an `Err` on `span`'s subsegment, choosing by autoref how (see `xray_core::__private::Outcome`).
+/// `ret` and `span` are references to the result and to what records it.
+fn record_err(private: &TokenStream, ret: &TokenStream, span: &TokenStream) -> TokenStream {
     quote! {
         {
             #[allow(unused_imports)]
             use #private::{RecordDisplayError as _, RecordNothing as _, RecordStdError as _};
-            (&&&#private::Outcome(&__xray_ret)).__xray_record(&__xray_rec);
+            (&&&#private::Outcome(#ret)).__xray_record(#span);
         }
     }
 }
@@ -128,6 +129,7 @@ pub(crate) fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream>
     let private = private_path(args.krate.as_ref());
     let fn_name = func.sig.ident.to_string();
     let name = args.name.as_ref().map_or(fn_name, syn::LitStr::value);
+    let span = if func.sig.asyncness.is_some() { quote!(#private::Span) } else { quote!(#private::SyncSpan) };
     let namespace = match args.namespace {
         None => quote!(::core::option::Option::None),
         Some(Namespace::Aws) => quote!(::core::option::Option::Some(#private::Namespace::Aws)),
@@ -153,45 +155,53 @@ pub(crate) fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream>
     }
     let before = (!before.is_empty()).then(|| {
         quote! {
-            if let ::core::option::Option::Some(__xray_rec) = #private::Span::recorder(&__xray_span) {
+            if let ::core::option::Option::Some(__xray_rec) = #private::Recording::recorder(&__xray_span) {
                 #(#before)*
             }
         }
     });
 
-    // After the body, when sampled: the error and the return value.
-    let mut after = Vec::new();
-    if args.err {
-        after.push(record_err(&private));
-    }
-    if args.capture_ret {
-        after.push(quote!(#private::capture_ret(&__xray_rec, &__xray_ret);));
-    }
-    let after = (!after.is_empty()).then(|| {
+    // After the body, when sampled: the error and the return value. For an async fn this runs in a closure given
+    // references to both; for a sync fn, in the function with both as locals.
+    let is_async = func.sig.asyncness.is_some();
+    let (ret, span_ref) =
+        if is_async { (quote!(__xray_ret), quote!(__xray_span)) } else { (quote!(&__xray_ret), quote!(&__xray_span)) };
+    let record_err = args.err.then(|| record_err(&private, &ret, &span_ref));
+    let capture_ret = args.capture_ret.then(|| {
         quote! {
-            if let ::core::option::Option::Some(__xray_rec) = #private::Span::recorder(&__xray_span) {
-                #(#after)*
+            if let ::core::option::Option::Some(__xray_rec) = #private::Recording::recorder(#span_ref) {
+                #private::capture_ret(&__xray_rec, #ret);
             }
         }
     });
 
     let body = body_with_return_edge(&func);
-    // async: the body runs as an inner future polled with the subsegment current; sync: as a closure run with it
-    // current. Either way a panic is recorded with its message and resumed.
-    let run = if func.sig.asyncness.is_some() {
-        quote!(#private::Span::instrument(&__xray_span, async move #body).await)
+    // async: the body runs as an inner future polled with the subsegment current, then the closure records the
+    // outcome; sync: the body runs as a closure with the subsegment current. Either way a panic is recorded with its
+    // message and resumed.
+    let run = if is_async {
+        quote! {
+            #private::Span::instrument(__xray_span, async move #body, |__xray_ret, __xray_span| {
+                #record_err
+                #capture_ret
+            })
+            .await
+        }
     } else {
-        quote!(#private::Span::run(&__xray_span, move || #body))
+        quote! {
+            let __xray_ret = #private::SyncSpan::run(&__xray_span, move || #body);
+            #record_err
+            #capture_ret
+            #private::SyncSpan::end(__xray_span);
+            __xray_ret
+        }
     };
     let ItemFn { attrs, vis, sig, .. } = &func;
     Ok(quote! {
         #(#attrs)* #vis #sig {
-            let __xray_span = #private::Span::open(#name, #namespace);
+            let __xray_span = #span::open(#name, #namespace);
             #before
-            let __xray_ret = #run;
-            #after
-            #private::Span::end(__xray_span);
-            __xray_ret
+            #run
         }
     })
 }
@@ -259,14 +269,7 @@ pub(crate) fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<Tok
     let fn_name = func.sig.ident.to_string();
     let name = args.name.as_ref().map_or_else(|| format!("## {fn_name}"), syn::LitStr::value);
     let capture_response = args.capture_response;
-    let record_err = args.err.then(|| {
-        let record = record_err(&private);
-        quote! {
-            if let ::core::option::Option::Some(__xray_rec) = #private::Invocation::recorder(&__xray_invocation) {
-                #record
-            }
-        }
-    });
+    let record_err = args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_invocation)));
     let body = body_with_return_edge(&func);
     let ItemFn { attrs, vis, sig, .. } = &func;
     Ok(quote! {
