@@ -31,6 +31,9 @@
 //! # }
 //! ```
 //!
+//! With the default `macros` feature, `#[traced]` and `#[traced_handler]` (from `xray-macros`) instrument functions
+//! in one line; the `off` feature makes them emit every annotated function unchanged.
+//!
 //! Nothing here fails the traced code: bad headers, bad settings, invalid annotations, oversized documents and a
 //! daemon that is down give a diagnostic on stderr (see [`diag`]) and the code carries on.
 #![warn(missing_docs, unreachable_pub)]

@@ -10,14 +10,41 @@ use syn::{FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
 
 use crate::args::{HandlerArgs, Namespace, TracedArgs};
 
+/// Which attribute is being expanded.
+#[derive(Clone, Copy)]
+pub(crate) enum Attr {
+    Traced,
+    TracedHandler,
+}
+
+/// An attribute's expansion: the instrumented function, the item unchanged when `off` (after checking the
+/// arguments), or the item unchanged plus the error.
+pub(crate) fn entry(attr: Attr, args: TokenStream, item: TokenStream, off: bool) -> TokenStream {
+    let name = match attr {
+        Attr::Traced => "traced",
+        Attr::TracedHandler => "traced_handler",
+    };
+    let result = parse_fn(item.clone(), name).and_then(|func| match attr {
+        Attr::Traced => {
+            let args = TracedArgs::parse(args)?;
+            if off { Ok(item.clone()) } else { traced(args, func) }
+        }
+        Attr::TracedHandler => {
+            let args = HandlerArgs::parse(args)?;
+            if off { Ok(item.clone()) } else { traced_handler(args, func) }
+        }
+    });
+    result.unwrap_or_else(|error| with_error(item, &error))
+}
+
 /// The user's item unchanged, followed by the error: the rest of their crate still type-checks.
-pub(crate) fn with_error(item: TokenStream, error: &syn::Error) -> TokenStream {
+fn with_error(item: TokenStream, error: &syn::Error) -> TokenStream {
     let error = error.to_compile_error();
     quote!(#item #error)
 }
 
 /// Parses the annotated item, which must be a function with a body.
-pub(crate) fn parse_fn(item: TokenStream, attr: &str) -> syn::Result<ItemFn> {
+fn parse_fn(item: TokenStream, attr: &str) -> syn::Result<ItemFn> {
     let parsed: Item = syn::parse2(item.clone()).map_err(|_| not_a_function(&item, attr, "this item"))?;
     let what = match parsed {
         Item::Fn(func) => {
@@ -116,7 +143,7 @@ fn record_err(private: &TokenStream, ret: &TokenStream, span: &TokenStream) -> T
 }
 
 /// `#[traced]`.
-pub(crate) fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
+fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
     let params = named_params(&func);
     for skipped in &args.skip {
         if !params.contains(skipped) {
@@ -257,7 +284,7 @@ fn handler_form(func: &ItemFn) -> syn::Result<HandlerForm> {
 }
 
 /// `#[traced_handler]`.
-pub(crate) fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<TokenStream> {
+fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<TokenStream> {
     if func.sig.asyncness.is_none() {
         return Err(syn::Error::new(func.sig.fn_token.span(), "`#[traced_handler]` requires an `async fn`"));
     }
@@ -291,4 +318,46 @@ pub(crate) fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<Tok
             __xray_ret
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item() -> TokenStream {
+        quote!(
+            async fn load(id: u64) -> Result<u64, String> {
+                Ok(id)
+            }
+        )
+    }
+
+    #[test]
+    fn off_emits_the_item_unchanged() {
+        for attr in [Attr::Traced, Attr::TracedHandler] {
+            let args = match attr {
+                Attr::Traced => quote!(name = "x", err = false),
+                Attr::TracedHandler => quote!(capture_response),
+            };
+            let input = match attr {
+                Attr::Traced => item(),
+                Attr::TracedHandler => quote!(
+                    async fn h(event: LambdaEvent<()>) -> Result<(), E> {
+                        Ok(())
+                    }
+                ),
+            };
+            assert_eq!(entry(attr, args.clone(), input.clone(), true).to_string(), input.to_string());
+            let on = entry(attr, args, input.clone(), false).to_string();
+            assert_ne!(on, input.to_string());
+            assert!(on.contains("__private"), "{on}");
+        }
+    }
+
+    #[test]
+    fn off_still_checks_the_arguments() {
+        let out = entry(Attr::Traced, quote!(nmae = "x"), item(), true).to_string();
+        assert!(out.starts_with(&item().to_string()), "the item is kept: {out}");
+        assert!(out.contains("compile_error") && out.contains("unknown argument `nmae`"), "{out}");
+    }
 }

@@ -61,6 +61,8 @@ mod expand;
 
 use proc_macro::TokenStream;
 
+use crate::expand::Attr;
+
 /// Traces a function (`fn` or `async fn`, free or method, generic or not) as an X-Ray subsegment named after it.
 ///
 /// The subsegment opens when the function starts (for an `async fn`, when its future is first polled), is the
@@ -117,37 +119,45 @@ use proc_macro::TokenStream;
 ///
 /// # Expands to
 ///
-/// For `#[traced(annotate(order_id = id))] async fn load(id: u64) -> Result<String, Error> { body }`, roughly:
+/// For `#[traced(annotate(order_id = id))] fn load(id: u64) -> Result<String, Error> { body }`, roughly:
 ///
 /// ```text
-/// async fn load(id: u64) -> Result<String, Error> {
-///     let __xray_span = ::xray_core::__private::Span::open("load", None);   // nothing if not sampled
-///     if let Some(__xray_rec) = __xray_span.recorder() {
-///         __xray_rec.put_annotation("order_id", annotation(&(id)));
+/// fn load(id: u64) -> Result<String, Error> {
+///     // Opens the subsegment and makes it current, if the trace is sampled (one thread-local read if not).
+///     let __xray_span = ::xray_core::__private::SyncSpan::open("load", None);
+///     if let Some(__xray_rec) = Recording::recorder(&__xray_span) {
+///         __xray_rec.put_annotation("order_id", ::xray_core::__private::annotation(&(id)));
 ///     }
-///     let __xray_ret = __xray_span.instrument(async move {
+///     // Runs the body; when sampled, a panic is recorded with its message, then resumed.
+///     let __xray_ret = __xray_span.run(move || {
 ///         if false { let __xray_fake_return: Result<String, Error> = loop {}; return __xray_fake_return; }
 ///         { body }
-///     }).await;                                    // subsegment current at each poll, panics recorded
-///     if let Some(__xray_rec) = __xray_span.recorder() {
-///         (&&&Outcome(&__xray_ret)).__xray_record(&__xray_rec);   // an Err marks fault + cause
-///     }
+///     });
+///     (&&&Outcome(&__xray_ret)).__xray_record(&__xray_span);   // an Err marks fault + cause
 ///     __xray_span.end();
 ///     __xray_ret
 /// }
 /// ```
 ///
-/// A synchronous function runs its body as `__xray_span.run(move || { body })` instead. The never-taken
-/// `__xray_fake_return` edge gives the compiler the declared return type before the body, so a type error in the
-/// body points at the user's line.
+/// An `async fn` keeps its signature; its body becomes an inner future polled with the subsegment current, and
+/// the outcome is recorded when it completes:
+///
+/// ```text
+/// async fn load(id: u64) -> Result<String, Error> {
+///     let __xray_span = ::xray_core::__private::Span::open("load", None);
+///     /* annotations as above */
+///     Span::instrument(__xray_span, async move { /* return edge */ { body } }, |__xray_ret, __xray_span| {
+///         (&&&Outcome(__xray_ret)).__xray_record(__xray_span);
+///     })
+///     .await
+/// }
+/// ```
+///
+/// The never-taken `__xray_fake_return` edge gives the compiler the declared return type before it reads the body,
+/// so a type error in the body points at the user's line, not at the attribute.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = proc_macro2::TokenStream::from(item);
-    let result = expand::parse_fn(item.clone(), "traced").and_then(|func| {
-        let args = args::TracedArgs::parse(args.into())?;
-        if cfg!(feature = "off") { Ok(item.clone()) } else { expand::traced(args, func) }
-    });
-    result.unwrap_or_else(|error| expand::with_error(item, &error)).into()
+    expand::entry(Attr::Traced, args.into(), item.into(), cfg!(feature = "off")).into()
 }
 
 /// Traces a `lambda_runtime` handler: one invocation, its trace context, and the handler subsegment `## <fn name>`.
@@ -212,9 +222,7 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         if false { let __xray_fake_return: Result<Value, Error> = loop {}; return __xray_fake_return; }
 ///         { body }
 ///     }).await;                                    // handler context current at each poll, panics recorded
-///     if let Some(__xray_rec) = __xray_invocation.recorder() {
-///         (&&&Outcome(&__xray_ret)).__xray_record(&__xray_rec);
-///     }
+///     (&&&Outcome(&__xray_ret)).__xray_record(&__xray_invocation);   // an Err marks fault + cause
 ///     (&&Response(&__xray_ret)).__xray_capture(&__xray_invocation, "handler", "## handler");
 ///     __xray_invocation.end();                     // handler subsegment sent, then anything still open
 ///     __xray_ret
@@ -222,10 +230,5 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn traced_handler(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = proc_macro2::TokenStream::from(item);
-    let result = expand::parse_fn(item.clone(), "traced_handler").and_then(|func| {
-        let args = args::HandlerArgs::parse(args.into())?;
-        if cfg!(feature = "off") { Ok(item.clone()) } else { expand::traced_handler(args, func) }
-    });
-    result.unwrap_or_else(|error| expand::with_error(item, &error)).into()
+    expand::entry(Attr::TracedHandler, args.into(), item.into(), cfg!(feature = "off")).into()
 }
