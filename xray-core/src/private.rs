@@ -40,15 +40,18 @@ pub trait Recording {
 }
 
 /// The subsegment of one call to a synchronous `#[traced]` function, current on this thread until it ends.
+///
+/// The guard is boxed so that an unsampled call handles one null pointer rather than moving a 48-byte value through
+/// the stack: the allocation is paid only by sampled calls, which serialize a document anyway.
 #[derive(Debug)]
 pub struct SyncSpan {
-    guard: Option<SubsegmentGuard>,
+    guard: Option<Box<SubsegmentGuard>>,
 }
 
 impl SyncSpan {
     /// Opens `name` under the current subsegment if the current trace is sampled. Without a trace context the
     /// function runs untraced and silently: a traced helper called from a test or from init code is not an error.
-    #[inline]
+    #[inline(always)]
     pub fn open(name: &'static str, namespace: Option<Namespace>) -> Self {
         if state() != State::Recording {
             return Self { guard: None };
@@ -65,11 +68,11 @@ impl SyncSpan {
         if let Some(namespace) = namespace {
             crate::record::current().set_namespace(namespace);
         }
-        Self { guard: Some(guard) }
+        Self { guard: Some(Box::new(guard)) }
     }
 
     /// Runs the body; a panic is recorded on this call's subsegment, then resumed.
-    #[inline]
+    #[inline(always)]
     pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
         if self.guard.is_none() {
             return body();
@@ -79,13 +82,13 @@ impl SyncSpan {
     }
 
     /// Ends the subsegment (in Lambda it is sent at once).
-    #[inline]
+    #[inline(always)]
     pub fn end(self) {}
 }
 
 impl Recording for SyncSpan {
     /// While the span is open its subsegment is the current one.
-    #[inline]
+    #[inline(always)]
     fn recorder(&self) -> Option<Recorder> {
         self.guard.as_ref().map(|_| crate::record::current())
     }
@@ -104,8 +107,9 @@ fn run_caught<R>(body: impl FnOnce() -> R, recorder: impl FnOnce() -> Recorder) 
 
 /// The subsegment of one call to a `#[traced]` `async fn`; ends when dropped (a panic in flight marks a fault).
 pub struct Span {
-    /// The caller's context with this call's subsegment open; `None` when nothing is recorded.
-    ctx: Option<Context>,
+    /// The caller's context with this call's subsegment open; `None` when nothing is recorded. Boxed for the same
+    /// reason as [`SyncSpan`]'s guard: the unsampled future stays small.
+    ctx: Option<Box<Context>>,
 }
 
 impl fmt::Debug for Span {
@@ -128,7 +132,7 @@ impl Span {
     #[cold]
     fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
         let ctx = with_current(|c| c.and_then(|c| c.child(Cow::Borrowed(name))));
-        let span = Self { ctx };
+        let span = Self { ctx: ctx.map(Box::new) };
         if let (Some(namespace), Some(rec)) = (namespace, span.recorder()) {
             rec.set_namespace(namespace);
         }
@@ -157,7 +161,7 @@ impl Span {
     #[inline]
     pub fn end(mut self) {
         if let Some(ctx) = self.ctx.take() {
-            end_context(ctx);
+            end_context(*ctx);
         }
     }
 }
@@ -165,14 +169,14 @@ impl Span {
 impl Recording for Span {
     #[inline]
     fn recorder(&self) -> Option<Recorder> {
-        self.ctx.as_ref().map(Context::recorder)
+        self.ctx.as_deref().map(Context::recorder)
     }
 }
 
 impl Drop for Span {
     fn drop(&mut self) {
         if let Some(ctx) = self.ctx.take() {
-            end_context(ctx);
+            end_context(*ctx);
         }
     }
 }
@@ -227,7 +231,7 @@ impl<F: Future, A: FnOnce(&F::Output, &Span)> Future for Traced<F, A> {
         {
             after(out, this.span);
             if let Some(ctx) = this.span.ctx.take() {
-                end_context(ctx);
+                end_context(*ctx);
             }
         }
         output
