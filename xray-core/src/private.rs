@@ -174,6 +174,7 @@ impl Recording for Span {
 }
 
 impl Drop for Span {
+    #[inline]
     fn drop(&mut self) {
         if let Some(ctx) = self.ctx.take() {
             end_context(*ctx);
