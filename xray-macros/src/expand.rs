@@ -156,7 +156,8 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
     let private = private_path(args.krate.as_ref());
     let fn_name = func.sig.ident.to_string();
     let name = args.name.as_ref().map_or(fn_name, syn::LitStr::value);
-    let span = if func.sig.asyncness.is_some() { quote!(#private::Span) } else { quote!(#private::SyncSpan) };
+    let is_async = func.sig.asyncness.is_some();
+    let span = if is_async { quote!(#private::Span) } else { quote!(#private::SyncSpan) };
     let namespace = match args.namespace {
         None => quote!(::core::option::Option::None),
         Some(Namespace::Aws) => quote!(::core::option::Option::Some(#private::Namespace::Aws)),
@@ -190,7 +191,6 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
 
     // After the body, when sampled: the error and the return value. For an async fn this runs in a closure given
     // references to both; for a sync fn, in the function with both as locals.
-    let is_async = func.sig.asyncness.is_some();
     let (ret, span_ref) =
         if is_async { (quote!(__xray_ret), quote!(__xray_span)) } else { (quote!(&__xray_ret), quote!(&__xray_span)) };
     let record_err = args.err.then(|| record_err(&private, &ret, &span_ref));

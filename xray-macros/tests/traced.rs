@@ -336,6 +336,37 @@ fn options_set_name_namespace_annotations_metadata_args_and_return() {
     );
 }
 
+#[traced(capture_args, capture_ret, annotate(id = id), metadata(ids = [id, id + 1]))]
+async fn load_async(id: u64, label: &str) -> Result<String, NotFound> {
+    tokio::task::yield_now().await;
+    if id == 0 { Err(NotFound(0)) } else { Ok(format!("{label}{id}")) }
+}
+
+#[tokio::test]
+async fn options_apply_to_async_fns_too() {
+    let ((ok, err), docs) = sampled_async(async { (load_async(4, "n").await, load_async(0, "z").await) }).await;
+    assert_eq!(ok.expect("ok"), "n4");
+    assert!(err.is_err());
+    assert_eq!(
+        exact(&docs[0]),
+        json!({
+            "name": "load_async", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment",
+            "annotations": {"id": 4},
+            "metadata": {"default": {"ids": [4, 5], "args": {"id": "4", "label": "\"n\""}, "return": "Ok(\"n4\")"}},
+        })
+    );
+    assert_eq!(
+        exact(&docs[1]),
+        json!({
+            "name": "load_async", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment",
+            "fault": true,
+            "cause": {"exceptions": [{"id": "<id>", "type": "traced::NotFound", "message": "order 0 not found"}]},
+            "annotations": {"id": 0},
+            "metadata": {"default": {"ids": [0, 1], "args": {"id": "0", "label": "\"z\""}, "return": "Err(NotFound(0))"}},
+        })
+    );
+}
+
 #[traced(capture_args, skip_all, namespace = "aws")]
 fn all_skipped(token: &str) -> usize {
     token.len()
