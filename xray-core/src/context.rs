@@ -377,6 +377,7 @@ thread_local! {
 }
 
 /// The state of the current context.
+#[inline]
 pub(crate) fn state() -> State {
     STATE.with(Cell::get)
 }
@@ -481,12 +482,18 @@ impl Context {
         EnterGuard { previous, _not_send: PhantomData }
     }
 
+    /// Records on the subsegment open in this context (nothing if none is).
+    pub(crate) fn recorder(&self) -> crate::record::Recorder {
+        crate::record::Recorder::new(self.current.map(|handle| (self.trace.clone(), handle)))
+    }
+
     pub(crate) fn target(&self, handler: bool) -> Option<Handle> {
         let chosen = if handler { self.handler.or(self.current) } else { self.current };
         chosen.or_else(|| self.trace.root_handle())
     }
 
-    fn child(&self, name: Cow<'static, str>) -> Option<Self> {
+    /// A context with a new subsegment named `name` open under this one (the handler subsegment is kept).
+    pub(crate) fn child(&self, name: Cow<'static, str>) -> Option<Self> {
         let handle = self.trace.begin(self.current, name)?;
         Some(Self { trace: self.trace.clone(), current: Some(handle), handler: self.handler })
     }
@@ -783,7 +790,8 @@ impl<F> fmt::Debug for InSubsegment<F> {
     }
 }
 
-fn end_context(ctx: Context) {
+/// Ends the subsegment open in `ctx` (a panic in flight marks it as a fault).
+pub(crate) fn end_context(ctx: Context) {
     if let Some(handle) = ctx.current {
         Subsegment { inner: Some((ctx.trace, handle)) }.close();
     }

@@ -1,0 +1,103 @@
+//! What `#[traced]` costs, against the same function plain and against `#[tracing::instrument]` with a `Registry`
+//! subscriber, in one run: `cargo bench -p xray-macros -- --warm-up-time 1 --measurement-time 3`.
+//!
+//! Sampled calls send their document to an emitter that discards it: the cost measured includes building and
+//! serializing the document, not the UDP send (measured separately by `xray-core`'s `emit/*` benchmarks).
+#![allow(missing_docs)]
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use xray_core::emit::{self, Emitter};
+use xray_core::{Trace, traced};
+
+const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+
+/// Discards documents: isolates the instrumentation from the socket.
+struct Discard;
+
+impl Emitter for Discard {
+    fn send(&self, document: &[u8]) {
+        black_box(document);
+    }
+}
+
+#[inline(never)]
+fn plain(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31)
+}
+
+#[traced]
+#[inline(never)]
+fn traced_fn(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31)
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+fn instrumented(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31)
+}
+
+#[inline(never)]
+async fn plain_async(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31)
+}
+
+#[traced]
+#[inline(never)]
+async fn traced_async(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31)
+}
+
+/// Runs a future that never waits. Inlined, so the future is built in place rather than moved into this frame.
+#[inline(always)]
+fn ready<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut TaskContext::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => unreachable!("the benchmarked futures never wait"),
+    }
+}
+
+fn unsampled(c: &mut Criterion) {
+    let mut group = c.benchmark_group("unsampled");
+    group.bench_function("plain fn", |b| b.iter(|| plain(black_box(7))));
+    {
+        let _in_trace = Trace::lambda(Some(UNSAMPLED)).context().enter();
+        group.bench_function("#[traced] fn, Sampled=0", |b| b.iter(|| traced_fn(black_box(7))));
+        group.bench_function("plain async fn", |b| b.iter(|| ready(plain_async(black_box(7)))));
+        group.bench_function("#[traced] async fn, Sampled=0", |b| b.iter(|| ready(traced_async(black_box(7)))));
+    }
+    group.bench_function("#[traced] fn, no trace context", |b| b.iter(|| traced_fn(black_box(7))));
+    group.finish();
+}
+
+fn sampled(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sampled");
+    group.bench_function("plain fn", |b| b.iter(|| plain(black_box(7))));
+    emit::run_scoped(Arc::new(Discard), || {
+        let _in_trace = Trace::lambda(Some(SAMPLED)).context().enter();
+        group.bench_function("#[traced] fn, document discarded", |b| b.iter(|| traced_fn(black_box(7))));
+        // The same subsegment opened by hand: what the macro adds on top of the runtime.
+        group.bench_function("xray_core::subsegment by hand, document discarded", |b| {
+            b.iter(|| {
+                let _guard = xray_core::subsegment("by_hand");
+                plain(black_box(7))
+            })
+        });
+        group
+            .bench_function("#[traced] async fn, document discarded", |b| b.iter(|| ready(traced_async(black_box(7)))));
+    });
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        group.bench_function("#[tracing::instrument] fn, Registry", |b| b.iter(|| instrumented(black_box(7))));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, unsampled, sampled);
+criterion_main!(benches);

@@ -1,0 +1,270 @@
+//! Parsing and validating the attributes' arguments.
+//!
+//! Arguments are read in two steps: [`RawArg`] takes any `key`, `key = expr` or `key(...)`, then [`check`] rejects
+//! unknown and duplicate keys for the attribute at hand, in one place, before each known key is interpreted. Keys
+//! are read as plain identifiers (`crate` included, through [`IdentExt::parse_any`]) rather than as custom keywords,
+//! so that an unknown key is still parsed and the error can list the valid ones.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, Lit, LitStr, Path, Token};
+
+/// The arguments of `#[traced]`.
+#[derive(Default)]
+pub(crate) struct TracedArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) namespace: Option<Namespace>,
+    pub(crate) annotate: Vec<KeyValue>,
+    pub(crate) metadata: Vec<KeyValue>,
+    pub(crate) skip: Vec<Ident>,
+    pub(crate) skip_all: bool,
+    pub(crate) capture_args: bool,
+    pub(crate) capture_ret: bool,
+    pub(crate) err: bool,
+    pub(crate) krate: Option<Path>,
+}
+
+/// The arguments of `#[traced_handler]`.
+#[derive(Default)]
+pub(crate) struct HandlerArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) capture_response: bool,
+    pub(crate) err: bool,
+    pub(crate) krate: Option<Path>,
+}
+
+/// `namespace = "remote" | "aws"`.
+#[derive(Clone, Copy)]
+pub(crate) enum Namespace {
+    Aws,
+    Remote,
+}
+
+/// One `key = expr` of `annotate(...)` or `metadata(...)`; the key is an identifier or a string literal.
+pub(crate) struct KeyValue {
+    pub(crate) key: String,
+    pub(crate) key_span: Span,
+    pub(crate) value: Expr,
+}
+
+impl Parse for KeyValue {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let (key, key_span) = if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            (lit.value(), lit.span())
+        } else {
+            let ident = input.call(Ident::parse_any)?;
+            (ident.unraw().to_string(), ident.span())
+        };
+        input.parse::<Token![=]>()?;
+        Ok(Self { key, key_span, value: input.parse()? })
+    }
+}
+
+/// What follows a key.
+enum RawValue {
+    /// `key`
+    Flag,
+    /// `key = expr`
+    Expr(Expr),
+    /// `key(...)`
+    List(TokenStream),
+}
+
+/// One argument as written, not yet checked.
+struct RawArg {
+    key: Ident,
+    value: RawValue,
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let key = input.call(Ident::parse_any)?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            RawValue::Expr(input.parse()?)
+        } else if input.peek(syn::token::Paren) {
+            let content;
+            syn::parenthesized!(content in input);
+            RawValue::List(content.parse()?)
+        } else {
+            RawValue::Flag
+        };
+        Ok(Self { key, value })
+    }
+}
+
+/// Reads the raw arguments and rejects unknown and duplicate keys.
+fn check(tokens: TokenStream, valid: &[&str]) -> syn::Result<Vec<RawArg>> {
+    let args = Punctuated::<RawArg, Token![,]>::parse_terminated.parse2(tokens)?;
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for arg in args {
+        let key = arg.key.to_string();
+        if !valid.contains(&key.as_str()) {
+            let list = valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+            return Err(syn::Error::new(arg.key.span(), format!("unknown argument `{key}`, expected one of: {list}")));
+        }
+        if seen.contains(&key) {
+            return Err(syn::Error::new(arg.key.span(), format!("duplicate argument `{key}`")));
+        }
+        seen.push(key);
+        out.push(arg);
+    }
+    Ok(out)
+}
+
+fn expect_flag(arg: &RawArg) -> syn::Result<()> {
+    match &arg.value {
+        RawValue::Flag => Ok(()),
+        _ => Err(syn::Error::new(arg.key.span(), format!("`{}` takes no value", arg.key))),
+    }
+}
+
+/// `key` alone (true) or `key = true|false`.
+fn bool_value(arg: &RawArg) -> syn::Result<bool> {
+    match &arg.value {
+        RawValue::Flag => Ok(true),
+        RawValue::Expr(Expr::Lit(syn::ExprLit { lit: Lit::Bool(b), .. })) => Ok(b.value()),
+        RawValue::Expr(other) => Err(syn::Error::new(other.span(), format!("`{}` expects `true` or `false`", arg.key))),
+        RawValue::List(_) => {
+            Err(syn::Error::new(arg.key.span(), format!("`{}` expects `= true` or `= false`", arg.key)))
+        }
+    }
+}
+
+fn string_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
+    match &arg.value {
+        RawValue::Expr(Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. })) => Ok(s.clone()),
+        RawValue::Expr(other) => Err(syn::Error::new(
+            other.span(),
+            format!("`{}` expects a string literal, like `{} = {example}`", arg.key, arg.key),
+        )),
+        _ => Err(syn::Error::new(
+            arg.key.span(),
+            format!("`{}` expects a string literal, like `{} = {example}`", arg.key, arg.key),
+        )),
+    }
+}
+
+fn path_value(arg: &RawArg) -> syn::Result<Path> {
+    match &arg.value {
+        RawValue::Expr(Expr::Path(p)) if p.qself.is_none() => Ok(p.path.clone()),
+        RawValue::Expr(other) => {
+            Err(syn::Error::new(other.span(), "`crate` expects a path, like `crate = ::my_tracing::xray`"))
+        }
+        _ => Err(syn::Error::new(arg.key.span(), "`crate` expects a path, like `crate = ::my_tracing::xray`")),
+    }
+}
+
+fn list<T: Parse>(arg: &RawArg) -> syn::Result<Punctuated<T, Token![,]>> {
+    match &arg.value {
+        RawValue::List(tokens) => Punctuated::<T, Token![,]>::parse_terminated.parse2(tokens.clone()),
+        _ => Err(syn::Error::new(arg.key.span(), format!("`{}` expects a list, like `{}(...)`", arg.key, arg.key))),
+    }
+}
+
+/// Whether `key` is a valid annotation key: 1 to 500 ASCII letters, digits or underscores (as X-Ray requires).
+fn is_valid_annotation_key(key: &str) -> bool {
+    (1..=500).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn key_values(arg: &RawArg, annotation: bool) -> syn::Result<Vec<KeyValue>> {
+    let mut out: Vec<KeyValue> = Vec::new();
+    for kv in list::<KeyValue>(arg)? {
+        if annotation && !is_valid_annotation_key(&kv.key) {
+            return Err(syn::Error::new(
+                kv.key_span,
+                format!("invalid annotation key `{}`: keys are 1 to 500 ASCII letters, digits or `_`", kv.key),
+            ));
+        }
+        if out.iter().any(|k| k.key == kv.key) {
+            return Err(syn::Error::new(kv.key_span, format!("duplicate key `{}` in `{}`", kv.key, arg.key)));
+        }
+        out.push(kv);
+    }
+    Ok(out)
+}
+
+impl TracedArgs {
+    const VALID: &'static [&'static str] = &[
+        "name",
+        "namespace",
+        "annotate",
+        "metadata",
+        "skip",
+        "skip_all",
+        "capture_args",
+        "capture_ret",
+        "err",
+        "crate",
+    ];
+
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
+        let mut args = Self { err: true, ..Self::default() };
+        let mut skip_span = None;
+        for arg in check(tokens, Self::VALID)? {
+            match arg.key.to_string().as_str() {
+                "name" => args.name = Some(string_value(&arg, "\"load_order\"")?),
+                "namespace" => {
+                    let lit = string_value(&arg, "\"remote\"")?;
+                    args.namespace = Some(match lit.value().as_str() {
+                        "remote" => Namespace::Remote,
+                        "aws" => Namespace::Aws,
+                        other => {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                format!("unknown namespace `{other}`, expected `\"remote\"` or `\"aws\"`"),
+                            ));
+                        }
+                    });
+                }
+                "annotate" => args.annotate = key_values(&arg, true)?,
+                "metadata" => args.metadata = key_values(&arg, false)?,
+                "skip" => {
+                    skip_span = Some(arg.key.span());
+                    args.skip = list::<Ident>(&arg)?.into_iter().collect();
+                }
+                "skip_all" => {
+                    expect_flag(&arg)?;
+                    skip_span = Some(arg.key.span());
+                    args.skip_all = true;
+                }
+                "capture_args" => {
+                    expect_flag(&arg)?;
+                    args.capture_args = true;
+                }
+                "capture_ret" => {
+                    expect_flag(&arg)?;
+                    args.capture_ret = true;
+                }
+                "err" => args.err = bool_value(&arg)?,
+                _ => args.krate = Some(path_value(&arg)?),
+            }
+        }
+        if let (Some(span), false) = (skip_span, args.capture_args) {
+            return Err(syn::Error::new(span, "`skip` and `skip_all` only make sense with `capture_args`"));
+        }
+        Ok(args)
+    }
+}
+
+impl HandlerArgs {
+    const VALID: &'static [&'static str] = &["name", "capture_response", "err", "crate"];
+
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
+        let mut args = Self { err: true, ..Self::default() };
+        for arg in check(tokens, Self::VALID)? {
+            match arg.key.to_string().as_str() {
+                "name" => args.name = Some(string_value(&arg, "\"## handler\"")?),
+                "capture_response" => args.capture_response = bool_value(&arg)?,
+                "err" => args.err = bool_value(&arg)?,
+                _ => args.krate = Some(path_value(&arg)?),
+            }
+        }
+        Ok(args)
+    }
+}

@@ -1,0 +1,79 @@
+//! Shared by the behaviour tests: every captured document passes the official segment document schema (the same
+//! check as `xray-core`'s tests), and a few lookups keep assertions short.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use xray_core::testing::MemorySink;
+
+pub const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+pub const FACADE: &str = "53995c3f42cd8ad8";
+pub const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+pub const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/schemas/xray-segmentdocument-schema-v1.0.0.json");
+        let text = std::fs::read_to_string(path).expect("the schema in ../shared/schemas beside the checkout");
+        let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+        jsonschema::draft4::new(&schema).expect("schema compiles")
+    })
+}
+
+/// The sink's documents, each checked against the schema.
+pub fn documents(sink: &MemorySink) -> Vec<Value> {
+    let docs = sink.documents();
+    for doc in &docs {
+        let errors: Vec<String> =
+            validator().iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "document breaks the schema: {errors:?}\n{doc:#}");
+    }
+    docs
+}
+
+/// The names of the documents, in the order they were sent.
+pub fn names(docs: &[Value]) -> Vec<&str> {
+    docs.iter().map(|d| d["name"].as_str().expect("name")).collect()
+}
+
+/// The document named `name`.
+pub fn named<'a>(docs: &'a [Value], name: &str) -> &'a Value {
+    docs.iter().find(|d| d["name"] == name).unwrap_or_else(|| panic!("no document named {name} in {docs:#?}"))
+}
+
+/// Asserts `inner` ran within `outer`.
+pub fn within(inner: &Value, outer: &Value) {
+    let (start, end) = (inner["start_time"].as_f64().expect("start"), inner["end_time"].as_f64().expect("end"));
+    assert!(outer["start_time"].as_f64().expect("start") <= start, "{inner} starts before {outer}");
+    assert!(start <= end);
+    assert!(end <= outer["end_time"].as_f64().expect("end"), "{inner} ends after {outer}");
+}
+
+/// The `cause` of a document with one exception: its type and message.
+pub fn exception(doc: &Value) -> (&str, &str) {
+    let exception = &doc["cause"]["exceptions"][0];
+    (exception["type"].as_str().expect("type"), exception["message"].as_str().expect("message"))
+}
+
+/// The document with what changes from run to run replaced: `id` and exception ids become `"<id>"`, and the times
+/// (checked to be in order) are removed; compare the rest exactly.
+pub fn exact(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    let map = doc.as_object_mut().expect("document is an object");
+    let start = map.remove("start_time").and_then(|t| t.as_f64()).expect("start_time");
+    if let Some(end) = map.remove("end_time") {
+        assert!(end.as_f64().expect("end_time") >= start);
+    }
+    map.insert("id".into(), "<id>".into());
+    if let Some(exceptions) = map.get_mut("cause").and_then(|c| c.get_mut("exceptions")) {
+        for exception in exceptions.as_array_mut().expect("exceptions") {
+            exception["id"] = "<id>".into();
+            if exception.get("cause").is_some() {
+                exception["cause"] = "<id>".into();
+            }
+        }
+    }
+    doc
+}
