@@ -7,9 +7,9 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use aws_sdk_xray::config::{BehaviorVersion, Credentials, Region};
-use common::moto::Moto;
 use common::{Daemon, Scratch, counter, datagram, valid};
 use serde_json::json;
+use xray_tests::moto::Moto;
 
 fn env(moto: &Moto) -> Vec<(&'static str, String)> {
     vec![
@@ -35,7 +35,7 @@ fn client(moto: &Moto) -> aws_sdk_xray::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_documents_arrive_at_the_x_ray_api() {
     let moto = Moto::start().expect("moto server (pip install 'moto[server]')");
-    moto.reset().expect("reset");
+    moto.reset();
     let scratch = Scratch::new("forward");
     let vars = env(&moto);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -1,9 +1,6 @@
 //! The demo, run as a real process, sends its subsegment tree to the daemon address taken from
 //! `AWS_XRAY_DAEMON_ADDRESS` (here a collector on a loopback port) and prints the same documents.
 
-#[path = "../../../xray-core/tests/common/mod.rs"]
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
@@ -23,15 +20,14 @@ fn demo_sends_a_connected_tree_to_the_configured_daemon() {
 
     let docs = collector.collect(Duration::from_millis(300), Duration::from_secs(5)).expect("datagrams");
     assert_eq!(docs.len(), 3, "{docs:#?}");
-    docs.iter().for_each(|d| {
-        common::valid(d);
-    });
-    let handler = common::named(&docs, "## handle_order");
+    let docs = xray_schema_check::all_valid(docs);
+    let named = |name: &str| docs.iter().find(|d| d["name"] == name).unwrap_or_else(|| panic!("no {name}"));
+    let handler = named("## handle_order");
     for child in ["validate", "DynamoDB"] {
-        assert_eq!(common::named(&docs, child)["parent_id"], handler["id"]);
+        assert_eq!(named(child)["parent_id"], handler["id"]);
         assert!(stdout.contains(&format!("\"name\":\"{child}\"")));
     }
     assert_eq!(handler["annotations"]["order_id"], 42);
-    assert_eq!(common::named(&docs, "DynamoDB")["aws"]["table_name"], "orders");
+    assert_eq!(named("DynamoDB")["aws"]["table_name"], "orders");
     assert!(docs.iter().all(|d| d["trace_id"] == handler["trace_id"]));
 }

@@ -1,15 +1,13 @@
 //! Shared by the end-to-end tests: the `xray-local` binary run as a real process, a scratch data dir, the segment
-//! schema check and the moto server launcher.
-#![allow(dead_code, unreachable_pub)]
-
-pub mod moto;
+//! schema check (from `xray-schema-check`).
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -173,24 +171,4 @@ pub fn datagram(doc: &Value) -> Vec<u8> {
     [xray_core::emit::DATAGRAM_HEADER, doc.to_string().as_bytes()].concat()
 }
 
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/schemas/xray-segmentdocument-schema-v1.0.0.json");
-        let text = std::fs::read_to_string(path).expect("the schema in ../shared/schemas beside the checkout");
-        let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
-        jsonschema::draft4::new(&schema).expect("schema compiles")
-    })
-}
-
-/// The official schema's errors for `doc` (empty when valid).
-pub fn schema_errors(doc: &Value) -> Vec<String> {
-    validator().iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect()
-}
-
-/// Panics unless `doc` is valid against the official schema.
-pub fn valid(doc: &Value) -> &Value {
-    let errors = schema_errors(doc);
-    assert!(errors.is_empty(), "document breaks the schema: {errors:?}\n{doc:#}");
-    doc
-}
+pub use xray_schema_check::{errors as schema_errors, valid};

@@ -2,8 +2,6 @@
 //! check as `xray-core`'s tests), and a few lookups keep assertions short.
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::OnceLock;
-
 use serde_json::Value;
 use xray_core::testing::MemorySink;
 
@@ -12,25 +10,9 @@ pub const FACADE: &str = "53995c3f42cd8ad8";
 pub const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 pub const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
 
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/schemas/xray-segmentdocument-schema-v1.0.0.json");
-        let text = std::fs::read_to_string(path).expect("the schema in ../shared/schemas beside the checkout");
-        let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
-        jsonschema::draft4::new(&schema).expect("schema compiles")
-    })
-}
-
 /// The sink's documents, each checked against the schema.
 pub fn documents(sink: &MemorySink) -> Vec<Value> {
-    let docs = sink.documents();
-    for doc in &docs {
-        let errors: Vec<String> =
-            validator().iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
-        assert!(errors.is_empty(), "document breaks the schema: {errors:?}\n{doc:#}");
-    }
-    docs
+    xray_schema_check::all_valid(sink.documents())
 }
 
 /// The names of the documents, in the order they were sent.
