@@ -93,6 +93,8 @@ impl Tree {
 
 struct TraceInner {
     trace_id: TraceId,
+    /// The id's text, written into every document.
+    trace_id_text: [u8; TraceId::LEN],
     /// The caller's segment: Lambda's function segment, or the upstream parent of our segment.
     upstream_parent: Option<SegmentId>,
     /// Whether anything is recorded.
@@ -130,13 +132,15 @@ impl Trace {
         let propagate = if recording { Sampled::Yes } else { header.map_or(Sampled::No, TraceHeader::sampled) };
         let recording = recording && crate::config::enabled();
         let upstream_parent = header.and_then(TraceHeader::parent);
+        let trace_id = header.map_or_else(TraceId::new, TraceHeader::root);
         let mut tree = Tree::default();
         let root = segment
             .filter(|_| recording && mode == Mode::Buffered)
             .map(|name| tree.insert(Entity::new(Kind::Segment, name, upstream_parent), None));
         Self {
             inner: Arc::new(TraceInner {
-                trace_id: header.map_or_else(TraceId::new, TraceHeader::root),
+                trace_id,
+                trace_id_text: trace_id.to_bytes(),
                 upstream_parent,
                 recording,
                 propagate,
@@ -264,7 +268,7 @@ impl Trace {
             }
         }
         if !nodes.is_empty() {
-            emit::send_tree(&*self.emitter(), self.inner.trace_id, &nodes, 0);
+            emit::send_tree(&*self.emitter(), &self.inner.trace_id_text, &nodes, 0);
         }
         drop(nodes);
         // Completed entities are gone with the segment; open ones stay and are sent on their own when they end.
@@ -310,11 +314,13 @@ impl Trace {
     }
 
     pub(crate) fn finish(&self, handle: Handle) {
+        // Read the clock before taking the lock: the lock is held for as short a time as possible.
+        let end = Timestamp::now();
         let mut tree = self.lock();
         let Some(entity) = tree.get_mut(handle) else {
             return;
         };
-        entity.end = Some(Timestamp::now());
+        entity.end = Some(end);
         if self.inner.mode == Mode::Buffered && !tree.segment_sent {
             return;
         }
@@ -322,7 +328,10 @@ impl Trace {
             return;
         };
         drop(tree);
-        emit::send_one(&*self.emitter(), self.inner.trace_id, &entity);
+        match &self.inner.emitter {
+            Some(emitter) => emit::send_one(&**emitter, &self.inner.trace_id_text, &entity),
+            None => emit::send_one(&*scoped_emitter(), &self.inner.trace_id_text, &entity),
+        }
     }
 
     /// Runs `f` on the entity behind `handle`; returns `None` if it is gone (already sent).
@@ -335,7 +344,7 @@ impl Trace {
         let emitter = self.emitter();
         self.with_entity(handle, |entity| {
             let end = entity.end.take();
-            emit::send_one(&*emitter, self.inner.trace_id, entity);
+            emit::send_one(&*emitter, &self.inner.trace_id_text, entity);
             entity.end = end;
         });
     }

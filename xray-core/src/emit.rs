@@ -164,12 +164,15 @@ pub(crate) struct Node<'a> {
     pub(crate) children: Vec<usize>,
 }
 
+/// Stands in for the trace id where only a document's size matters: same length, no clock or random numbers.
+const SIZE_PROBE_ID: [u8; TraceId::LEN] = [b'0'; TraceId::LEN];
+
 thread_local! {
     static DOCUMENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sends one entity without children: the common case in Lambda, written into a reused buffer.
-pub(crate) fn send_one(emitter: &dyn Emitter, trace_id: TraceId, entity: &Entity) {
+pub(crate) fn send_one(emitter: &dyn Emitter, trace_id: &[u8; TraceId::LEN], entity: &Entity) {
     let sent = DOCUMENT.with(|buf| {
         let Ok(mut out) = buf.try_borrow_mut() else { return false };
         out.clear();
@@ -186,7 +189,7 @@ pub(crate) fn send_one(emitter: &dyn Emitter, trace_id: TraceId, entity: &Entity
 }
 
 /// Sends `nodes[root]` with its subtree as one document if it fits, split into several if not.
-pub(crate) fn send_tree(emitter: &dyn Emitter, trace_id: TraceId, nodes: &[Node<'_>], root: usize) {
+pub(crate) fn send_tree(emitter: &dyn Emitter, trace_id: &[u8; TraceId::LEN], nodes: &[Node<'_>], root: usize) {
     let mut detached = vec![false; nodes.len()];
     let mut out = Vec::with_capacity(1024);
     send_subtree(emitter, trace_id, nodes, root, &mut detached, &mut out);
@@ -194,7 +197,7 @@ pub(crate) fn send_tree(emitter: &dyn Emitter, trace_id: TraceId, nodes: &[Node<
 
 fn send_subtree(
     emitter: &dyn Emitter,
-    trace_id: TraceId,
+    trace_id: &[u8; TraceId::LEN],
     nodes: &[Node<'_>],
     root: usize,
     detached: &mut [bool],
@@ -232,7 +235,7 @@ fn send_subtree(
 /// Fills `sizes` with each node's embedded size (its document with its non-detached children).
 fn measure(nodes: &[Node<'_>], at: usize, detached: &[bool], sizes: &mut [usize], scratch: &mut Vec<u8>) -> usize {
     scratch.clear();
-    write_document(scratch, nodes[at].entity, TraceId::default(), Placement::Top, &mut |_| 0);
+    write_document(scratch, nodes[at].entity, &SIZE_PROBE_ID, Placement::Top, &mut |_| 0);
     let own = scratch.len() + b",\"subsegments\":[]".len();
     let children: usize = nodes[at]
         .children
@@ -268,7 +271,7 @@ fn largest_completed(
 
 fn write_node(
     out: &mut Vec<u8>,
-    trace_id: TraceId,
+    trace_id: &[u8; TraceId::LEN],
     nodes: &[Node<'_>],
     at: usize,
     placement: Placement,
@@ -316,6 +319,6 @@ fn trim(entity: &Entity, size: usize) -> Entity {
 
 fn fits(entity: &Entity) -> bool {
     let mut out = Vec::new();
-    write_document(&mut out, entity, TraceId::default(), Placement::Top, &mut |_| 0);
+    write_document(&mut out, entity, &SIZE_PROBE_ID, Placement::Top, &mut |_| 0);
     out.len() <= MAX_DOCUMENT_BYTES
 }

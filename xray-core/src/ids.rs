@@ -30,12 +30,22 @@ pub(crate) fn random_u64() -> u64 {
     })
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Each byte value's two lowercase hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
+        i += 1;
+    }
+    table
+};
 
-fn write_hex(out: &mut [u8], mut value: u128) {
-    for byte in out.iter_mut().rev() {
-        *byte = HEX[(value & 0xf) as usize];
-        value >>= 4;
+/// Writes `bytes` as hex into `out`, which holds exactly two digits per byte.
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
     }
 }
 
@@ -94,9 +104,9 @@ impl TraceId {
         let mut out = [0u8; Self::LEN];
         out[0] = b'1';
         out[1] = b'-';
-        write_hex(&mut out[2..10], u128::from(self.epoch));
+        write_hex(&mut out[2..10], &self.epoch.to_be_bytes());
         out[10] = b'-';
-        write_hex(&mut out[11..], self.random);
+        write_hex(&mut out[11..], &self.random.to_be_bytes()[4..]);
         out
     }
 }
@@ -159,7 +169,7 @@ impl SegmentId {
     /// The text form in a stack buffer, without allocating.
     pub fn to_bytes(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
-        write_hex(&mut out, u128::from(self.0));
+        write_hex(&mut out, &self.0.to_be_bytes());
         out
     }
 }

@@ -612,7 +612,7 @@ fn write_annotation(out: &mut Vec<u8>, value: &AnnotationValue) {
 pub(crate) fn write_document(
     out: &mut Vec<u8>,
     entity: &Entity,
-    trace_id: TraceId,
+    trace_id: &[u8; TraceId::LEN],
     placement: Placement,
     children: &mut dyn FnMut(&mut Vec<u8>) -> usize,
 ) {
@@ -631,7 +631,7 @@ pub(crate) fn write_document(
     }
     if placement == Placement::Top {
         out.extend_from_slice(b",\"trace_id\":\"");
-        out.extend_from_slice(&trace_id.to_bytes());
+        out.extend_from_slice(trace_id);
         out.push(b'"');
         if let Some(parent) = entity.parent_id {
             out.extend_from_slice(b",\"parent_id\":\"");
@@ -768,13 +768,7 @@ mod tests {
 
     fn json(entity: &Entity, placement: Placement) -> serde_json::Value {
         let mut out = Vec::new();
-        write_document(
-            &mut out,
-            entity,
-            "1-5759e988-bd862e3fe1be46a994272793".parse().expect("id"),
-            placement,
-            &mut |_| 0,
-        );
+        write_document(&mut out, entity, b"1-5759e988-bd862e3fe1be46a994272793", placement, &mut |_| 0);
         serde_json::from_slice(&out).expect("valid JSON")
     }
 
@@ -796,7 +790,7 @@ mod tests {
         e.start = Timestamp::from_micros(1_700_000_000_000_007);
         e.end = Some(Timestamp::from_micros(1_700_000_000_250_000));
         let mut out = Vec::new();
-        write_document(&mut out, &e, TraceId::new(), Placement::Top, &mut |_| 0);
+        write_document(&mut out, &e, &TraceId::new().to_bytes(), Placement::Top, &mut |_| 0);
         let text = String::from_utf8(out).expect("utf8");
         assert!(text.contains("\"start_time\":1700000000.000007"), "{text}");
         assert!(text.contains("\"end_time\":1700000000.250000"), "{text}");
