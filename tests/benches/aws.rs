@@ -27,7 +27,7 @@ use aws_types::region::Region;
 use criterion::{Criterion, criterion_group, criterion_main};
 use xray_core::Trace;
 use xray_core::aws::XRayInterceptor;
-use xray_core::emit::Emitter;
+use xray_core::testing::Discard;
 use xray_tests::{moto, sdk};
 
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1";
@@ -146,15 +146,6 @@ fn hooks(c: &mut Criterion) {
 impl HttpClient for Canned {
     fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
         SharedHttpConnector::new(self.clone())
-    }
-}
-
-/// Drops documents once serialized, so sending costs what building them costs.
-struct Discard;
-
-impl Emitter for Discard {
-    fn send(&self, document: &[u8]) {
-        black_box(document);
     }
 }
 

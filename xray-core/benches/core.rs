@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use xray_core::emit::{self, Emitter, UdpEmitter};
 use xray_core::sampling::SamplingRequest;
+use xray_core::testing::Discard;
 use xray_core::{Aws, Namespace, SegmentId, Subsegment, Trace, TraceHeader, TraceId, put_annotation, subsegment};
 
 struct Counting;
@@ -38,14 +39,6 @@ static GLOBAL: Counting = Counting;
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1";
 const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
 
-/// Discards documents: isolates the runtime from the socket.
-struct Null;
-impl Emitter for Null {
-    fn send(&self, document: &[u8]) {
-        black_box(document);
-    }
-}
-
 fn allocations_per_op(label: &str, ops: u64, f: impl FnOnce()) {
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     f();
@@ -56,7 +49,7 @@ fn allocations_per_op(label: &str, ops: u64, f: impl FnOnce()) {
 /// Runs `op` `iters` times inside segment-mode traces of at most 1000 subsegments each, timing only the calls:
 /// creating the traces and dropping them unsent is not timed.
 fn in_segment(iters: u64, op: impl Fn()) -> Duration {
-    emit::run_scoped(Arc::new(Null), || {
+    emit::run_scoped(Arc::new(Discard), || {
         let mut elapsed = Duration::ZERO;
         let mut left = iters;
         while left > 0 {
@@ -102,7 +95,7 @@ fn subsegments(c: &mut Criterion) {
         })
     });
     group.bench_function("lambda begin+end, serialized to a null emitter", |b| {
-        emit::run_scoped(Arc::new(Null), || {
+        emit::run_scoped(Arc::new(Discard), || {
             let _ctx = Trace::lambda(Some(SAMPLED)).context().enter();
             b.iter(|| drop(black_box(subsegment("op"))));
         })
@@ -112,7 +105,7 @@ fn subsegments(c: &mut Criterion) {
     allocations_per_op("sampled begin+end (static name), in traces of 1000", 100_000, || {
         in_segment(100_000, || drop(black_box(subsegment("op"))));
     });
-    emit::run_scoped(Arc::new(Null), || {
+    emit::run_scoped(Arc::new(Discard), || {
         let _ctx = Trace::lambda(Some(SAMPLED)).context().enter();
         drop(subsegment("warm-up"));
         allocations_per_op("lambda begin+end incl. serialization", 100_000, || {
@@ -162,7 +155,7 @@ fn emission(c: &mut Criterion) {
     let udp: Arc<dyn Emitter> = Arc::new(UdpEmitter::new(receiver.local_addr().expect("addr")));
     let mut group = c.benchmark_group("emit");
     for (label, emitter) in [
-        ("600 B document, serialize only", Arc::new(Null) as Arc<dyn Emitter>),
+        ("600 B document, serialize only", Arc::new(Discard) as Arc<dyn Emitter>),
         ("600 B document, serialize+UDP send", udp),
     ] {
         emit::run_scoped(emitter, || {

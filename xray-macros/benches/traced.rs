@@ -12,20 +12,12 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use xray_core::emit::{self, Emitter};
+use xray_core::emit;
+use xray_core::testing::Discard;
 use xray_core::{Trace, traced};
 
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
-
-/// Discards documents: isolates the instrumentation from the socket.
-struct Discard;
-
-impl Emitter for Discard {
-    fn send(&self, document: &[u8]) {
-        black_box(document);
-    }
-}
 
 #[inline(never)]
 fn plain(x: u64) -> u64 {
