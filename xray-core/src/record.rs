@@ -61,8 +61,15 @@ pub struct Recorder {
 }
 
 impl fmt::Debug for Recorder {
+    // Names the target without resolving it: resolving could report a missing context from inside `{:?}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Recorder").field("id", &self.id()).finish()
+        let target = match &self.target {
+            Target::Current => "current",
+            Target::Handler => "handler",
+            Target::Fixed(..) => "subsegment",
+            Target::None => "none",
+        };
+        f.debug_struct("Recorder").field("target", &target).finish()
     }
 }
 
