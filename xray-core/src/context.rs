@@ -268,7 +268,7 @@ impl Trace {
             }
         }
         if !nodes.is_empty() {
-            emit::send_tree(&*self.emitter(), &self.inner.trace_id_text, &nodes, 0);
+            self.with_emitter(|emitter| emit::send_tree(emitter, &self.inner.trace_id_text, &nodes, 0));
         }
         drop(nodes);
         // Completed entities are gone with the segment; open ones stay and are sent on their own when they end.
@@ -279,8 +279,13 @@ impl Trace {
         }
     }
 
-    fn emitter(&self) -> Arc<dyn Emitter> {
-        self.inner.emitter.clone().unwrap_or_else(scoped_emitter)
+    /// Runs `f` with this trace's emitter: the one captured at creation, else the one in force here. The captured
+    /// one is borrowed, not cloned, as this runs for every subsegment sent.
+    fn with_emitter<R>(&self, f: impl FnOnce(&dyn Emitter) -> R) -> R {
+        match &self.inner.emitter {
+            Some(emitter) => f(&**emitter),
+            None => f(&*scoped_emitter()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Tree> {
@@ -328,10 +333,7 @@ impl Trace {
             return;
         };
         drop(tree);
-        match &self.inner.emitter {
-            Some(emitter) => emit::send_one(&**emitter, &self.inner.trace_id_text, &entity),
-            None => emit::send_one(&*scoped_emitter(), &self.inner.trace_id_text, &entity),
-        }
+        self.with_emitter(|emitter| emit::send_one(emitter, &self.inner.trace_id_text, &entity));
     }
 
     /// Runs `f` on the entity behind `handle`; returns `None` if it is gone (already sent).
@@ -341,11 +343,12 @@ impl Trace {
     }
 
     pub(crate) fn send_in_progress(&self, handle: Handle) {
-        let emitter = self.emitter();
-        self.with_entity(handle, |entity| {
-            let end = entity.end.take();
-            emit::send_one(&*emitter, &self.inner.trace_id_text, entity);
-            entity.end = end;
+        self.with_emitter(|emitter| {
+            self.with_entity(handle, |entity| {
+                let end = entity.end.take();
+                emit::send_one(emitter, &self.inner.trace_id_text, entity);
+                entity.end = end;
+            })
         });
     }
 }
