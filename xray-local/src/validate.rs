@@ -9,6 +9,7 @@
 use std::fmt::Arguments;
 
 use serde_json::{Map, Value};
+use xray_core::segment::is_valid_name_char;
 
 /// The longest name X-Ray accepts, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -179,7 +180,7 @@ impl Checker<'_> {
         } else if chars > MAX_NAME_CHARS {
             self.fail(path, format!("has {chars} characters, at most {MAX_NAME_CHARS} allowed"));
         }
-        if let Some(bad) = name.chars().find(|&c| !name_char(c)) {
+        if let Some(bad) = name.chars().find(|&c| !is_valid_name_char(c)) {
             self.fail(
                 path,
                 format!(
@@ -357,11 +358,6 @@ impl Checker<'_> {
             other => self.fail(path, format!("is {}, expected an exception id or an object", kind(other))),
         }
     }
-}
-
-/// Whether `c` may appear in a segment or subsegment name.
-fn name_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+-@".contains(c)
 }
 
 /// Whether `id` has the shape `1-{8 hex}-{24 hex}`.

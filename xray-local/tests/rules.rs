@@ -35,6 +35,7 @@ fn the_rules_refuse_what_the_schema_refuses() {
         ("short id", edited(|d| d["id"] = json!("70de5b6f19ff9a0"))),
         ("short trace id", edited(|d| d["trace_id"] = json!("1-581cf771-a006649127e371903a2de97"))),
         ("bad name", edited(|d| d["name"] = json!("a<b>"))),
+        ("tab in name", edited(|d| d["name"] = json!("a\tb"))),
         ("annotation key", edited(|d| d["annotations"] = json!({"a.b": 1}))),
         ("annotation value", edited(|d| d["annotations"] = json!({"a": {"b": 1}}))),
         ("long annotation", edited(|d| d["annotations"] = json!({"a": "x".repeat(1001)}))),
