@@ -14,6 +14,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 
@@ -92,6 +93,8 @@ impl Tree {
 }
 
 struct TraceInner {
+    /// Unique in the process: tells traces apart without holding a reference to them.
+    serial: u64,
     trace_id: TraceId,
     /// The id's text, written into every document.
     trace_id_text: [u8; TraceId::LEN],
@@ -109,6 +112,8 @@ struct TraceInner {
     emitter: Option<Arc<dyn Emitter>>,
     tree: Mutex<Tree>,
 }
+
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// Everything recorded for one invocation: its trace id, its sampling decision and its subsegments.
 #[derive(Clone)]
@@ -139,6 +144,7 @@ impl Trace {
             .map(|name| tree.insert(Entity::new(Kind::Segment, name, upstream_parent), None));
         Self {
             inner: Arc::new(TraceInner {
+                serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
                 trace_id,
                 trace_id_text: trace_id.to_bytes(),
                 upstream_parent,
@@ -717,10 +723,15 @@ impl Drop for Subsegment {
 /// let _guard = xray_core::subsegment("parse");
 /// // ... work recorded in `parse` ...
 /// ```
+///
+/// The guard does not hold its trace: it ends the subsegment through the current context, which is the one it was
+/// opened in as long as guards and contexts are dropped in the order they were made. A guard dropped where its trace
+/// is no longer current cannot end its subsegment; that gets a diagnostic, and the subsegment is sent as
+/// `in_progress` when the trace ends.
 #[must_use = "the subsegment ends as soon as the guard drops"]
 pub struct SubsegmentGuard {
-    /// The trace, the subsegment, and the subsegment that was current before it.
-    inner: Option<(Trace, Handle, Option<Handle>)>,
+    /// The trace's serial number, the subsegment, and the subsegment that was current before it.
+    inner: Option<(u64, Handle, Option<Handle>)>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -741,17 +752,33 @@ impl SubsegmentGuard {
 
 impl Drop for SubsegmentGuard {
     fn drop(&mut self) {
-        let Some((trace, handle, previous)) = self.inner.take() else { return };
-        SCOPE.with(|s| {
+        let Some((serial, handle, previous)) = self.inner.take() else { return };
+        let closed = SCOPE.with(|s| {
             if let Ok(mut scope) = s.try_borrow_mut()
                 && let Some(ctx) = scope.ctx.as_mut()
-                && Arc::ptr_eq(&ctx.trace.inner, &trace.inner)
+                && ctx.trace.inner.serial == serial
                 && ctx.current == Some(handle)
             {
                 ctx.current = previous;
             }
+            // Ended under a shared borrow, so an emitter or a diagnostic can still read the current context.
+            let Ok(scope) = s.try_borrow() else { return false };
+            match scope.ctx.as_ref() {
+                Some(ctx) if ctx.trace.inner.serial == serial => {
+                    close(&ctx.trace, handle);
+                    true
+                }
+                _ => false,
+            }
         });
-        close(&trace, handle);
+        if !closed {
+            diag!(
+                ContextMissing,
+                "subsegment {} was dropped outside the trace context it was opened in; it is sent as in_progress \
+                 when the trace ends",
+                handle.id
+            );
+        }
     }
 }
 
@@ -765,7 +792,7 @@ pub fn subsegment(name: impl Into<Cow<'static, str>>) -> SubsegmentGuard {
         let Some(ctx) = scope.ctx.as_mut() else { return Err(name.into()) };
         let Some(handle) = ctx.trace.begin(ctx.current, name.into()) else { return Ok(None) };
         let previous = ctx.current.replace(handle);
-        Ok(Some((ctx.trace.clone(), handle, previous)))
+        Ok(Some((ctx.trace.inner.serial, handle, previous)))
     });
     match opened {
         Ok(inner) => SubsegmentGuard { inner, _not_send: PhantomData },

@@ -39,13 +39,12 @@ pub trait Recording {
     fn recorder(&self) -> Option<Recorder>;
 }
 
-/// The subsegment of one call to a synchronous `#[traced]` function, current on this thread until it ends.
-///
-/// The guard is boxed so that an unsampled call handles one null pointer rather than moving a 48-byte value through
-/// the stack: the allocation is paid only by sampled calls, which serialize a document anyway.
+/// The subsegment of one call to a synchronous `#[traced]` function, current on this thread until the span drops,
+/// which ends it (in Lambda it is sent at once). Generated code drops the span in place: moving it would copy the
+/// whole guard through the stack on the unsampled path too.
 #[derive(Debug)]
 pub struct SyncSpan {
-    guard: Option<Box<SubsegmentGuard>>,
+    guard: Option<SubsegmentGuard>,
 }
 
 impl SyncSpan {
@@ -68,7 +67,7 @@ impl SyncSpan {
         if let Some(namespace) = namespace {
             crate::record::current().set_namespace(namespace);
         }
-        Self { guard: Some(Box::new(guard)) }
+        Self { guard: Some(guard) }
     }
 
     /// Runs the body; a panic is recorded on this call's subsegment, then resumed.
@@ -80,10 +79,6 @@ impl SyncSpan {
         // The subsegment stays current until the guard drops, so `current()` is this call's subsegment.
         run_caught(body, crate::record::current)
     }
-
-    /// Ends the subsegment (in Lambda it is sent at once).
-    #[inline(always)]
-    pub fn end(self) {}
 }
 
 impl Recording for SyncSpan {

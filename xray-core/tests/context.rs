@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::{FACADE, HEADER, ROOT, documents, named};
 use serde_json::{Value, json};
+use xray_core::diag::{self, DiagKind};
 use xray_core::testing::MemorySink;
 use xray_core::{Context, Subsegment, Trace, bind, current, handler, in_subsegment, put_annotation, subsegment};
 
@@ -64,6 +65,42 @@ fn sync_guards_nest_and_restore() {
     assert_eq!(named(&docs, "inner")["parent_id"], named(&docs, "outer")["id"]);
     assert_eq!(named(&docs, "outer")["annotations"]["where"], "outer");
     assert!(Context::current().is_none(), "the guard restored the empty context");
+}
+
+#[test]
+fn sync_guards_dropped_out_of_order_still_end() {
+    let sink = MemorySink::new();
+    sink.run(|| {
+        let _ctx = Trace::lambda(Some(HEADER)).context().enter();
+        let outer = subsegment("outer");
+        let inner = subsegment("inner");
+        drop(outer);
+        put_annotation("where", "inner");
+        drop(inner);
+    });
+    let docs = documents(&sink);
+    assert_eq!(docs.iter().map(|d| d["name"].as_str()).collect::<Vec<_>>(), [Some("outer"), Some("inner")]);
+    assert_eq!(named(&docs, "inner")["annotations"]["where"], "inner");
+    assert!(docs.iter().all(|d| d.get("end_time").is_some()));
+}
+
+#[test]
+fn a_guard_outliving_its_context_is_diagnosed_and_sent_in_progress_when_the_trace_ends() {
+    let sink = MemorySink::new();
+    let trace = Trace::lambda(Some(HEADER));
+    let before = diag::count(DiagKind::ContextMissing);
+    sink.run(|| {
+        let entered = trace.context().enter();
+        let guard = subsegment("outlives");
+        drop(entered);
+        drop(guard);
+        assert!(sink.documents().is_empty(), "the guard could not end its subsegment");
+        trace.end();
+    });
+    assert!(diag::count(DiagKind::ContextMissing) > before);
+    let docs = documents(&sink);
+    assert_eq!(docs.len(), 1);
+    assert_eq!((&docs[0]["name"], &docs[0]["in_progress"]), (&json!("outlives"), &json!(true)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

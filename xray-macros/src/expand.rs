@@ -219,7 +219,8 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
             let __xray_ret = #private::SyncSpan::run(&__xray_span, move || #body);
             #record_err
             #capture_ret
-            #private::SyncSpan::end(__xray_span);
+            // `__xray_span` ends the subsegment where it drops, after the return value is built. Dropping it in
+            // place rather than moving it into a call keeps the unsampled path free of a 48-byte copy.
             __xray_ret
         }
     };

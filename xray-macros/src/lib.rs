@@ -134,8 +134,8 @@ use crate::expand::Attr;
 ///         { body }
 ///     });
 ///     (&&&Outcome(&__xray_ret)).__xray_record(&__xray_span);   // an Err marks fault + cause
-///     __xray_span.end();
 ///     __xray_ret
+///     // `__xray_span` drops here, which ends the subsegment (in Lambda it is sent at once).
 /// }
 /// ```
 ///
