@@ -569,15 +569,22 @@ impl Drop for Restore<'_> {
     }
 }
 
+/// Runs `f` with `ctx` swapped in as the current context, and swapped back out afterwards (after a panic too), with
+/// whatever `f` changed in it: the subsegment that is current, say.
+pub(crate) fn run_swapped<R>(ctx: &mut Option<Context>, f: impl FnOnce() -> R) -> R {
+    swap_ctx(ctx);
+    let _restore = Restore { ctx, emitter: None };
+    f()
+}
+
 impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
         if *this.inherit_emitter {
-            swap_ctx(this.ctx);
-            let _restore = Restore { ctx: this.ctx, emitter: None };
-            this.inner.poll(cx)
+            let inner = this.inner;
+            run_swapped(this.ctx, move || inner.poll(cx))
         } else {
             swap_scope(this.ctx, this.emitter);
             let _restore = Restore { ctx: this.ctx, emitter: Some(this.emitter) };
@@ -861,11 +868,8 @@ impl<F: Future> Future for InSubsegment<F> {
         if this.ctx.is_none() {
             return this.inner.poll(cx);
         }
-        let output = {
-            swap_ctx(this.ctx);
-            let _restore = Restore { ctx: this.ctx, emitter: None };
-            this.inner.as_mut().poll(cx)
-        };
+        let inner = this.inner.as_mut();
+        let output = run_swapped(this.ctx, move || inner.poll(cx));
         if output.is_ready()
             && let Some(ctx) = this.ctx.take()
         {

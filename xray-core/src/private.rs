@@ -19,7 +19,7 @@ use pin_project_lite::pin_project;
 use serde::Serialize;
 
 use crate::context::{
-    Context, State, Subsegment, SubsegmentGuard, Trace, end_context, state, subsegment, with_current,
+    Context, State, Subsegment, SubsegmentGuard, Trace, end_context, run_swapped, state, subsegment, with_current,
 };
 use crate::record::Recorder;
 use crate::segment::{AnnotationValue, Exception};
@@ -102,9 +102,9 @@ fn run_caught<R>(body: impl FnOnce() -> R, recorder: impl FnOnce() -> Recorder) 
 
 /// The subsegment of one call to a `#[traced]` `async fn`; ends when dropped (a panic in flight marks a fault).
 pub struct Span {
-    /// The caller's context with this call's subsegment open; `None` when nothing is recorded. Boxed for the same
-    /// reason as [`SyncSpan`]'s guard: the unsampled future stays small.
-    ctx: Option<Box<Context>>,
+    /// The caller's context with this call's subsegment open; `None` when nothing is recorded. Boxed so that the
+    /// unsampled future stays small; the inner `Option` is empty while a poll has the context swapped in.
+    ctx: Option<Box<Option<Context>>>,
 }
 
 impl fmt::Debug for Span {
@@ -127,7 +127,7 @@ impl Span {
     #[cold]
     fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
         let ctx = with_current(|c| c.and_then(|c| c.child(Cow::Borrowed(name))));
-        let span = Self { ctx: ctx.map(Box::new) };
+        let span = Self { ctx: ctx.map(|ctx| Box::new(Some(ctx))) };
         if let (Some(namespace), Some(rec)) = (namespace, span.recorder()) {
             rec.set_namespace(namespace);
         }
@@ -155,8 +155,20 @@ impl Span {
     /// Ends the subsegment (in Lambda it is sent at once).
     #[inline]
     pub fn end(mut self) {
-        if let Some(ctx) = self.ctx.take() {
-            end_context(*ctx);
+        self.close();
+    }
+
+    #[inline]
+    fn close(&mut self) {
+        if self.ctx.is_some() {
+            self.close_recording();
+        }
+    }
+
+    #[cold]
+    fn close_recording(&mut self) {
+        if let Some(ctx) = self.ctx.take().and_then(|ctx| *ctx) {
+            end_context(ctx);
         }
     }
 }
@@ -164,23 +176,21 @@ impl Span {
 impl Recording for Span {
     #[inline]
     fn recorder(&self) -> Option<Recorder> {
-        self.ctx.as_deref().map(Context::recorder)
+        self.ctx.as_deref().and_then(Option::as_ref).map(Context::recorder)
     }
 }
 
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        if let Some(ctx) = self.ctx.take() {
-            end_context(*ctx);
-        }
+        self.close();
     }
 }
 
-/// Runs `body` with `ctx` current; a panic is recorded on the subsegment open in `ctx`, then resumed.
-fn run_in<R>(ctx: &Context, body: impl FnOnce() -> R) -> R {
-    let _entered = ctx.clone().enter();
-    run_caught(body, || ctx.recorder())
+/// Runs `body` with `ctx` swapped in as the current context; a panic is recorded on the subsegment open in it, then
+/// resumed.
+fn run_in<R>(ctx: &mut Option<Context>, body: impl FnOnce() -> R) -> R {
+    run_swapped(ctx, || run_caught(body, crate::record::current))
 }
 
 /// Marks a fault whose cause is the panic's message.
@@ -217,7 +227,7 @@ impl<F: Future, A: FnOnce(&F::Output, &Span)> Future for Traced<F, A> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let Some(ctx) = &this.span.ctx else {
+        let Some(ctx) = this.span.ctx.as_deref_mut() else {
             return this.inner.poll(cx);
         };
         let inner = this.inner;
@@ -226,9 +236,7 @@ impl<F: Future, A: FnOnce(&F::Output, &Span)> Future for Traced<F, A> {
             && let Some(after) = this.after.take()
         {
             after(out, this.span);
-            if let Some(ctx) = this.span.ctx.take() {
-                end_context(*ctx);
-            }
+            this.span.close();
         }
         output
     }
@@ -256,13 +264,11 @@ impl<F: Future> Future for Instrumented<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        match this.ctx {
-            None => this.inner.poll(cx),
-            Some(ctx) => {
-                let inner = this.inner;
-                run_in(ctx, move || inner.poll(cx))
-            }
+        if this.ctx.is_none() {
+            return this.inner.poll(cx);
         }
+        let inner = this.inner;
+        run_in(this.ctx, move || inner.poll(cx))
     }
 }
 
