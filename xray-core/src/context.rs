@@ -25,7 +25,7 @@ use crate::emit::{self, Emitter, Node};
 use crate::header::{HeaderError, Sampled, TraceHeader};
 use crate::ids::{SegmentId, TraceId};
 use crate::sampling::{self, SamplingRequest};
-use crate::segment::{Cause, Entity, Exception, Kind, Timestamp};
+use crate::segment::{Cause, Entity, Exception, Kind, Name, Timestamp};
 
 /// A handle on an entity in a trace's arena; the generation guards against a slot reused after its entity was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +141,7 @@ impl Trace {
         let mut tree = Tree::default();
         let root = segment
             .filter(|_| recording && mode == Mode::Buffered)
-            .map(|name| tree.insert(Entity::new(Kind::Segment, name, upstream_parent), None));
+            .map(|name| tree.insert(Entity::new(Kind::Segment, Name::sanitized(name), upstream_parent), None));
         Self {
             inner: Arc::new(TraceInner {
                 serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
@@ -314,7 +314,7 @@ impl Trace {
         self.inner.root
     }
 
-    pub(crate) fn begin(&self, parent: Option<Handle>, name: Cow<'static, str>) -> Option<Handle> {
+    pub(crate) fn begin(&self, parent: Option<Handle>, name: Name) -> Option<Handle> {
         if !self.inner.recording {
             return None;
         }
@@ -511,7 +511,7 @@ impl Context {
     }
 
     /// A context with a new subsegment named `name` open under this one (the handler subsegment is kept).
-    pub(crate) fn child(&self, name: Cow<'static, str>) -> Option<Self> {
+    pub(crate) fn child(&self, name: Name) -> Option<Self> {
         let handle = self.trace.begin(self.current, name)?;
         Some(Self { trace: self.trace.clone(), current: Some(handle), handler: self.handler })
     }
@@ -641,7 +641,7 @@ impl Subsegment {
                 crate::record::context_missing(&name);
                 return None;
             };
-            let handle = ctx.trace.begin(ctx.current, name)?;
+            let handle = ctx.trace.begin(ctx.current, Name::sanitized(name))?;
             Some((ctx.trace.clone(), handle))
         });
         Self { inner }
@@ -649,7 +649,7 @@ impl Subsegment {
 
     /// Opens a subsegment as a child of `parent`'s open subsegment.
     pub fn begin_in(parent: &Context, name: impl Into<Cow<'static, str>>) -> Self {
-        let inner = parent.trace.begin(parent.current, name.into()).map(|h| (parent.trace.clone(), h));
+        let inner = parent.trace.begin(parent.current, Name::sanitized(name.into())).map(|h| (parent.trace.clone(), h));
         Self { inner }
     }
 
@@ -794,17 +794,22 @@ pub fn subsegment(name: impl Into<Cow<'static, str>>) -> SubsegmentGuard {
     if state() == State::NotRecording {
         return SubsegmentGuard::NONE;
     }
+    open_guard(|| Name::sanitized(name.into()))
+}
+
+/// Opens the subsegment of a [`SubsegmentGuard`] under the current one, with the name `name` makes.
+pub(crate) fn open_guard(name: impl FnOnce() -> Name) -> SubsegmentGuard {
     let opened = SCOPE.with(|s| {
         let Ok(mut scope) = s.try_borrow_mut() else { return Ok(None) };
-        let Some(ctx) = scope.ctx.as_mut() else { return Err(name.into()) };
-        let Some(handle) = ctx.trace.begin(ctx.current, name.into()) else { return Ok(None) };
+        let Some(ctx) = scope.ctx.as_mut() else { return Err(name()) };
+        let Some(handle) = ctx.trace.begin(ctx.current, name()) else { return Ok(None) };
         let previous = ctx.current.replace(handle);
         Ok(Some((ctx.trace.inner.serial, handle, previous)))
     });
     match opened {
         Ok(inner) => SubsegmentGuard { inner, _not_send: PhantomData },
         Err(name) => {
-            crate::record::context_missing(&name);
+            crate::record::context_missing(name.as_str());
             SubsegmentGuard::NONE
         }
     }
@@ -858,7 +863,7 @@ impl<F: Future> Future for InSubsegment<F> {
             && state() != State::NotRecording
         {
             *this.ctx = with_current(|c| match c {
-                Some(c) => c.child(name),
+                Some(c) => c.child(Name::sanitized(name)),
                 None => {
                     crate::record::context_missing(&name);
                     None

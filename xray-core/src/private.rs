@@ -19,10 +19,10 @@ use pin_project_lite::pin_project;
 use serde::Serialize;
 
 use crate::context::{
-    Context, State, Subsegment, SubsegmentGuard, Trace, end_context, run_swapped, state, subsegment, with_current,
+    Context, State, Subsegment, SubsegmentGuard, Trace, end_context, open_guard, run_swapped, state, with_current,
 };
 use crate::record::Recorder;
-use crate::segment::{AnnotationValue, Exception};
+use crate::segment::{AnnotationValue, Exception, Name};
 
 pub use crate::segment::Namespace;
 
@@ -60,7 +60,7 @@ impl SyncSpan {
 
     #[cold]
     fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
-        let guard = subsegment(name);
+        let guard = open_guard(|| Name::checked(name));
         if guard.id().is_none() {
             return Self { guard: None };
         }
@@ -126,7 +126,7 @@ impl Span {
 
     #[cold]
     fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
-        let ctx = with_current(|c| c.and_then(|c| c.child(Cow::Borrowed(name))));
+        let ctx = with_current(|c| c.and_then(|c| c.child(Name::checked(name))));
         let span = Self { ctx: ctx.map(|ctx| Box::new(Some(ctx))) };
         if let (Some(namespace), Some(rec)) = (namespace, span.recorder()) {
             rec.set_namespace(namespace);

@@ -169,6 +169,27 @@ pub fn sanitize_name(name: Cow<'static, str>) -> Cow<'static, str> {
     Cow::Owned(clean)
 }
 
+/// A name fit for a document: sanitized at run time, or checked by the macros when they expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Name(Cow<'static, str>);
+
+impl Name {
+    /// `name`, made valid by [`sanitize_name`].
+    pub(crate) fn sanitized(name: Cow<'static, str>) -> Self {
+        Self(sanitize_name(name))
+    }
+
+    /// A name the macros have already made valid (a `name = "..."` they checked, or a function's name they
+    /// sanitized): a sampled `#[traced]` call does not check its constant name again.
+    pub(crate) fn checked(name: &'static str) -> Self {
+        Self(Cow::Borrowed(name))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// `text` cut to at most `max` characters.
 pub(crate) fn truncate_chars(text: &mut String, max: usize) -> bool {
     match text.char_indices().nth(max) {
@@ -483,12 +504,12 @@ pub(crate) struct Entity {
 }
 
 impl Entity {
-    pub(crate) fn new(kind: Kind, name: Cow<'static, str>, parent_id: Option<SegmentId>) -> Self {
+    pub(crate) fn new(kind: Kind, name: Name, parent_id: Option<SegmentId>) -> Self {
         Self {
             kind,
             id: SegmentId::new(),
             parent_id,
-            name: sanitize_name(name),
+            name: name.0,
             start: Timestamp::now(),
             end: None,
             status: Status::default(),
@@ -833,7 +854,7 @@ mod tests {
 
     #[test]
     fn embedded_subsegment_has_no_trace_fields() {
-        let mut e = Entity::new(Kind::Subsegment, "child".into(), Some(SegmentId::from_u64(7)));
+        let mut e = Entity::new(Kind::Subsegment, Name::checked("child"), Some(SegmentId::from_u64(7)));
         e.end = Some(Timestamp::from_micros(e.start.as_micros() + 1500));
         let doc = json(&e, Placement::Embedded);
         assert!(doc.get("trace_id").is_none() && doc.get("parent_id").is_none() && doc.get("type").is_none());
@@ -845,7 +866,7 @@ mod tests {
 
     #[test]
     fn times_keep_microseconds() {
-        let mut e = Entity::new(Kind::Segment, "s".into(), None);
+        let mut e = Entity::new(Kind::Segment, Name::checked("s"), None);
         e.start = Timestamp::from_micros(1_700_000_000_000_007);
         e.end = Some(Timestamp::from_micros(1_700_000_000_250_000));
         let mut out = Vec::new();
@@ -897,7 +918,7 @@ mod tests {
 
     #[test]
     fn invalid_annotations_are_refused_with_a_diagnostic() {
-        let mut e = Entity::new(Kind::Subsegment, "s".into(), None);
+        let mut e = Entity::new(Kind::Subsegment, Name::checked("s"), None);
         let before = crate::diag::count(crate::diag::DiagKind::InvalidAnnotation);
         e.put_annotation("bad-key".into(), 1.into());
         e.put_annotation("".into(), 1.into());

@@ -150,6 +150,43 @@ fn string_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
     }
 }
 
+/// A `name = "..."` that X-Ray accepts as it is: 1 to 200 letters, numbers, spaces and `_.:/%&#=+-@` (the segment
+/// document schema's rule, which `xray_core::segment::is_valid_name_char` applies at run time). Checked here, so the
+/// runtime need not check the name at every call.
+fn name_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
+    let lit = string_value(arg, example)?;
+    let name = lit.value();
+    let problem = match name.chars().count() {
+        0 => Some("is empty".to_owned()),
+        201.. => Some("is longer than 200 characters".to_owned()),
+        _ => name.chars().find(|&c| !is_name_char(c)).map(|c| format!("holds {c:?}")),
+    };
+    match problem {
+        Some(problem) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid name {name:?}: it {problem}; X-Ray names hold 1 to 200 letters, numbers, spaces or \
+                 `_.:/%&#=+-@`"
+            ),
+        )),
+        None => Ok(lit),
+    }
+}
+
+/// Whether an X-Ray name may hold `c`.
+fn is_name_char(c: char) -> bool {
+    match u8::try_from(c) {
+        Ok(b) if b.is_ascii() => b.is_ascii_alphanumeric() || b" _.:/%&#=+-@".contains(&b),
+        _ => c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()),
+    }
+}
+
+/// A function's name as a subsegment name. Rust identifiers may hold marks that X-Ray names may not; those become
+/// `_`, as the runtime would make them.
+pub(crate) fn name_from_ident(ident: &str) -> String {
+    ident.chars().take(200).map(|c| if is_name_char(c) { c } else { '_' }).collect()
+}
+
 fn path_value(arg: &RawArg) -> syn::Result<Path> {
     match &arg.value {
         RawValue::Expr(Expr::Path(p)) if p.qself.is_none() => Ok(p.path.clone()),
@@ -208,7 +245,7 @@ impl TracedArgs {
         let mut skip_span = None;
         for arg in check(tokens, Self::VALID)? {
             match arg.key.to_string().as_str() {
-                "name" => args.name = Some(string_value(&arg, "\"load_order\"")?),
+                "name" => args.name = Some(name_value(&arg, "\"load_order\"")?),
                 "namespace" => {
                     let lit = string_value(&arg, "\"remote\"")?;
                     args.namespace = Some(match lit.value().as_str() {
@@ -259,12 +296,26 @@ impl HandlerArgs {
         let mut args = Self { err: true, ..Self::default() };
         for arg in check(tokens, Self::VALID)? {
             match arg.key.to_string().as_str() {
-                "name" => args.name = Some(string_value(&arg, "\"## handler\"")?),
+                "name" => args.name = Some(name_value(&arg, "\"## handler\"")?),
                 "capture_response" => args.capture_response = bool_value(&arg)?,
                 "err" => args.err = bool_value(&arg)?,
                 _ => args.krate = Some(path_value(&arg)?),
             }
         }
         Ok(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_become_valid_xray_names() {
+        assert_eq!(name_from_ident("load_order"), "load_order");
+        assert_eq!(name_from_ident("r#type"), "r#type");
+        assert_eq!(name_from_ident("größe"), "größe");
+        // A combining mark continues a Rust identifier but is not a letter, number or separator.
+        assert_eq!(name_from_ident("cafe\u{301}"), "cafe_");
     }
 }

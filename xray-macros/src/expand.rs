@@ -8,7 +8,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
 
-use crate::args::{HandlerArgs, Namespace, TracedArgs};
+use crate::args::{HandlerArgs, Namespace, TracedArgs, name_from_ident};
 
 /// Which attribute is being expanded.
 #[derive(Clone, Copy)]
@@ -154,8 +154,7 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
         }
     }
     let private = private_path(args.krate.as_ref());
-    let fn_name = func.sig.ident.to_string();
-    let name = args.name.as_ref().map_or(fn_name, syn::LitStr::value);
+    let name = args.name.as_ref().map_or_else(|| name_from_ident(&func.sig.ident.to_string()), syn::LitStr::value);
     let is_async = func.sig.asyncness.is_some();
     let span = if is_async { quote!(#private::Span) } else { quote!(#private::SyncSpan) };
     let namespace = match args.namespace {
