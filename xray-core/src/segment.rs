@@ -657,12 +657,24 @@ fn write_u64(out: &mut Vec<u8>, mut value: u64) {
 /// Writes seconds since the epoch with exactly six decimals (microseconds).
 fn write_time(out: &mut Vec<u8>, time: Timestamp) {
     let micros = time.as_micros();
-    write_u64(out, micros / 1_000_000);
+    let mut secs = micros / 1_000_000;
     let frac = (micros % 1_000_000) as u32;
     let [a, b] = DECIMAL_PAIRS[(frac / 10_000) as usize];
     let [c, d] = DECIMAL_PAIRS[(frac / 100 % 100) as usize];
     let [e, f] = DECIMAL_PAIRS[(frac % 100) as usize];
-    out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
+    if !(1_000_000_000..10_000_000_000).contains(&secs) {
+        write_u64(out, secs);
+        out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
+        return;
+    }
+    // Every time from 2001 to 2286 has ten digits of seconds: written in a buffer of fixed size, without a loop.
+    let mut text = [0u8; 17];
+    for at in [8, 6, 4, 2, 0] {
+        text[at..at + 2].copy_from_slice(&DECIMAL_PAIRS[(secs % 100) as usize]);
+        secs /= 100;
+    }
+    text[10..].copy_from_slice(&[b'.', a, b, c, d, e, f]);
+    out.extend_from_slice(&text);
 }
 
 fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
@@ -911,9 +923,18 @@ mod tests {
             write_u64(&mut out, value);
             assert_eq!(out, value.to_string().as_bytes());
         }
-        let mut out = Vec::new();
-        write_time(&mut out, Timestamp::from_micros(5_000_010));
-        assert_eq!(out, b"5.000010");
+        for (micros, text) in [
+            (5_000_010, "5.000010"),
+            (1_700_000_000_250_000, "1700000000.250000"),
+            (999_999_999_999_999, "999999999.999999"),
+            (1_000_000_000_000_001, "1000000000.000001"),
+            (9_999_999_999_999_999, "9999999999.999999"),
+            (10_000_000_000_000_000, "10000000000.000000"),
+        ] {
+            let mut out = Vec::new();
+            write_time(&mut out, Timestamp::from_micros(micros));
+            assert_eq!(String::from_utf8_lossy(&out), text);
+        }
     }
 
     #[test]
