@@ -77,7 +77,7 @@ use crate::expand::Attr;
 ///
 /// | argument | effect |
 /// |---|---|
-/// | `name = "..."` | the subsegment's name (default: the function's name) |
+/// | `name = "..."` | the subsegment's name (default: the function's name); 1 to 200 letters, numbers, spaces or `_.:/%&#=+-@`, checked at compile time |
 /// | `namespace = "remote"` | marks a call to a downstream service (`"aws"` for AWS calls) |
 /// | `annotate(key = expr, ...)` | indexed annotations; keys must be 1-500 ASCII letters, digits or `_`; values strings, numbers or booleans |
 /// | `metadata(key = expr, ...)` | metadata in the `default` namespace; values implement `serde::Serialize` |
@@ -181,7 +181,7 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | argument | effect |
 /// |---|---|
-/// | `name = "..."` | the handler subsegment's name (default `## <fn name>`) |
+/// | `name = "..."` | the handler subsegment's name (default `## <fn name>`), checked like `#[traced]`'s |
 /// | `capture_response` | stores the `Ok` response (`Serialize`) as metadata `<service>.<name> response`; also on for every handler when `POWERTOOLS_TRACER_CAPTURE_RESPONSE=true` |
 /// | `err = false` | do not record errors |
 /// | `crate = path` | where `xray_core` is, if renamed (default `::xray_core`) |
