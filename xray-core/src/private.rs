@@ -50,6 +50,7 @@ pub struct SyncSpan {
 impl SyncSpan {
     /// Opens `name` under the current subsegment if the current trace is sampled. Without a trace context the
     /// function runs untraced and silently: a traced helper called from a test or from init code is not an error.
+    /// `name` is used as it is: the macro has checked it (or sanitized the function's name) when it expanded.
     #[inline(always)]
     pub fn open(name: &'static str, namespace: Option<Namespace>) -> Self {
         if state() != State::Recording {
@@ -116,6 +117,7 @@ impl fmt::Debug for Span {
 impl Span {
     /// Opens `name` under the current subsegment if the current trace is sampled. Without a trace context the
     /// function runs untraced and silently: a traced helper called from a test or from init code is not an error.
+    /// `name` is used as it is: the macro has checked it (or sanitized the function's name) when it expanded.
     #[inline]
     pub fn open(name: &'static str, namespace: Option<Namespace>) -> Self {
         if state() != State::Recording {
