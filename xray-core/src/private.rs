@@ -290,7 +290,9 @@ pub trait RecordStdError {
 
 impl<T, E: std::error::Error> RecordStdError for &&Outcome<'_, Result<T, E>> {
     fn __xray_record(&self, span: &dyn Recording) {
-        if let (Err(error), Some(rec)) = (self.0, span.recorder()) {
+        if let Err(error) = self.0
+            && let Some(rec) = span.recorder()
+        {
             rec.record_error_named(std::any::type_name::<E>(), error);
         }
     }
@@ -304,7 +306,9 @@ pub trait RecordDisplayError {
 
 impl<T, E: fmt::Display> RecordDisplayError for &Outcome<'_, Result<T, E>> {
     fn __xray_record(&self, span: &dyn Recording) {
-        if let (Err(error), Some(rec)) = (self.0, span.recorder()) {
+        if let Err(error) = self.0
+            && let Some(rec) = span.recorder()
+        {
             rec.mark_fault();
             rec.add_exception(Exception::new(std::any::type_name::<E>(), error.to_string()));
         }
