@@ -25,7 +25,7 @@ use crate::emit::{self, Emitter, Node};
 use crate::header::{HeaderError, Sampled, TraceHeader};
 use crate::ids::{SegmentId, TraceId};
 use crate::sampling::{self, SamplingRequest};
-use crate::segment::{Cause, Entity, Exception, Kind, Name, Timestamp};
+use crate::segment::{Cause, Entity, Exception, Kind, Name, Namespace, Timestamp};
 
 /// A handle on an entity in a trace's arena; the generation guards against a slot reused after its entity was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -500,11 +500,6 @@ impl Context {
         EnterGuard { previous, _not_send: PhantomData }
     }
 
-    /// Records on the subsegment open in this context (nothing if none is).
-    pub(crate) fn recorder(&self) -> crate::record::Recorder {
-        crate::record::Recorder::new(self.current.map(|handle| (self.trace.clone(), handle)))
-    }
-
     pub(crate) fn target(&self, handler: bool) -> Option<Handle> {
         let chosen = if handler { self.handler.or(self.current) } else { self.current };
         chosen.or_else(|| self.trace.root_handle())
@@ -737,8 +732,8 @@ impl Drop for Subsegment {
 /// `in_progress` when the trace ends.
 #[must_use = "the subsegment ends as soon as the guard drops"]
 pub struct SubsegmentGuard {
-    /// The trace's serial number, the subsegment, and the subsegment that was current before it.
-    inner: Option<(u64, Handle, Option<Handle>)>,
+    /// The subsegment, and the subsegment that was current before it.
+    inner: Option<(Opened, Option<Handle>)>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -753,39 +748,106 @@ impl SubsegmentGuard {
 
     /// The subsegment's id, `None` if it records nothing.
     pub fn id(&self) -> Option<SegmentId> {
-        self.inner.as_ref().map(|(_, h, _)| h.id)
+        self.inner.as_ref().map(|(opened, _)| opened.handle.id)
     }
 }
 
 impl Drop for SubsegmentGuard {
     fn drop(&mut self) {
-        let Some((serial, handle, previous)) = self.inner.take() else { return };
-        let closed = SCOPE.with(|s| {
+        let Some((opened, previous)) = self.inner.take() else { return };
+        opened.restore_current(previous);
+        opened.end();
+    }
+}
+
+/// An open subsegment named by its trace's serial number and its handle rather than by a reference to the trace:
+/// what `#[traced]` keeps while a call runs, so that a call takes no reference count. It is reached through the
+/// current context, which is its trace's as long as the call runs, and ends, where it started: in the same scope for a
+/// synchronous function, in the same task for an `async fn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Opened {
+    serial: u64,
+    handle: Handle,
+}
+
+impl Opened {
+    /// Opens `name` under the current subsegment, if the current trace records.
+    pub(crate) fn child_of_current(name: Name, namespace: Option<Namespace>) -> Option<Self> {
+        with_current(|ctx| {
+            let ctx = ctx?;
+            let handle = ctx.trace.begin(ctx.current, name)?;
+            if let Some(namespace) = namespace {
+                ctx.trace.with_entity(handle, |entity| entity.namespace = Some(namespace));
+            }
+            Some(Self { serial: ctx.trace.inner.serial, handle })
+        })
+    }
+
+    /// The current context, if it belongs to this subsegment's trace.
+    fn with_trace<R>(self, f: impl FnOnce(&Context) -> R) -> Option<R> {
+        with_current(|ctx| ctx.filter(|ctx| ctx.trace.inner.serial == self.serial).map(f))
+    }
+
+    /// Records on this subsegment.
+    pub(crate) fn recorder(self) -> crate::record::Recorder {
+        crate::record::Recorder::new(self.with_trace(|ctx| (ctx.trace.clone(), self.handle)))
+    }
+
+    /// Runs `f` with this subsegment as the current one, if its trace is current (else `f` runs in whatever context
+    /// is current).
+    pub(crate) fn run_as_current<R>(self, f: impl FnOnce() -> R) -> R {
+        let Some(previous) = self.make_current() else { return f() };
+        let _restore = MadeCurrent { opened: self, previous };
+        f()
+    }
+
+    /// Makes this subsegment the current one, if its trace is current; returns the one it replaces.
+    fn make_current(self) -> Option<Option<Handle>> {
+        SCOPE.with(|s| {
+            let mut scope = s.try_borrow_mut().ok()?;
+            let ctx = scope.ctx.as_mut().filter(|ctx| ctx.trace.inner.serial == self.serial)?;
+            Some(ctx.current.replace(self.handle))
+        })
+    }
+
+    /// Makes `previous` current again, if this subsegment still is.
+    pub(crate) fn restore_current(self, previous: Option<Handle>) {
+        SCOPE.with(|s| {
             if let Ok(mut scope) = s.try_borrow_mut()
                 && let Some(ctx) = scope.ctx.as_mut()
-                && ctx.trace.inner.serial == serial
-                && ctx.current == Some(handle)
+                && ctx.trace.inner.serial == self.serial
+                && ctx.current == Some(self.handle)
             {
                 ctx.current = previous;
             }
-            // Ended under a shared borrow, so an emitter or a diagnostic can still read the current context.
-            let Ok(scope) = s.try_borrow() else { return false };
-            match scope.ctx.as_ref() {
-                Some(ctx) if ctx.trace.inner.serial == serial => {
-                    close(&ctx.trace, handle);
-                    true
-                }
-                _ => false,
-            }
         });
-        if !closed {
+    }
+
+    /// Ends the subsegment through the current context (a panic in flight marks it as a fault). Where its trace is
+    /// not current it cannot: that gets a diagnostic, and `Trace::end` sends it as `in_progress`.
+    pub(crate) fn end(self) {
+        // Ended under a shared borrow, so an emitter or a diagnostic can still read the current context.
+        if self.with_trace(|ctx| close(&ctx.trace, self.handle)).is_none() {
             diag!(
                 ContextMissing,
-                "subsegment {} was dropped outside the trace context it was opened in; it is sent as in_progress \
-                 when the trace ends",
-                handle.id
+                "subsegment {} ended outside the trace context it was opened in; it is sent as in_progress when the \
+                 trace ends",
+                self.handle.id
             );
         }
+    }
+}
+
+/// Makes the subsegment that was current before [`Opened::run_as_current`] current again when dropped (after a
+/// panic too).
+struct MadeCurrent {
+    opened: Opened,
+    previous: Option<Handle>,
+}
+
+impl Drop for MadeCurrent {
+    fn drop(&mut self) {
+        self.opened.restore_current(self.previous);
     }
 }
 
@@ -804,7 +866,7 @@ pub(crate) fn open_guard(name: impl FnOnce() -> Name) -> SubsegmentGuard {
         let Some(ctx) = scope.ctx.as_mut() else { return Err(name()) };
         let Some(handle) = ctx.trace.begin(ctx.current, name()) else { return Ok(None) };
         let previous = ctx.current.replace(handle);
-        Ok(Some((ctx.trace.inner.serial, handle, previous)))
+        Ok(Some((Opened { serial: ctx.trace.inner.serial, handle }, previous)))
     });
     match opened {
         Ok(inner) => SubsegmentGuard { inner, _not_send: PhantomData },

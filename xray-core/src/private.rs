@@ -18,9 +18,7 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 use serde::Serialize;
 
-use crate::context::{
-    Context, State, Subsegment, SubsegmentGuard, Trace, end_context, open_guard, run_swapped, state, with_current,
-};
+use crate::context::{Context, Opened, State, Subsegment, SubsegmentGuard, Trace, open_guard, run_swapped, state};
 use crate::record::Recorder;
 use crate::segment::{AnnotationValue, Exception, Name};
 
@@ -103,14 +101,14 @@ fn run_caught<R>(body: impl FnOnce() -> R, recorder: impl FnOnce() -> Recorder) 
 
 /// The subsegment of one call to a `#[traced]` `async fn`; ends when dropped (a panic in flight marks a fault).
 pub struct Span {
-    /// The caller's context with this call's subsegment open; `None` when nothing is recorded. Boxed so that the
-    /// unsampled future stays small; the inner `Option` is empty while a poll has the context swapped in.
-    ctx: Option<Box<Option<Context>>>,
+    /// This call's subsegment; `None` when nothing is recorded. It names its trace without holding it: the future is
+    /// polled, and ends, in the task that opened it, whose context holds the trace.
+    opened: Option<Opened>,
 }
 
 impl fmt::Debug for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Span").field("ctx", &self.ctx).finish()
+        f.debug_struct("Span").field("opened", &self.opened).finish()
     }
 }
 
@@ -121,25 +119,20 @@ impl Span {
     #[inline]
     pub fn open(name: &'static str, namespace: Option<Namespace>) -> Self {
         if state() != State::Recording {
-            return Self { ctx: None };
+            return Self { opened: None };
         }
         Self::open_recording(name, namespace)
     }
 
     #[cold]
     fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
-        let ctx = with_current(|c| c.and_then(|c| c.child(Name::checked(name))));
-        let span = Self { ctx: ctx.map(|ctx| Box::new(Some(ctx))) };
-        if let (Some(namespace), Some(rec)) = (namespace, span.recorder()) {
-            rec.set_namespace(namespace);
-        }
-        span
+        Self { opened: Opened::child_of_current(Name::checked(name), namespace) }
     }
 
     /// Whether this call is recorded.
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.ctx.is_some()
+        self.opened.is_some()
     }
 
     /// Runs an async body with this call's subsegment current at each poll (a panic is recorded, then resumed),
@@ -162,15 +155,8 @@ impl Span {
 
     #[inline]
     fn close(&mut self) {
-        if self.ctx.is_some() {
-            self.close_recording();
-        }
-    }
-
-    #[cold]
-    fn close_recording(&mut self) {
-        if let Some(ctx) = self.ctx.take().and_then(|ctx| *ctx) {
-            end_context(ctx);
+        if let Some(opened) = self.opened.take() {
+            opened.end();
         }
     }
 }
@@ -178,7 +164,7 @@ impl Span {
 impl Recording for Span {
     #[inline]
     fn recorder(&self) -> Option<Recorder> {
-        self.ctx.as_deref().and_then(Option::as_ref).map(Context::recorder)
+        self.opened.map(Opened::recorder)
     }
 }
 
@@ -229,11 +215,11 @@ impl<F: Future, A: FnOnce(&F::Output, &Span)> Future for Traced<F, A> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let Some(ctx) = this.span.ctx.as_deref_mut() else {
+        let Some(opened) = this.span.opened else {
             return this.inner.poll(cx);
         };
         let inner = this.inner;
-        let output = run_in(ctx, move || inner.poll(cx));
+        let output = opened.run_as_current(move || run_caught(move || inner.poll(cx), crate::record::current));
         if let Poll::Ready(out) = &output
             && let Some(after) = this.after.take()
         {

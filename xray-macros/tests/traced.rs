@@ -280,6 +280,43 @@ async fn a_dropped_future_still_closes_its_subsegment() {
     );
 }
 
+/// Polls `future` once, then hands it back, started.
+async fn started<F: Future + Unpin>(mut future: F) -> F {
+    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut future).poll(cx))).await;
+    assert!(polled.is_pending(), "the future should wait at least once");
+    future
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_started_future_finished_in_a_bound_task_ends_its_subsegment_there() {
+    let (out, docs) = sampled_async(async {
+        let future = started(Box::pin(fetch_both())).await;
+        tokio::spawn(xray_core::bind(future)).await.expect("task")
+    })
+    .await;
+    assert_eq!(out, 30);
+    assert_eq!(names(&docs), ["fetch", "fetch", "fetch both"]);
+    let parent = common::named(&docs, "fetch both");
+    assert!(docs.iter().filter(|d| d["name"] == "fetch").all(|d| d["parent_id"] == parent["id"]));
+    assert!(docs.iter().all(|d| d.get("end_time").is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_started_future_finished_outside_its_trace_returns_the_same_and_is_sent_in_progress_at_the_end() {
+    let sink = MemorySink::new();
+    let trace = Trace::lambda(Some(SAMPLED));
+    let before = xray_core::diag::count(xray_core::diag::DiagKind::ContextMissing);
+    let future = sink.scope(trace.context().scope(started(Box::pin(fetch_both())))).await;
+    // Finished in a task that was not given the context: the calls run untraced, and the result is unchanged.
+    let out = tokio::spawn(future).await.expect("task");
+    assert_eq!(out, 30);
+    assert!(xray_core::diag::count(xray_core::diag::DiagKind::ContextMissing) > before);
+    sink.run(|| trace.end());
+    let docs = documents(&sink);
+    assert_eq!(names(&docs), ["fetch both", "fetch"], "both calls open when the task changed");
+    assert!(docs.iter().all(|d| d["in_progress"] == true && d.get("end_time").is_none()));
+}
+
 #[test]
 fn unsampled_and_contextless_calls_record_nothing_and_return_the_same() {
     let sink = MemorySink::new();
