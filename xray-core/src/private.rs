@@ -149,11 +149,6 @@ impl Span {
 
     /// Ends the subsegment (in Lambda it is sent at once).
     #[inline]
-    pub fn end(mut self) {
-        self.close();
-    }
-
-    #[inline]
     fn close(&mut self) {
         if let Some(opened) = self.opened.take() {
             opened.end();
