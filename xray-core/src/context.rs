@@ -314,13 +314,15 @@ impl Trace {
         self.inner.root
     }
 
-    pub(crate) fn begin(&self, parent: Option<Handle>, name: Name) -> Option<Handle> {
+    /// Opens a subsegment under `parent` (the segment, outside Lambda, when `None`).
+    pub(crate) fn begin(&self, parent: Option<Handle>, name: Name, namespace: Option<Namespace>) -> Option<Handle> {
         if !self.inner.recording {
             return None;
         }
         let parent = parent.or_else(|| self.root_handle());
         let parent_id = parent.map(|p| p.id).or(self.inner.upstream_parent);
-        let entity = Entity::new(Kind::Subsegment, name, parent_id);
+        let mut entity = Entity::new(Kind::Subsegment, name, parent_id);
+        entity.namespace = namespace;
         Some(self.lock().insert(entity, parent))
     }
 
@@ -507,7 +509,7 @@ impl Context {
 
     /// A context with a new subsegment named `name` open under this one (the handler subsegment is kept).
     pub(crate) fn child(&self, name: Name) -> Option<Self> {
-        let handle = self.trace.begin(self.current, name)?;
+        let handle = self.trace.begin(self.current, name, None)?;
         Some(Self { trace: self.trace.clone(), current: Some(handle), handler: self.handler })
     }
 }
@@ -627,16 +629,20 @@ impl fmt::Debug for Subsegment {
 impl Subsegment {
     /// Opens a subsegment under the current one; records nothing when there is no sampled context.
     pub fn begin(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::begin_as(name.into(), None)
+    }
+
+    /// Opens a subsegment under the current one, of the downstream kind `namespace` if given.
+    pub(crate) fn begin_as(name: Cow<'static, str>, namespace: Option<Namespace>) -> Self {
         if state() == State::NotRecording {
             return Self::none();
         }
-        let name = name.into();
         let inner = with_current(|ctx| {
             let Some(ctx) = ctx else {
                 crate::record::context_missing(&name);
                 return None;
             };
-            let handle = ctx.trace.begin(ctx.current, Name::sanitized(name))?;
+            let handle = ctx.trace.begin(ctx.current, Name::sanitized(name), namespace)?;
             Some((ctx.trace.clone(), handle))
         });
         Self { inner }
@@ -644,7 +650,8 @@ impl Subsegment {
 
     /// Opens a subsegment as a child of `parent`'s open subsegment.
     pub fn begin_in(parent: &Context, name: impl Into<Cow<'static, str>>) -> Self {
-        let inner = parent.trace.begin(parent.current, Name::sanitized(name.into())).map(|h| (parent.trace.clone(), h));
+        let inner =
+            parent.trace.begin(parent.current, Name::sanitized(name.into()), None).map(|h| (parent.trace.clone(), h));
         Self { inner }
     }
 
@@ -775,10 +782,7 @@ impl Opened {
     pub(crate) fn child_of_current(name: Name, namespace: Option<Namespace>) -> Option<Self> {
         with_current(|ctx| {
             let ctx = ctx?;
-            let handle = ctx.trace.begin(ctx.current, name)?;
-            if let Some(namespace) = namespace {
-                ctx.trace.with_entity(handle, |entity| entity.namespace = Some(namespace));
-            }
+            let handle = ctx.trace.begin(ctx.current, name, namespace)?;
             Some(Self { serial: ctx.trace.inner.serial, handle })
         })
     }
@@ -856,15 +860,16 @@ pub fn subsegment(name: impl Into<Cow<'static, str>>) -> SubsegmentGuard {
     if state() == State::NotRecording {
         return SubsegmentGuard::NONE;
     }
-    open_guard(|| Name::sanitized(name.into()))
+    open_guard(|| Name::sanitized(name.into()), None)
 }
 
-/// Opens the subsegment of a [`SubsegmentGuard`] under the current one, with the name `name` makes.
-pub(crate) fn open_guard(name: impl FnOnce() -> Name) -> SubsegmentGuard {
+/// Opens the subsegment of a [`SubsegmentGuard`] under the current one, with the name `name` makes and the
+/// downstream kind `namespace` if given.
+pub(crate) fn open_guard(name: impl FnOnce() -> Name, namespace: Option<Namespace>) -> SubsegmentGuard {
     let opened = SCOPE.with(|s| {
         let Ok(mut scope) = s.try_borrow_mut() else { return Ok(None) };
         let Some(ctx) = scope.ctx.as_mut() else { return Err(name()) };
-        let Some(handle) = ctx.trace.begin(ctx.current, name()) else { return Ok(None) };
+        let Some(handle) = ctx.trace.begin(ctx.current, name(), namespace) else { return Ok(None) };
         let previous = ctx.current.replace(handle);
         Ok(Some((Opened { serial: ctx.trace.inner.serial, handle }, previous)))
     });

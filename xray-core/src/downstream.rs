@@ -18,12 +18,7 @@ pub(crate) const TRACE_HEADER: &str = "x-amzn-trace-id";
 pub(crate) fn begin(name: impl FnOnce() -> Cow<'static, str>, namespace: Namespace) -> Subsegment {
     match state() {
         State::NotRecording => Subsegment::none(),
-        State::NoContext => Subsegment::begin(name()),
-        State::Recording => {
-            let subsegment = Subsegment::begin(name());
-            subsegment.recorder().set_namespace(namespace);
-            subsegment
-        }
+        State::NoContext | State::Recording => Subsegment::begin_as(name(), Some(namespace)),
     }
 }
 

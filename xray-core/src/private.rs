@@ -59,14 +59,8 @@ impl SyncSpan {
 
     #[cold]
     fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
-        let guard = open_guard(|| Name::checked(name));
-        if guard.id().is_none() {
-            return Self { guard: None };
-        }
-        if let Some(namespace) = namespace {
-            crate::record::current().set_namespace(namespace);
-        }
-        Self { guard: Some(guard) }
+        let guard = open_guard(|| Name::checked(name), namespace);
+        Self { guard: guard.id().is_some().then_some(guard) }
     }
 
     /// Runs the body; a panic is recorded on this call's subsegment, then resumed.
