@@ -1,5 +1,5 @@
-//! The official segment document schema (`xray-segmentdocument-schema-v1.0.0`, in `shared/schemas` beside the
-//! checkout): every document a test looks at is checked against it.
+//! The official segment document schema (`xray-segmentdocument-schema-v1.0.0`, vendored in `tests/schema-check`):
+//! every document a test looks at is checked against it.
 
 use serde_json::Value;
 use xray_core::testing::MemorySink;

@@ -12,10 +12,7 @@ use xray_core::http::XRayMiddleware;
 use xray_core::testing::MemorySink;
 use xray_tests::schema;
 
-const HEADER: &str =
-    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1;Foo=bar";
-const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
-const FACADE: &str = "53995c3f42cd8ad8";
+use xray_schema_check::fixtures::{FACADE, ROOT, WITH_UNKNOWN as HEADER};
 
 type Seen = Arc<Mutex<Vec<Vec<String>>>>;
 
@@ -27,6 +24,10 @@ async fn server() -> (String, Seen) {
         seen.lock().unwrap_or_else(PoisonError::into_inner).push(headers);
         match request.uri().path() {
             "/orders/7" => (StatusCode::OK, r#"{"id":7}"#),
+            "/slow" => {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                (StatusCode::OK, "late")
+            }
             "/limited" => (StatusCode::TOO_MANY_REQUESTS, "slow down"),
             "/broken" => (StatusCode::SERVICE_UNAVAILABLE, "down"),
             _ => (StatusCode::NOT_FOUND, "no such thing"),
@@ -168,4 +169,52 @@ async fn a_header_that_cannot_go_on_the_wire_gets_a_diagnostic_and_the_call_goes
     assert_eq!(only(&docs), remote(&format!("{base}/orders/7"), 200, 8));
     assert_eq!(*seen.lock().expect("seen"), vec![Vec::<String>::new()]);
     assert!(xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader) > before);
+}
+
+// Regression (issue 10, point 8): a URL's user info was recorded with its password, and a connection error recorded
+// the full URL, query string included, in the exception message.
+#[tokio::test]
+async fn user_info_and_the_query_string_are_recorded_nowhere_error_text_included() {
+    let (base, _) = server().await;
+    let client = client(XRayMiddleware::new());
+    let with_user = base.replace("http://", "http://orders:hunter2@");
+    let request = reqwest::Request::new(reqwest::Method::GET, format!("{with_user}/orders/7").parse().expect("url"));
+
+    let (response, docs) = traced(HEADER, client.execute(request)).await;
+
+    assert_eq!(response.expect("sent").status(), reqwest::StatusCode::OK);
+    assert_eq!(only(&docs), remote(&format!("{base}/orders/7"), 200, 8));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let request = reqwest::Request::new(
+        reqwest::Method::GET,
+        format!("http://orders:hunter2@{closed}/orders/7?token=secret").parse().expect("url"),
+    );
+    let (response, docs) = traced(HEADER, client.execute(request)).await;
+    let err = response.expect_err("nothing listens");
+    assert!(err.to_string().contains("hunter2"), "the caller's error is unchanged: {err}");
+    let doc = only(&docs);
+    let text = doc.to_string();
+    assert!(!text.contains("hunter2") && !text.contains("orders:") && !text.contains("secret"), "{text}");
+    assert_eq!(doc["http"]["request"]["url"], format!("http://{closed}/orders/7"));
+    let message = doc["cause"]["exceptions"][0]["message"].as_str().expect("message");
+    assert!(message.contains(&format!("http://{closed}/orders/7")), "{message}");
+}
+
+// Regression (issue 10, point 15): a call dropped before it completed ended as a normal subsegment.
+#[tokio::test]
+async fn a_call_dropped_before_it_completes_ends_as_an_interrupted_fault() {
+    let (base, _) = server().await;
+    let client = client(XRayMiddleware::new());
+
+    let (outcome, docs) = traced(HEADER, async {
+        tokio::time::timeout(std::time::Duration::from_millis(200), client.get(format!("{base}/slow")).send()).await
+    })
+    .await;
+
+    assert!(outcome.is_err(), "the caller's timeout fired");
+    let doc = only(&docs);
+    assert_eq!(doc["fault"], true);
+    assert_eq!(doc["cause"]["exceptions"][0]["type"], "Interrupted");
+    assert_eq!(doc["http"], json!({"request": {"method": "GET", "url": format!("{base}/slow")}}));
 }

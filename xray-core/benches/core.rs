@@ -128,7 +128,7 @@ fn header_and_ids(c: &mut Criterion) {
     c.bench_function("header/format", |b| b.iter(|| black_box(&header).to_string()));
     c.bench_function("ids/trace id", |b| b.iter(TraceId::new));
     c.bench_function("ids/segment id", |b| b.iter(SegmentId::new));
-    c.bench_function("clock/timestamp now", |b| b.iter(xray_core::segment::Timestamp::now));
+    c.bench_function("clock/timestamp now", |b| b.iter(xray_core::__private::Timestamp::now));
 }
 
 /// A subsegment whose document is about 600 bytes, like an AWS SDK call's.

@@ -7,8 +7,9 @@
 
 use std::borrow::Cow;
 
-use crate::context::{Context, State, Subsegment, state, with_current};
-use crate::segment::Namespace;
+use crate::context::{Context, State, state, with_current};
+use crate::document::{Exception, Namespace};
+use crate::subsegment::Subsegment;
 
 /// The name of the trace header on the wire.
 pub(crate) const TRACE_HEADER: &str = "x-amzn-trace-id";
@@ -20,6 +21,18 @@ pub(crate) fn begin(name: impl FnOnce() -> Cow<'static, str>, namespace: Namespa
         State::NotRecording => Subsegment::none(),
         State::NoContext | State::Recording => Subsegment::begin_as(name(), Some(namespace)),
     }
+}
+
+/// The exception type of a call that ended without completing.
+const INTERRUPTED: &str = "Interrupted";
+
+/// Ends the subsegment of a call the caller dropped before it completed (its own timeout, a `select!` that picked
+/// another branch): as a fault with an `Interrupted` cause.
+pub(crate) fn end_interrupted(subsegment: Subsegment) {
+    let recorder = subsegment.recorder();
+    recorder.mark_fault();
+    recorder.add_exception(Exception::new(INTERRUPTED, "the call was dropped before it completed"));
+    subsegment.end();
 }
 
 /// The `X-Amzn-Trace-Id` value for a call recorded by `subsegment`; for a call that records nothing, the current

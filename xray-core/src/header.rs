@@ -173,6 +173,59 @@ impl TraceHeader {
     }
 }
 
+/// What can be kept of a header that [`TraceHeader::parse`] refuses, so a malformed header does not lose the trace:
+/// fields without `=` or with an empty key are skipped; `Root` is the first valid one; `Parent` and `Sampled` are
+/// kept only when every occurrence is valid and they agree (else there is no parent, and `Sampled` is unknown);
+/// `Lineage` and unknown keys are kept as they came, each key once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Salvaged {
+    /// The header rebuilt from the valid parts; `None` when there is no valid `Root`.
+    pub header: Option<TraceHeader>,
+    /// `Lineage` and unknown keys, also when there is no valid `Root`.
+    pub extra: Vec<(String, String)>,
+}
+
+impl TraceHeader {
+    /// The valid parts of `text`; see [`Salvaged`].
+    pub fn salvage(text: &str) -> Salvaged {
+        let mut root = None;
+        let mut parents: Vec<Option<SegmentId>> = Vec::new();
+        let mut flags: Vec<Option<Sampled>> = Vec::new();
+        let mut extra: Vec<(String, String)> = Vec::new();
+        for field in text.split(';').map(str::trim) {
+            let Some((key, value)) = field.split_once('=') else { continue };
+            let (key, value) = (key.trim(), value.trim());
+            if key.is_empty() {
+                continue;
+            }
+            if key.eq_ignore_ascii_case("Root") {
+                root = root.or_else(|| value.parse::<TraceId>().ok());
+            } else if key.eq_ignore_ascii_case("Parent") {
+                parents.push(value.parse().ok());
+            } else if key.eq_ignore_ascii_case("Sampled") {
+                flags.push(match value {
+                    "1" => Some(Sampled::Yes),
+                    "0" => Some(Sampled::No),
+                    "?" => Some(Sampled::Requested),
+                    _ => None,
+                });
+            } else if !key.eq_ignore_ascii_case("Self") && !extra.iter().any(|(k, _)| k == key) {
+                extra.push((key.to_owned(), value.to_owned()));
+            }
+        }
+        let parent = agreed(&parents).flatten();
+        let sampled = agreed(&flags).flatten().unwrap_or(Sampled::Unknown);
+        let header = root.map(|root| Self { root, parent, sampled, extra: extra.clone() });
+        Salvaged { header, extra }
+    }
+}
+
+/// The value every occurrence agrees on; `None` when there are none or they differ.
+fn agreed<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
+    let first = *values.first()?;
+    values.iter().all(|v| *v == first).then_some(first)
+}
+
 fn set_once<T>(slot: &mut Option<T>, value: T, key: &'static str) -> Result<(), HeaderError> {
     if slot.replace(value).is_some() {
         return Err(HeaderError::DuplicateKey(key));
@@ -220,6 +273,48 @@ pub(crate) fn write_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Regression (issue 10, point 1): a header that failed strict parsing lost its Root and Lineage.
+    #[test]
+    fn salvage_keeps_root_lineage_and_unknown_keys() {
+        let text = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5;Sampled=1");
+        assert_eq!(TraceHeader::parse(&text), Err(HeaderError::DuplicateKey("Sampled")));
+        let salvaged = TraceHeader::salvage(&text);
+        let header = salvaged.header.expect("root kept");
+        assert_eq!(header.root().to_string(), ROOT);
+        assert_eq!(header.parent().map(|p| p.to_string()).as_deref(), Some("53995c3f42cd8ad8"));
+        assert_eq!(header.sampled(), Sampled::Yes);
+        assert_eq!(header.lineage(), Some("a87bd80c:1|68fd508a:5"));
+
+        for (text, parent, sampled) in [
+            (format!("Root={ROOT};Parent=;Sampled=1;Foo=bar"), None, Sampled::Yes),
+            (
+                format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=;Foo=bar"),
+                Some("53995c3f42cd8ad8"),
+                Sampled::Unknown,
+            ),
+            (
+                format!("Root={ROOT};garbage;Parent=53995c3f42cd8ad8;Sampled=0;Foo=bar"),
+                Some("53995c3f42cd8ad8"),
+                Sampled::No,
+            ),
+            (
+                format!("Root={ROOT};Parent=53995c3f42cd8ad8;Parent=1111111111111111;Sampled=1;Foo=bar"),
+                None,
+                Sampled::Yes,
+            ),
+        ] {
+            assert!(TraceHeader::parse(&text).is_err(), "{text}");
+            let header = TraceHeader::salvage(&text).header.expect("root kept");
+            assert_eq!(header.parent().map(|p| p.to_string()).as_deref(), parent, "{text}");
+            assert_eq!(header.sampled(), sampled, "{text}");
+            assert_eq!(header.extra(), [("Foo".to_owned(), "bar".to_owned())], "{text}");
+        }
+
+        let no_root = TraceHeader::salvage("Root=nope;Lineage=a87bd80c:1");
+        assert_eq!(no_root.header, None);
+        assert_eq!(no_root.extra, [("Lineage".to_owned(), "a87bd80c:1".to_owned())]);
+    }
 
     const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
 

@@ -201,6 +201,20 @@ impl fmt::Debug for SegmentId {
     }
 }
 
+impl serde::Serialize for SegmentId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.to_bytes();
+        serializer.serialize_str(std::str::from_utf8(&bytes).unwrap_or_default())
+    }
+}
+
+impl serde::Serialize for TraceId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.to_bytes();
+        serializer.serialize_str(std::str::from_utf8(&bytes).unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

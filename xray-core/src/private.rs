@@ -5,31 +5,23 @@
 //! (argument names, option values, the return type), and everything that is the same for every function lives
 //! here, where it is written, tested and benchmarked once.
 
-use std::any::Any;
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 use serde::Serialize;
 
-use crate::context::{Context, Opened, State, Subsegment, SubsegmentGuard, Trace, open_guard, run_swapped, state};
+use crate::context::{State, state};
+use crate::document::{AnnotationValue, Exception, Name};
+use crate::panics::run_caught;
 use crate::record::Recorder;
-use crate::segment::{AnnotationValue, Exception, Name};
+use crate::subsegment::{Opened, SubsegmentGuard, open_guard};
 
-pub use crate::segment::Namespace;
-
-/// Environment variable naming the service in the handler subsegment's `Service` annotation (Powertools' name).
-pub const SERVICE_ENV: &str = "POWERTOOLS_SERVICE_NAME";
-/// Environment variable that turns on `capture_response` for every `#[traced_handler]` (`true` or `1`).
-pub const CAPTURE_RESPONSE_ENV: &str = "POWERTOOLS_TRACER_CAPTURE_RESPONSE";
-/// The process-wide trace header Lambda sets, read only when the invocation's Context carries none.
-pub const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
+pub use crate::clock::Timestamp;
+pub use crate::document::Namespace;
+pub use crate::lambda::{Instrumented, Invocation};
 
 /// What records the outcome of a call: the `err` option's target.
 pub trait Recording {
@@ -79,17 +71,6 @@ impl Recording for SyncSpan {
     #[inline(always)]
     fn recorder(&self) -> Option<Recorder> {
         self.guard.as_ref().map(|_| crate::record::current())
-    }
-}
-
-/// Runs `body`, recording a panic on `recorder()` before resuming it.
-fn run_caught<R>(body: impl FnOnce() -> R, recorder: impl FnOnce() -> Recorder) -> R {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(value) => value,
-        Err(payload) => {
-            record_panic(&recorder(), &*payload);
-            resume_unwind(payload)
-        }
     }
 }
 
@@ -164,23 +145,6 @@ impl Drop for Span {
     }
 }
 
-/// Runs `body` with `ctx` swapped in as the current context; a panic is recorded on the subsegment open in it, then
-/// resumed.
-fn run_in<R>(ctx: &mut Option<Context>, body: impl FnOnce() -> R) -> R {
-    run_swapped(ctx, || run_caught(body, crate::record::current))
-}
-
-/// Marks a fault whose cause is the panic's message.
-fn record_panic(rec: &Recorder, payload: &(dyn Any + Send)) {
-    let message = payload
-        .downcast_ref::<&'static str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("panic with a non-string payload");
-    rec.mark_fault();
-    rec.add_exception(Exception::new("panic", message));
-}
-
 pin_project! {
     /// A traced async body; see [`Span::instrument`].
     #[must_use = "futures do nothing unless polled"]
@@ -219,43 +183,31 @@ impl<F: Future, A: FnOnce(&F::Output, &Span)> Future for Traced<F, A> {
     }
 }
 
-pin_project! {
-    /// An async body run with a given context current at each poll, panics recorded; see [`Invocation::instrument`].
-    #[must_use = "futures do nothing unless polled"]
-    pub struct Instrumented<F> {
-        ctx: Option<Context>,
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F> fmt::Debug for Instrumented<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Instrumented").field("ctx", &self.ctx).finish_non_exhaustive()
-    }
-}
-
-impl<F: Future> Future for Instrumented<F> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        if this.ctx.is_none() {
-            return this.inner.poll(cx);
-        }
-        let inner = this.inner;
-        run_in(this.ctx, move || inner.poll(cx))
-    }
-}
-
 /// A function's result, seen by the `err` option: picks, by autoref, how an `Err` is recorded.
 ///
-/// `(&&&Outcome(&ret)).__xray_record(&span)` resolves to [`RecordStdError`] when the error type implements
-/// `std::error::Error` (cause with the `source()` chain), else [`RecordDisplayError`] when it implements `Display`
-/// (one exception), else [`RecordNothing`] (not a `Result`, or an error that cannot be shown).
+/// `(&&&&Outcome(&ret)).__xray_record(&span)` resolves to [`RecordBoxedError`] for `Box<dyn Error + Send + Sync>`
+/// (`lambda_runtime::Error`, which does not implement `Error` itself), else [`RecordStdError`] when the error type
+/// implements `std::error::Error` (cause with the `source()` chain), else [`RecordDisplayError`] when it implements
+/// `Display` (one exception), else [`RecordNothing`] (not a `Result`, or an error that cannot be shown).
 #[derive(Debug)]
 pub struct Outcome<'a, T>(pub &'a T);
+
+/// See [`Outcome`].
+pub trait RecordBoxedError {
+    /// Records the error, if any.
+    fn __xray_record(&self, span: &dyn Recording);
+}
+
+impl<T> RecordBoxedError for &&&Outcome<'_, Result<T, Box<dyn std::error::Error + Send + Sync>>> {
+    fn __xray_record(&self, span: &dyn Recording) {
+        if let Err(error) = self.0
+            && let Some(rec) = span.recorder()
+        {
+            // The box's type says nothing: `Cause::from_error` names it after what it holds.
+            rec.record_error_named("Box<dyn Error>", &**error);
+        }
+    }
+}
 
 /// See [`Outcome`].
 pub trait RecordStdError {
@@ -323,92 +275,10 @@ pub fn capture_ret(rec: &Recorder, value: &dyn fmt::Debug) {
     rec.put_metadata("return", format!("{value:?}"));
 }
 
-static COLD_START: AtomicBool = AtomicBool::new(true);
-
-/// The service name: `POWERTOOLS_SERVICE_NAME`, else the Lambda function's name, else `fallback`.
-fn service(fallback: &'static str) -> Cow<'static, str> {
-    static SERVICE: OnceLock<Option<String>> = OnceLock::new();
-    let configured = SERVICE.get_or_init(|| {
-        std::env::var(SERVICE_ENV)
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .or_else(|| crate::config::get().function_name.clone())
-    });
-    match configured {
-        Some(name) => Cow::Owned(name.clone()),
-        None => Cow::Borrowed(fallback),
-    }
-}
-
-/// Whether `POWERTOOLS_TRACER_CAPTURE_RESPONSE` asks every handler to store its response.
-fn capture_response_env() -> bool {
-    static CAPTURE: OnceLock<bool> = OnceLock::new();
-    *CAPTURE.get_or_init(|| {
-        std::env::var(CAPTURE_RESPONSE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1")
-    })
-}
-
-/// One invocation of a `#[traced_handler]` function: its trace and its `## <fn>` subsegment.
-pub struct Invocation {
-    trace: Trace,
-    handler: Subsegment,
-    ctx: Context,
-    capture_response: bool,
-}
-
-impl fmt::Debug for Invocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Invocation").field("trace", &self.trace).field("handler", &self.handler).finish()
-    }
-}
-
 impl Recording for Invocation {
     /// Records on the handler subsegment.
     fn recorder(&self) -> Option<Recorder> {
-        self.handler.is_recording().then(|| self.handler.recorder())
-    }
-}
-
-impl Invocation {
-    /// Starts the invocation from the header of its Context (`_X_AMZN_TRACE_ID` only when that has none): opens
-    /// `name`, annotates `ColdStart` and `Service` (`fn_name` by default) and sends the subsegment `in_progress` at
-    /// once, so an invocation that times out still shows.
-    pub fn begin(header: Option<&str>, name: &'static str, fn_name: &'static str, capture_response: bool) -> Self {
-        let cold = COLD_START.swap(false, Ordering::Relaxed);
-        let env_header;
-        let header = match header.filter(|h| !h.trim().is_empty()) {
-            Some(h) => Some(h),
-            None => {
-                env_header = std::env::var(TRACE_ID_ENV).ok();
-                env_header.as_deref()
-            }
-        };
-        let trace = Trace::lambda(header);
-        let handler = Subsegment::begin_in(&trace.context(), name);
-        if handler.is_recording() {
-            let rec = handler.recorder();
-            rec.put_annotation("ColdStart", cold);
-            rec.put_annotation("Service", service(fn_name));
-            handler.send_in_progress();
-        }
-        let ctx = trace.context().with_handler(&handler);
-        Self { trace, handler, ctx, capture_response: capture_response || capture_response_env() }
-    }
-
-    /// Whether this invocation is recorded.
-    pub fn is_recording(&self) -> bool {
-        self.handler.is_recording()
-    }
-
-    /// Runs the handler's body in the invocation's context; a panic is recorded on the handler subsegment.
-    pub fn instrument<F: Future>(&self, body: F) -> Instrumented<F> {
-        Instrumented { ctx: Some(self.ctx.clone()), inner: body }
-    }
-
-    /// Ends the handler subsegment and the invocation: every document is sent before this returns.
-    pub fn end(self) {
-        self.handler.end();
-        self.trace.end();
+        Invocation::recorder(self)
     }
 }
 
@@ -426,7 +296,7 @@ pub trait CaptureSerialize {
 impl<T: Serialize, E> CaptureSerialize for &Response<'_, Result<T, E>> {
     fn __xray_capture(&self, invocation: &Invocation, fn_name: &'static str, name: &'static str) {
         if let (true, Some(rec), Ok(value)) = (invocation.capture_response, invocation.recorder(), self.0) {
-            rec.put_metadata_in(service(fn_name), format!("{name} response"), value);
+            rec.put_metadata_in(crate::lambda::service(fn_name), format!("{name} response"), value);
         }
     }
 }

@@ -11,20 +11,13 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::{self, ContextMissing};
-use crate::context::{Handle, State, Trace, state, with_current};
+use crate::context::{self, State, state, with_current};
 use crate::diag::diag;
+use crate::document::{AnnotationValue, Aws, Cause, Entity, Exception, Http, Namespace, Refusal, Sql};
 use crate::ids::SegmentId;
-use crate::segment::{AnnotationValue, Aws, Cause, Entity, Exception, Http, Namespace, Sql};
-
-/// Reports recording attempted outside any trace context, as `AWS_XRAY_CONTEXT_MISSING` says.
-pub(crate) fn context_missing(what: &str) {
-    if config::get().context_missing != ContextMissing::IgnoreError {
-        diag!(
-            ContextMissing,
-            "`{what}`: no trace context; run the code inside a traced handler, `Context::scope` or `xray_core::bind`"
-        );
-    }
-}
+use crate::rules::{MAX_HTTP_FIELD_CHARS, truncate_chars};
+use crate::subsegment::{Opened, Subsegment};
+use crate::trace::{Handle, Trace};
 
 /// Returned by [`try_current`] when there is no trace context and `AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +79,7 @@ pub fn handler() -> Recorder {
 /// Like [`current`], but says when there is no trace context if `AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR`.
 pub fn try_current() -> Result<Recorder, MissingContext> {
     if state() == State::NoContext {
-        context_missing("try_current");
+        context::report_missing("try_current");
         if config::get().context_missing == ContextMissing::RuntimeError {
             return Err(MissingContext);
         }
@@ -117,7 +110,7 @@ impl Recorder {
         match state() {
             State::NotRecording => None,
             State::NoContext => {
-                context_missing(what);
+                context::report_missing(what);
                 None
             }
             State::Recording => with_current(|ctx| {
@@ -168,7 +161,9 @@ impl Recorder {
     pub fn put_annotation(&self, key: impl Into<Cow<'static, str>>, value: impl Into<AnnotationValue>) {
         if !self.inactive() {
             let (key, value) = (key.into(), value.into());
-            self.apply("put_annotation", |e| e.put_annotation(key, value));
+            if let Some(Err(refusal)) = self.with("put_annotation", |e| e.put_annotation(key, value)) {
+                report(&refusal);
+            }
         }
     }
 
@@ -191,7 +186,9 @@ impl Recorder {
         match serde_json::to_value(value) {
             Ok(value) => {
                 let namespace = namespace.into();
-                self.apply("put_metadata", |e| e.put_metadata(namespace, key, value));
+                if let Some(Err(refusal)) = self.with("put_metadata", |e| e.put_metadata(namespace, key, value)) {
+                    report(&refusal);
+                }
             }
             Err(err) => diag!(InvalidMetadata, "metadata `{key}` refused: it does not serialize to JSON: {err}"),
         }
@@ -285,7 +282,7 @@ impl Recorder {
     /// Sets the segment's `user` (segments only; at most 250 characters are kept).
     pub fn set_user(&self, user: impl Into<String>) {
         let mut user = user.into();
-        crate::segment::truncate_chars(&mut user, 250);
+        truncate_chars(&mut user, MAX_HTTP_FIELD_CHARS);
         self.apply("set_user", |e| e.extra().user = Some(user));
     }
 
@@ -293,6 +290,28 @@ impl Recorder {
     pub fn set_service_version(&self, version: impl Into<String>) {
         let version = version.into();
         self.apply("set_service_version", |e| e.extra().service_version = Some(version));
+    }
+}
+
+/// Reports input the model refused.
+fn report(refusal: &Refusal) {
+    match refusal {
+        Refusal::MetadataNamespace(_) => diag!(InvalidMetadata, "{refusal}"),
+        _ => diag!(InvalidAnnotation, "{refusal}"),
+    }
+}
+
+impl Subsegment {
+    /// Records on this subsegment.
+    pub fn recorder(&self) -> Recorder {
+        Recorder::new(self.inner.clone())
+    }
+}
+
+impl Opened {
+    /// Records on this subsegment (through the current context, which holds its trace).
+    pub(crate) fn recorder(self) -> Recorder {
+        Recorder::new(self.resolve())
     }
 }
 

@@ -180,7 +180,7 @@ impl LocalSampler {
 }
 
 /// Whether `value` matches a `*` / `?` wildcard pattern, ignoring ASCII case; a missing value matches only `*`.
-pub fn matches(pattern: &str, value: Option<&str>) -> bool {
+pub(crate) fn matches(pattern: &str, value: Option<&str>) -> bool {
     if pattern == "*" {
         return true;
     }

@@ -203,6 +203,34 @@ async fn malformed_headers_are_diagnosed_and_the_function_carries_on() {
     assert!(sink.documents().is_empty());
 }
 
+// Regression (issue 10, point 1): a header failing strict parsing propagated a new random Root with `Sampled=0` and
+// no Lineage, which broke the trace and Lambda's recursive-loop detection.
+#[tokio::test]
+async fn a_malformed_header_keeps_its_root_and_lineage_downstream() {
+    let sink = MemorySink::new();
+    let duplicate = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;\
+                     Lineage=a87bd80c:1|68fd508a:5;Sampled=1";
+    let (header, id) = sink
+        .scope(Trace::lambda(Some(duplicate)).context().scope(in_subsegment("call", async {
+            (Context::current().expect("context").trace_header_value(), current().id().map(|i| i.to_string()))
+        })))
+        .await;
+    let id = id.expect("a salvaged, sampled header with its parent is recorded");
+    assert_eq!(header, format!("Root={ROOT};Parent={id};Sampled=1;Lineage=a87bd80c:1|68fd508a:5"));
+    assert_eq!(common::named(&common::documents(&sink), "call")["parent_id"], FACADE);
+
+    // Without a usable Parent nothing is recorded, and the Root and Lineage still go downstream.
+    let no_parent = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=;Sampled=0;Lineage=a87bd80c:1;Foo";
+    let header = MemorySink::new()
+        .scope(
+            Trace::lambda(Some(no_parent))
+                .context()
+                .scope(async { Context::current().expect("context").trace_header_value() }),
+        )
+        .await;
+    assert_eq!(header, format!("Root={ROOT};Sampled=0;Lineage=a87bd80c:1"));
+}
+
 #[tokio::test]
 async fn propagated_header_names_the_open_subsegment_and_keeps_lineage() {
     let sink = MemorySink::new();

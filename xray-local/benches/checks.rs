@@ -16,9 +16,8 @@ use xray_local::validate::check;
 const DOC: &str = r#"{"type":"subsegment","name":"DynamoDB","id":"00000000000f4241","trace_id":"1-6560e000-000000000000000000000001","parent_id":"000000000000000b","start_time":1700000000.001,"end_time":1700000000.004,"namespace":"aws","aws":{"operation":"GetItem","region":"eu-west-1","table_name":"orders"},"annotations":{"n":1}}"#;
 
 fn schema() -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/schemas/xray-segmentdocument-schema-v1.0.0.json");
-    let text = std::fs::read_to_string(path).expect("schema beside the checkout");
-    jsonschema::draft4::new(&serde_json::from_str::<Value>(&text).expect("JSON")).expect("schema compiles")
+    let schema = serde_json::from_str::<Value>(xray_schema_check::SCHEMA).expect("JSON");
+    jsonschema::draft4::new(&schema).expect("schema compiles")
 }
 
 fn checks(c: &mut Criterion) {

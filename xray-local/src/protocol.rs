@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// The largest document X-Ray accepts; anything bigger is refused (the SDKs split documents before this size).
-pub const MAX_DOCUMENT_BYTES: usize = 64_000;
+/// The largest document that fits one datagram with its header line; anything bigger is refused. The same rule the
+/// emitter keeps when it splits documents.
+pub use xray_core::rules::MAX_DOCUMENT_BYTES;
 
 /// Why a datagram could not be read as a header line and a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,11 +97,15 @@ mod tests {
             Err(FrameError::WrongHeader("\"{\\\"format\\\":\\\"xml\\\",\\\"version\\\":1}\"".into()))
         );
         assert_eq!(split_datagram(b"{\"format\":\"json\",\"version\":1}\n \n"), Err(FrameError::EmptyDocument));
-        let big = [b"{\"format\":\"json\",\"version\":1}\n".as_slice(), &vec![b' '; 64_001], b"{}"].concat();
-        assert_eq!(split_datagram(&big), Err(FrameError::TooLarge(64_003)));
+        // Regression (issue 9): the emitter and this check disagreed (63,970 vs 64,000 bytes).
+        let fits = [b"{\"format\":\"json\",\"version\":1}\n".as_slice(), &vec![b' '; 63_968], b"{}"].concat();
+        assert_eq!(fits.len(), 64_000);
+        assert!(split_datagram(&fits).is_ok());
+        let big = [b"{\"format\":\"json\",\"version\":1}\n".as_slice(), &vec![b' '; 63_969], b"{}"].concat();
+        assert_eq!(split_datagram(&big), Err(FrameError::TooLarge(63_971)));
         assert_eq!(
-            FrameError::TooLarge(64_003).to_string(),
-            "document of 64003 bytes is larger than the 64000 bytes allowed"
+            FrameError::TooLarge(63_971).to_string(),
+            "document of 63971 bytes is larger than the 63970 bytes allowed"
         );
     }
 }

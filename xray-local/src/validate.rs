@@ -9,7 +9,7 @@
 use std::fmt::Arguments;
 
 use serde_json::{Map, Value};
-use xray_core::segment::is_valid_name_char;
+use xray_core::rules::is_valid_name_char;
 
 /// The longest name X-Ray accepts, in characters.
 pub const MAX_NAME_CHARS: usize = 200;

@@ -58,7 +58,7 @@ fn bad_datagrams_are_counted_kept_aside_with_a_reason_and_never_stop_the_daemon(
     let mut orphan = subsegment("00000000000000a5", "00000000000000a1", "orphan", 1.0, Some(2.0));
     orphan.as_object_mut().map(|o| o.remove("parent_id"));
     let noise: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    let huge_reason = format!("document of {} bytes is larger than the 64000 bytes allowed", huge.to_string().len());
+    let huge_reason = format!("document of {} bytes is larger than the 63970 bytes allowed", huge.to_string().len());
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (full[..full.len() - 20].to_vec(), "invalid JSON: EOF while parsing a string at line 1 column 117"),
         (

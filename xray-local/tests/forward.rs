@@ -34,7 +34,7 @@ fn client(moto: &Moto) -> aws_sdk_xray::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_documents_arrive_at_the_x_ray_api() {
-    let moto = Moto::start().expect("moto server (pip install 'moto[server]')");
+    let moto = Moto::start().expect("moto server starts");
     moto.reset();
     let scratch = Scratch::new("forward");
     let vars = env(&moto);

@@ -136,8 +136,8 @@ fn record_err(private: &TokenStream, ret: &TokenStream, span: &TokenStream) -> T
     quote! {
         {
             #[allow(unused_imports)]
-            use #private::{RecordDisplayError as _, RecordNothing as _, RecordStdError as _};
-            (&&&#private::Outcome(#ret)).__xray_record(#span);
+            use #private::{RecordBoxedError as _, RecordDisplayError as _, RecordNothing as _, RecordStdError as _};
+            (&&&&#private::Outcome(#ret)).__xray_record(#span);
         }
     }
 }

@@ -59,6 +59,11 @@
 mod args;
 mod expand;
 
+// The README's examples are compiled with this crate's doctests, so they cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 use proc_macro::TokenStream;
 
 use crate::expand::Attr;
@@ -133,7 +138,7 @@ use crate::expand::Attr;
 ///         if false { let __xray_fake_return: Result<String, Error> = loop {}; return __xray_fake_return; }
 ///         { body }
 ///     });
-///     (&&&Outcome(&__xray_ret)).__xray_record(&__xray_span);   // an Err marks fault + cause
+///     (&&&&Outcome(&__xray_ret)).__xray_record(&__xray_span);   // an Err marks fault + cause
 ///     __xray_ret
 ///     // `__xray_span` drops here, which ends the subsegment (in Lambda it is sent at once).
 /// }
@@ -147,7 +152,7 @@ use crate::expand::Attr;
 ///     let __xray_span = ::xray_core::__private::Span::open("load", None);
 ///     /* annotations as above */
 ///     Span::instrument(__xray_span, async move { /* return edge */ { body } }, |__xray_ret, __xray_span| {
-///         (&&&Outcome(__xray_ret)).__xray_record(__xray_span);
+///         (&&&&Outcome(__xray_ret)).__xray_record(__xray_span);
 ///     })
 ///     .await
 /// }
@@ -222,7 +227,7 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         if false { let __xray_fake_return: Result<Value, Error> = loop {}; return __xray_fake_return; }
 ///         { body }
 ///     }).await;                                    // handler context current at each poll, panics recorded
-///     (&&&Outcome(&__xray_ret)).__xray_record(&__xray_invocation);   // an Err marks fault + cause
+///     (&&&&Outcome(&__xray_ret)).__xray_record(&__xray_invocation);   // an Err marks fault + cause
 ///     (&&Response(&__xray_ret)).__xray_capture(&__xray_invocation, "handler", "## handler");
 ///     __xray_invocation.end();                     // handler subsegment sent, then anything still open
 ///     __xray_ret

@@ -91,9 +91,55 @@ async fn an_error_marks_the_handler_fault_with_its_cause() {
     let docs = documents(&sink);
     assert_eq!(names(&docs), ["## order", "## order"]);
     assert_eq!(docs[1]["fault"], true);
+    // A string turned into `lambda_runtime::Error` has no type of its own to show.
+    assert_eq!(exception(&docs[1]), ("Error", "qty missing"));
+}
+
+/// Shaped like the AWS SDK's `SdkError::ServiceError` around an operation error's variant.
+#[derive(Debug)]
+enum SdkError {
+    ServiceError(GetItemError),
+}
+#[derive(Debug)]
+enum GetItemError {
+    ResourceNotFoundException(String),
+}
+impl std::fmt::Display for SdkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("service error")
+    }
+}
+impl std::error::Error for SdkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let Self::ServiceError(inner) = self;
+        Some(inner)
+    }
+}
+impl std::fmt::Display for GetItemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self::ResourceNotFoundException(message) = self;
+        write!(f, "ResourceNotFoundException: {message}")
+    }
+}
+impl std::error::Error for GetItemError {}
+
+#[traced_handler]
+async fn lookup(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Err(SdkError::ServiceError(GetItemError::ResourceNotFoundException("Requested resource not found".into())))?
+}
+
+// Regression (issue 10, point 3): a handler returning `lambda_runtime::Error` recorded the type
+// `alloc::boxed::Box<dyn core::error::Error + ...>` and the message "service error".
+#[tokio::test]
+async fn a_boxed_sdk_error_is_recorded_by_its_code_and_message() {
+    warm();
+    let sink = MemorySink::new();
+    let error = sink.scope(lookup(event(Some(SAMPLED), json!({})))).await.expect_err("fails");
+    assert_eq!(error.to_string(), "service error", "the handler's error is returned unchanged");
+    let docs = documents(&sink);
     assert_eq!(
         exception(&docs[1]),
-        ("alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>", "qty missing")
+        ("ResourceNotFoundException", "service error: ResourceNotFoundException: Requested resource not found")
     );
 }
 

@@ -158,7 +158,7 @@ fn question_mark_early_return_records_the_error_with_its_source_chain() {
             "fault": true,
             "cause": {"exceptions": [
                 {"id": "<id>", "type": "traced::Wrapped", "message": "lookup failed", "cause": "<id>"},
-                {"id": "<id>", "type": "source", "message": "order 0 not found"},
+                {"id": "<id>", "type": "NotFound", "message": "order 0 not found"},
             ]},
         })
     );

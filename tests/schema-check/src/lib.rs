@@ -1,5 +1,6 @@
-//! The official segment document schema (`xray-segmentdocument-schema-v1.0.0`, kept in `shared/schemas` beside the
-//! checkout) as a test helper: every test suite of the workspace checks the documents it looks at through here.
+//! The official segment document schema (`xray-segmentdocument-schema-v1.0.0`, vendored in `schema/`; its README
+//! says where it comes from) as a test helper: every test suite of the workspace checks the documents it looks at
+//! through here.
 //!
 //! ```
 //! let doc = serde_json::json!({"name": "a", "id": "53995c3f42cd8ad8", "start_time": 1.0, "end_time": 2.0,
@@ -8,24 +9,17 @@
 //! assert!(!xray_schema_check::is_valid(&serde_json::json!({"name": "a"})));
 //! ```
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-const SCHEMA: &str = "shared/schemas/xray-segmentdocument-schema-v1.0.0.json";
+/// The schema's text, compiled into the test binaries.
+pub const SCHEMA: &str = include_str!("../schema/xray-segmentdocument-schema-v1.0.0.json");
 
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        // shared/ sits beside the checkout: look upwards from this crate.
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .map(|dir| dir.join(SCHEMA))
-            .find(|path| path.exists())
-            .unwrap_or_else(|| panic!("{SCHEMA} beside the checkout"));
-        let text = std::fs::read_to_string(path).expect("schema readable");
-        let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+        let schema: Value = serde_json::from_str(SCHEMA).expect("schema is JSON");
         jsonschema::draft4::new(&schema).expect("schema compiles")
     })
 }
@@ -53,4 +47,35 @@ pub fn all_valid(docs: Vec<Value>) -> Vec<Value> {
         valid(doc);
     });
     docs
+}
+
+/// Values every test suite shares: one trace, one Lambda function segment, the headers built from them, and lookups
+/// over captured documents.
+pub mod fixtures {
+    use serde_json::Value;
+
+    /// The trace id of the fixture invocation.
+    pub const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+    /// The Lambda function segment (the facade) the invocation's subsegments hang under.
+    pub const FACADE: &str = "53995c3f42cd8ad8";
+    /// A sampled invocation's header.
+    pub const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    /// An unsampled invocation's header.
+    pub const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+    /// A sampled header with the `Lineage` Lambda adds.
+    pub const WITH_LINEAGE: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1";
+    /// A sampled header with `Lineage` and a key this project does not know, both to be passed on.
+    pub const WITH_UNKNOWN: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1;Foo=bar";
+
+    /// The names of the documents, in the order they were sent.
+    pub fn names(docs: &[Value]) -> Vec<&str> {
+        docs.iter().map(|d| d["name"].as_str().expect("name")).collect()
+    }
+
+    /// The document named `name`.
+    pub fn named<'a>(docs: &'a [Value], name: &str) -> &'a Value {
+        docs.iter().find(|d| d["name"] == name).unwrap_or_else(|| panic!("no document named {name} in {docs:#?}"))
+    }
 }

@@ -14,11 +14,8 @@ use xray_core::Trace;
 use xray_core::testing::MemorySink;
 use xray_tests::schema;
 
-/// The invocation's header, as Lambda hands it over: with `Lineage` and a key this crate does not know.
-const HEADER: &str =
-    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1;Foo=bar";
-const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
-const FACADE: &str = "53995c3f42cd8ad8";
+// The invocation's header, as Lambda hands it over: with `Lineage` and a key this crate does not know.
+use xray_schema_check::fixtures::{FACADE, ROOT, WITH_UNKNOWN as HEADER};
 
 /// Runs `f` in a Lambda invocation traced with `header`; returns its output and the documents sent, each checked
 /// against the schema.

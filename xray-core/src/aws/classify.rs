@@ -8,12 +8,12 @@ use aws_smithy_runtime_api::client::interceptors::context::Error as OperationErr
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, OrchestratorError};
 use serde::Deserialize;
 
+use crate::document::Exception;
 use crate::record::Recorder;
-use crate::segment::Exception;
 
 /// Error codes that mean the caller was throttled, whatever the status code (as the SDKs' retry classifiers list
 /// them).
-pub const THROTTLING_CODES: &[&str] = &[
+pub(super) const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -32,7 +32,7 @@ pub const THROTTLING_CODES: &[&str] = &[
 
 /// How an operation ended.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// The last response's status code.
     pub status: Option<u16>,
     /// The last response's body length.
@@ -51,7 +51,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Writes the flags and the cause.
-    pub fn record(&self, recorder: &Recorder) {
+    pub(super) fn record(&self, recorder: &Recorder) {
         if self.throttle {
             recorder.mark_throttle();
         } else if self.error {
@@ -67,7 +67,7 @@ impl Outcome {
 }
 
 /// The outcome of an operation from its last response (if one arrived) and its error (if it failed).
-pub fn outcome(response: Option<&HttpResponse>, error: Option<&OrchestratorError<OperationError>>) -> Outcome {
+pub(super) fn outcome(response: Option<&HttpResponse>, error: Option<&OrchestratorError<OperationError>>) -> Outcome {
     let mut outcome = Outcome::default();
     if let Some(response) = response {
         let status = response.status().as_u16();

@@ -18,10 +18,11 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_types::region::Region;
 
-use crate::context::{State, Subsegment, state};
+use crate::context::{State, state};
 use crate::diag::diag;
+use crate::document::{Aws, Http, HttpResponse, Namespace};
 use crate::downstream::{self, TRACE_HEADER};
-use crate::segment::{Aws, Exception, Http, HttpResponse, Namespace};
+use crate::subsegment::Subsegment;
 
 use super::{classify, resources};
 
@@ -63,16 +64,10 @@ impl Drop for InFlight {
     // between hooks: `read_after_execution` never runs, and the subsegment ends here, as a fault.
     fn drop(&mut self) {
         if let Some(subsegment) = self.subsegment.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
-            let recorder = subsegment.recorder();
-            recorder.mark_fault();
-            recorder.add_exception(Exception::new(INTERRUPTED, "the call was dropped before it completed"));
-            subsegment.end();
+            downstream::end_interrupted(subsegment);
         }
     }
 }
-
-/// The exception type of a call that ended without reaching its last hook.
-const INTERRUPTED: &str = "Interrupted";
 
 // The hint tells the orchestrator which hooks this implements, so it skips the others without looking up, for each
 // of them, whether the interceptor is disabled: that lookup cost more than the hooks themselves.

@@ -24,13 +24,13 @@
 //! has no hook when the operation as a whole ends. `SdkConfig` holds no interceptors, so the one line is per client.
 //!
 //! What is recorded, following the official SDKs: `aws.operation`, `aws.region`, `aws.request_id`, `aws.retries`,
-//! per-service resource fields ([`resources`]), `http.response.status` / `content_length`, and the outcome
-//! ([`classify`]): `error` for 4xx, `throttle` (and `error`) for 429 and throttling error codes, `fault` for 5xx,
+//! per-service resource fields, `http.response.status` / `content_length`, and the outcome:
+//! `error` for 4xx, `throttle` (and `error`) for 429 and throttling error codes, `fault` for 5xx,
 //! timeouts and connection failures, with a `cause` naming the service's error code and message.
 
-pub mod classify;
+mod classify;
 mod interceptor;
-pub mod resources;
+mod resources;
 
 pub use interceptor::XRayInterceptor;
 

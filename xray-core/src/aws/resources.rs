@@ -15,7 +15,7 @@ use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 /// The resource fields of a request to `service` (the SDK's service name, e.g. `SQS`).
-pub fn from_request(service: &str, request: &HttpRequest) -> Map<String, Value> {
+pub(super) fn from_request(service: &str, request: &HttpRequest) -> Map<String, Value> {
     let mut fields = Map::new();
     let body = || request.body().bytes().unwrap_or_default();
     match service {
@@ -41,7 +41,7 @@ pub fn from_request(service: &str, request: &HttpRequest) -> Map<String, Value> 
 }
 
 /// The resource fields only a response tells: how many messages an SQS `ReceiveMessage` returned.
-pub fn from_response(service: &str, operation: &str, response: &HttpResponse) -> Map<String, Value> {
+pub(super) fn from_response(service: &str, operation: &str, response: &HttpResponse) -> Map<String, Value> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Received {
@@ -170,7 +170,18 @@ fn path_of(uri: &str) -> &str {
 fn s3_fields(uri: &str, out: &mut Map<String, Value>) {
     let host = uri.split_once("://").map_or("", |(_, rest)| rest.split(['/', ':']).next().unwrap_or(""));
     let path = path_of(uri).trim_start_matches('/');
-    let virtual_bucket = host.split_once(".s3").filter(|(bucket, _)| !bucket.is_empty()).map(|(b, _)| b);
+    // The endpoint starts at the last label that is `s3` or `s3-...` (`s3.us-east-1`, `s3-accelerate`, legacy
+    // `s3-us-west-2`); a bucket name may hold `.s3` itself (`logs.s3.archive.s3.us-east-1.amazonaws.com`).
+    let labels: Vec<&str> = host.split('.').collect();
+    let endpoint = labels.iter().rposition(|label| *label == "s3" || label.starts_with("s3-"));
+    let joined;
+    let virtual_bucket = match endpoint {
+        Some(at) if at > 0 => {
+            joined = labels[..at].join(".");
+            Some(joined.as_str())
+        }
+        _ => None,
+    };
     let (bucket, key) = match virtual_bucket {
         Some(bucket) => (Some(bucket.to_owned()), path),
         None => {
@@ -263,6 +274,19 @@ mod tests {
         );
         assert_eq!(
             fields("S3", "http://127.0.0.1:5000/photos/cat.jpg", ""),
+            serde_json::json!({"bucket_name": "photos", "key": "cat.jpg"})
+        );
+        // Regression (issue 10, point 15): a bucket whose name holds `.s3` was cut at its first `.s3`.
+        assert_eq!(
+            fields("S3", "https://logs.s3.archive.s3.us-east-1.amazonaws.com/a/b.txt", ""),
+            serde_json::json!({"bucket_name": "logs.s3.archive", "key": "a/b.txt"})
+        );
+        assert_eq!(
+            fields("S3", "https://s3-logs.s3-accelerate.amazonaws.com/k", ""),
+            serde_json::json!({"bucket_name": "s3-logs", "key": "k"})
+        );
+        assert_eq!(
+            fields("S3", "https://s3.us-east-1.amazonaws.com/photos/cat.jpg", ""),
             serde_json::json!({"bucket_name": "photos", "key": "cat.jpg"})
         );
     }

@@ -1,28 +1,15 @@
 //! Shared by the behaviour tests: every captured document passes the official segment document schema (the same
 //! check as `xray-core`'s tests), and a few lookups keep assertions short.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use serde_json::Value;
 use xray_core::testing::MemorySink;
 
-pub const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
-pub const FACADE: &str = "53995c3f42cd8ad8";
-pub const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
-pub const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+pub use xray_schema_check::fixtures::{FACADE, ROOT, SAMPLED, UNSAMPLED, named, names};
 
 /// The sink's documents, each checked against the schema.
 pub fn documents(sink: &MemorySink) -> Vec<Value> {
     xray_schema_check::all_valid(sink.documents())
-}
-
-/// The names of the documents, in the order they were sent.
-pub fn names(docs: &[Value]) -> Vec<&str> {
-    docs.iter().map(|d| d["name"].as_str().expect("name")).collect()
-}
-
-/// The document named `name`.
-pub fn named<'a>(docs: &'a [Value], name: &str) -> &'a Value {
-    docs.iter().find(|d| d["name"] == name).unwrap_or_else(|| panic!("no document named {name} in {docs:#?}"))
 }
 
 /// Asserts `inner` ran within `outer`.

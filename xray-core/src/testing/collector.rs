@@ -1,105 +1,11 @@
-//! Helpers for tests, including users' own: an in-memory sink that captures documents, and a UDP collector that
-//! stands in for the daemon on a loopback port.
-//!
-//! ```
-//! use xray_core::testing::MemorySink;
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let sink = MemorySink::new();
-//! sink.scope(async {
-//!     let trace = xray_core::Trace::lambda(Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"));
-//!     trace.context().scope(xray_core::in_subsegment("work", async {})).await;
-//! }).await;
-//! assert_eq!(sink.documents()[0]["name"], "work");
-//! # }
-//! ```
+//! A stand-in for the daemon in tests: a UDP socket on a loopback port that checks and parses what arrives.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::context::Scoped;
-use crate::emit::{self, DATAGRAM_HEADER, Emitter};
-
-/// Captures every document sent to it, in order.
-#[derive(Clone, Default)]
-pub struct MemorySink {
-    documents: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl fmt::Debug for MemorySink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemorySink").field("documents", &self.raw().len()).finish()
-    }
-}
-
-impl Emitter for MemorySink {
-    fn send(&self, document: &[u8]) {
-        self.documents.lock().unwrap_or_else(PoisonError::into_inner).push(document.to_vec());
-    }
-}
-
-impl MemorySink {
-    /// An empty sink.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Runs `future` with this sink receiving the documents of every trace created inside it (including in tasks
-    /// spawned through [`crate::bind`]). Other code in the process is not affected.
-    pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
-        emit::scoped(Arc::new(self.clone()), future)
-    }
-
-    /// Runs `f` with this sink receiving the documents of every trace created inside it.
-    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        emit::run_scoped(Arc::new(self.clone()), f)
-    }
-
-    /// Makes this sink the process-wide destination of documents.
-    pub fn install_global(&self) {
-        emit::set_global(Arc::new(self.clone()));
-    }
-
-    /// The captured documents, exactly as they would have been sent.
-    pub fn raw(&self) -> Vec<Vec<u8>> {
-        self.documents.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    /// The captured documents, parsed. A document that is not valid JSON appears as a JSON string holding it.
-    pub fn documents(&self) -> Vec<serde_json::Value> {
-        self.raw()
-            .iter()
-            .map(|d| serde_json::from_slice(d).unwrap_or_else(|_| String::from_utf8_lossy(d).into_owned().into()))
-            .collect()
-    }
-
-    /// Removes and returns the captured documents, parsed.
-    pub fn take(&self) -> Vec<serde_json::Value> {
-        let documents = self.documents();
-        self.clear();
-        documents
-    }
-
-    /// Forgets the captured documents.
-    pub fn clear(&self) {
-        self.documents.lock().unwrap_or_else(PoisonError::into_inner).clear();
-    }
-}
-
-/// Drops every document once it has been fully written: for measuring what tracing costs without any I/O.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Discard;
-
-impl Emitter for Discard {
-    fn send(&self, document: &[u8]) {
-        // Keeps the optimizer from skipping the work that produced the document.
-        std::hint::black_box(document);
-    }
-}
+use crate::emit::DATAGRAM_HEADER;
 
 /// What went wrong receiving a datagram.
 #[derive(Debug)]

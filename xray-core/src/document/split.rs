@@ -1,0 +1,171 @@
+//! Cutting a tree of entities into documents that each fit one datagram (64 KB with the header line).
+//!
+//! The daemon drops anything larger, so completed subtrees are written as independent subsegments until the rest
+//! fits, and a single entity that is still too large is trimmed (metadata first, then annotations, then the
+//! blocks) and marked, never dropped. Pure: documents go to a callback, and what was trimmed is returned.
+
+use super::{Entity, Extra, Placement, write_document};
+use crate::ids::TraceId;
+use crate::rules::MAX_DOCUMENT_BYTES;
+
+/// One entity of a tree to write, with its children as indices into the same slice.
+#[derive(Debug)]
+pub(crate) struct Node<'a> {
+    pub(crate) entity: &'a Entity,
+    pub(crate) children: Vec<usize>,
+}
+
+/// An entity that was still too large on its own and was sent without some of its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Trimmed {
+    /// The entity's name.
+    pub(crate) name: String,
+    /// Its size before trimming.
+    pub(crate) size: usize,
+    /// What was left out.
+    pub(crate) what: &'static str,
+}
+
+/// Stands in for the trace id where only a document's size matters: same length, no clock or random numbers.
+const SIZE_PROBE_ID: [u8; TraceId::LEN] = [b'0'; TraceId::LEN];
+
+/// Writes `nodes[root]` with its subtree as one document if it fits, as several if not, handing each to `send`.
+pub(crate) fn split_tree(
+    trace_id: &[u8; TraceId::LEN],
+    nodes: &[Node<'_>],
+    root: usize,
+    send: &mut dyn FnMut(&[u8]),
+) -> Vec<Trimmed> {
+    let mut detached = vec![false; nodes.len()];
+    let mut out = Vec::with_capacity(1024);
+    let mut trimmed = Vec::new();
+    let mut writer = Writer { trace_id, nodes, detached: &mut detached, out: &mut out, send, trimmed: &mut trimmed };
+    writer.subtree(root);
+    trimmed
+}
+
+struct Writer<'w, 'a> {
+    trace_id: &'w [u8; TraceId::LEN],
+    nodes: &'w [Node<'a>],
+    detached: &'w mut [bool],
+    out: &'w mut Vec<u8>,
+    send: &'w mut dyn FnMut(&[u8]),
+    trimmed: &'w mut Vec<Trimmed>,
+}
+
+impl Writer<'_, '_> {
+    fn subtree(&mut self, root: usize) {
+        let nodes = self.nodes;
+        let mut sizes = vec![0usize; nodes.len()];
+        measure(nodes, root, self.detached, &mut sizes, self.out);
+        let mut split_off = Vec::new();
+        while sizes[root] > MAX_DOCUMENT_BYTES {
+            let Some((pick, parents)) = largest_completed(nodes, root, self.detached, &sizes) else {
+                break;
+            };
+            self.detached[pick] = true;
+            let freed = sizes[pick] + 1;
+            for ancestor in parents {
+                sizes[ancestor] = sizes[ancestor].saturating_sub(freed);
+            }
+            split_off.push(pick);
+        }
+        for pick in split_off {
+            self.subtree(pick);
+        }
+        self.out.clear();
+        write_node(self.out, self.trace_id, nodes, root, Placement::Top, self.detached);
+        if self.out.len() > MAX_DOCUMENT_BYTES {
+            let (copy, what) = trim(nodes[root].entity);
+            self.trimmed.push(Trimmed { name: nodes[root].entity.name.to_string(), size: self.out.len(), what });
+            let view = [Node { entity: &copy, children: Vec::new() }];
+            self.out.clear();
+            write_node(self.out, self.trace_id, &view, 0, Placement::Top, &[false]);
+        }
+        (self.send)(self.out);
+    }
+}
+
+/// Fills `sizes` with each node's embedded size (its document with its non-detached children).
+fn measure(nodes: &[Node<'_>], at: usize, detached: &[bool], sizes: &mut [usize], scratch: &mut Vec<u8>) -> usize {
+    scratch.clear();
+    write_document(scratch, nodes[at].entity, &SIZE_PROBE_ID, Placement::Top, &mut |_| 0);
+    let own = scratch.len() + b",\"subsegments\":[]".len();
+    let children: usize = nodes[at]
+        .children
+        .iter()
+        .filter(|&&c| !detached[c])
+        .map(|&c| measure(nodes, c, detached, sizes, scratch) + 1)
+        .sum();
+    sizes[at] = own + children;
+    sizes[at]
+}
+
+/// The completed, still embedded descendant with the largest subtree, and the path of ancestors above it.
+fn largest_completed(
+    nodes: &[Node<'_>],
+    root: usize,
+    detached: &[bool],
+    sizes: &[usize],
+) -> Option<(usize, Vec<usize>)> {
+    let mut best: Option<(usize, Vec<usize>)> = None;
+    let mut stack = vec![(root, vec![root])];
+    while let Some((at, path)) = stack.pop() {
+        for &child in nodes[at].children.iter().filter(|&&c| !detached[c]) {
+            if nodes[child].entity.end.is_some() && best.as_ref().is_none_or(|(b, _)| sizes[child] > sizes[*b]) {
+                best = Some((child, path.clone()));
+            }
+            let mut below = path.clone();
+            below.push(child);
+            stack.push((child, below));
+        }
+    }
+    best
+}
+
+fn write_node(
+    out: &mut Vec<u8>,
+    trace_id: &[u8; TraceId::LEN],
+    nodes: &[Node<'_>],
+    at: usize,
+    placement: Placement,
+    detached: &[bool],
+) {
+    write_document(out, nodes[at].entity, trace_id, placement, &mut |out| {
+        let mut written = 0;
+        for &child in nodes[at].children.iter().filter(|&&c| !detached[c]) {
+            if written > 0 {
+                out.push(b',');
+            }
+            write_node(out, trace_id, nodes, child, Placement::Embedded, detached);
+            written += 1;
+        }
+        written
+    });
+}
+
+/// A copy of `entity` small enough to send, and what it leaves out: metadata first, then annotations, then the
+/// rest.
+fn trim(entity: &Entity) -> (Entity, &'static str) {
+    let mut copy = entity.clone();
+    let mut what = "metadata";
+    let extra = copy.extra();
+    extra.metadata.clear();
+    extra.trimmed = Some(what);
+    if !fits(&copy) {
+        what = "metadata and annotations";
+        copy.annotations.clear();
+        copy.extra().trimmed = Some(what);
+    }
+    if !fits(&copy) {
+        what = "metadata, annotations, http, aws, sql and cause";
+        copy.extra = Some(Box::new(Extra { trimmed: Some(what), ..Extra::default() }));
+    }
+    (copy, what)
+}
+
+fn fits(entity: &Entity) -> bool {
+    let mut out = Vec::new();
+    write_document(&mut out, entity, &SIZE_PROBE_ID, Placement::Top, &mut |_| 0);
+    out.len() <= MAX_DOCUMENT_BYTES
+}

@@ -1,0 +1,189 @@
+//! One Lambda invocation, traced: what `#[traced_handler]` does, callable by hand.
+//!
+//! [`Invocation::begin`] builds the invocation's trace from the header its `lambda_runtime::Context` carries
+//! (`xray_trace_id`; the process-wide `_X_AMZN_TRACE_ID` only when the Context has none), opens the handler
+//! subsegment annotated `ColdStart` and `Service` (Powertools' names), and sends it `in_progress` at once, so an
+//! invocation that times out still shows. [`Invocation::instrument`] runs the handler's body in the invocation's
+//! context; [`Invocation::end`] ends the handler subsegment and sends every document before the result goes back.
+//!
+//! ```
+//! use xray_core::lambda::Invocation;
+//! # use xray_core::testing::MemorySink;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # let sink = MemorySink::new();
+//! # sink.scope(async {
+//! // `context.xray_trace_id.as_deref()` in a handler:
+//! let header = Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
+//! let result: Result<u32, String> = Invocation::new(header).run(async { Ok(7) }).await;
+//! assert_eq!(result, Ok(7));
+//! # }).await;
+//! # assert_eq!(sink.documents().last().unwrap()["name"], "## handler");
+//! # }
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::context::{Context, run_swapped};
+use crate::document::Exception;
+use crate::record::{self, Recorder};
+use crate::subsegment::Subsegment;
+use crate::trace::Trace;
+
+/// Environment variable naming the service in the handler subsegment's `Service` annotation (Powertools' name).
+pub const SERVICE_ENV: &str = "POWERTOOLS_SERVICE_NAME";
+/// Environment variable that turns on response capture for every handler (`true` or `1`).
+pub const CAPTURE_RESPONSE_ENV: &str = "POWERTOOLS_TRACER_CAPTURE_RESPONSE";
+/// The process-wide trace header Lambda sets, read only when the invocation's Context carries none.
+pub const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
+
+static COLD_START: AtomicBool = AtomicBool::new(true);
+
+/// The service name: `POWERTOOLS_SERVICE_NAME`, else the Lambda function's name, else `fallback`.
+pub(crate) fn service(fallback: &'static str) -> Cow<'static, str> {
+    static SERVICE: OnceLock<Option<String>> = OnceLock::new();
+    let configured = SERVICE.get_or_init(|| {
+        std::env::var(SERVICE_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| crate::config::get().function_name.clone())
+    });
+    match configured {
+        Some(name) => Cow::Owned(name.clone()),
+        None => Cow::Borrowed(fallback),
+    }
+}
+
+/// Whether `POWERTOOLS_TRACER_CAPTURE_RESPONSE` asks every handler to store its response.
+fn capture_response_env() -> bool {
+    static CAPTURE: OnceLock<bool> = OnceLock::new();
+    *CAPTURE.get_or_init(|| {
+        std::env::var(CAPTURE_RESPONSE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1")
+    })
+}
+
+/// One invocation of a handler: its trace and its handler subsegment.
+pub struct Invocation {
+    trace: Trace,
+    handler: Subsegment,
+    ctx: Context,
+    pub(crate) capture_response: bool,
+}
+
+impl fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Invocation").field("trace", &self.trace).field("handler", &self.handler).finish()
+    }
+}
+
+impl Invocation {
+    /// Starts an invocation from its trace header with the handler subsegment `## handler`.
+    pub fn new(header: Option<&str>) -> Self {
+        Self::begin(header, "## handler", "handler", false)
+    }
+
+    /// Starts the invocation from the header of its Context (`_X_AMZN_TRACE_ID` only when that has none): opens
+    /// `name`, annotates `ColdStart` and `Service` (`service_fallback` when neither `POWERTOOLS_SERVICE_NAME` nor
+    /// the function's name is set) and sends the subsegment `in_progress` at once. `capture_response` (or
+    /// `POWERTOOLS_TRACER_CAPTURE_RESPONSE`) asks for the response in metadata.
+    pub fn begin(
+        header: Option<&str>,
+        name: &'static str,
+        service_fallback: &'static str,
+        capture_response: bool,
+    ) -> Self {
+        let cold = COLD_START.swap(false, Ordering::Relaxed);
+        let env_header;
+        let header = match header.filter(|h| !h.trim().is_empty()) {
+            Some(h) => Some(h),
+            None => {
+                env_header = std::env::var(TRACE_ID_ENV).ok();
+                env_header.as_deref()
+            }
+        };
+        let trace = Trace::lambda(header);
+        let handler = Subsegment::begin_in(&trace.context(), name);
+        if handler.is_recording() {
+            let rec = handler.recorder();
+            rec.put_annotation("ColdStart", cold);
+            rec.put_annotation("Service", service(service_fallback));
+            handler.send_in_progress();
+        }
+        let ctx = trace.context().with_handler(&handler);
+        Self { trace, handler, ctx, capture_response: capture_response || capture_response_env() }
+    }
+
+    /// Whether this invocation is recorded.
+    pub fn is_recording(&self) -> bool {
+        self.handler.is_recording()
+    }
+
+    /// The trace of this invocation.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Records on the handler subsegment, `None` when the invocation is not recorded.
+    pub fn recorder(&self) -> Option<Recorder> {
+        self.handler.is_recording().then(|| self.handler.recorder())
+    }
+
+    /// Runs the handler's body in the invocation's context; a panic is recorded on the handler subsegment.
+    pub fn instrument<F: Future>(&self, body: F) -> Instrumented<F> {
+        Instrumented { ctx: Some(self.ctx.clone()), inner: body }
+    }
+
+    /// Ends the handler subsegment and the invocation: every document is sent before this returns.
+    pub fn end(self) {
+        self.handler.end();
+        self.trace.end();
+    }
+
+    /// Runs `body` as the handler, records an `Err` as the handler's fault, and ends the invocation.
+    pub async fn run<T, E: fmt::Display>(self, body: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        let result = self.instrument(body).await;
+        if let (Err(error), Some(rec)) = (&result, self.recorder()) {
+            rec.mark_fault();
+            rec.add_exception(Exception::new(std::any::type_name::<E>(), error.to_string()));
+        }
+        self.end();
+        result
+    }
+}
+
+pin_project! {
+    /// An async body run with a given context current at each poll, panics recorded; see [`Invocation::instrument`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Instrumented<F> {
+        ctx: Option<Context>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> fmt::Debug for Instrumented<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instrumented").field("ctx", &self.ctx).finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if this.ctx.is_none() {
+            return this.inner.poll(cx);
+        }
+        let inner = this.inner;
+        run_swapped(this.ctx, move || crate::panics::run_caught(move || inner.poll(cx), record::current))
+    }
+}

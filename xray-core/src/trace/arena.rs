@@ -1,0 +1,76 @@
+//! A trace's arena: the entities still open or not yet sent, addressed by handles that know when their slot has been
+//! reused.
+
+use crate::document::Entity;
+use crate::ids::SegmentId;
+
+/// A handle on an entity in a trace's arena; the generation guards against a slot reused after its entity was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Handle {
+    pub(crate) idx: u32,
+    generation: u32,
+    pub(crate) id: SegmentId,
+}
+
+/// One place in the arena.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    generation: u32,
+    pub(crate) parent: Option<u32>,
+    pub(crate) entity: Option<Entity>,
+}
+
+/// The entities of one trace.
+#[derive(Debug, Default)]
+pub(crate) struct Tree {
+    pub(crate) slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Outside Lambda: whether the segment has been sent (entities ending later are sent on their own).
+    pub(crate) segment_sent: bool,
+}
+
+impl Tree {
+    pub(crate) fn get_mut(&mut self, handle: Handle) -> Option<&mut Entity> {
+        self.slots
+            .get_mut(handle.idx as usize)
+            .filter(|s| s.generation == handle.generation)
+            .and_then(|s| s.entity.as_mut())
+    }
+
+    pub(crate) fn insert(&mut self, entity: Entity, parent: Option<Handle>) -> Handle {
+        let id = entity.id;
+        let parent = parent.filter(|p| self.get_mut(*p).is_some()).map(|p| p.idx);
+        let slot = Slot { generation: 0, parent, entity: Some(entity) };
+        match self.free.pop() {
+            Some(idx) => {
+                let old = &mut self.slots[idx as usize];
+                let generation = old.generation.wrapping_add(1);
+                *old = Slot { generation, ..slot };
+                Handle { idx, generation, id }
+            }
+            None => {
+                self.slots.push(slot);
+                Handle { idx: (self.slots.len() - 1) as u32, generation: 0, id }
+            }
+        }
+    }
+
+    pub(crate) fn take(&mut self, idx: u32) -> Option<Entity> {
+        let slot = self.slots.get_mut(idx as usize)?;
+        let entity = slot.entity.take()?;
+        self.free.push(idx);
+        Some(entity)
+    }
+
+    /// Handles on every entity still in the arena.
+    pub(crate) fn handles(&self) -> Vec<Handle> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let e = s.entity.as_ref()?;
+                Some(Handle { idx: i as u32, generation: s.generation, id: e.id })
+            })
+            .collect()
+    }
+}

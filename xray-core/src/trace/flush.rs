@@ -1,0 +1,129 @@
+//! How a trace's documents leave: one entity as soon as it ends (Lambda), the whole segment tree when it ends
+//! (outside Lambda), every open entity as `in_progress` when the invocation ends. Each document is written into a
+//! reused buffer and handed to the trace's emitter; one too large for a datagram is split first.
+
+use std::cell::RefCell;
+
+use super::{Handle, Mode, Trace};
+use crate::clock::Timestamp;
+use crate::diag::diag;
+use crate::document::{Entity, Node, Placement, split_tree, write_document};
+use crate::emit::{self, Emitter};
+use crate::rules::MAX_DOCUMENT_BYTES;
+
+thread_local! {
+    static DOCUMENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Trace {
+    /// Ends the segment (outside Lambda) and sends it with its subsegments; in Lambda, sends every subsegment still
+    /// open as `in_progress`, so a timeout leaves evidence. Safe to call more than once.
+    pub fn end(&self) {
+        if !self.inner.recording {
+            return;
+        }
+        match self.inner.mode {
+            Mode::Buffered => self.send_segment(),
+            Mode::Streaming => {
+                let open = self.lock().handles();
+                for handle in open {
+                    self.send_in_progress(handle);
+                }
+            }
+        }
+    }
+
+    /// Sends the entity behind `handle` as it is now, marked `in_progress`, and keeps it open.
+    pub(crate) fn send_in_progress(&self, handle: Handle) {
+        self.with_emitter(|emitter| {
+            self.with_entity(handle, |entity| {
+                let end = entity.end.take();
+                self.send_with(emitter, entity);
+                entity.end = end;
+            })
+        });
+    }
+
+    /// Sends one entity without children.
+    pub(super) fn send_one(&self, entity: &Entity) {
+        self.with_emitter(|emitter| self.send_with(emitter, entity));
+    }
+
+    /// Sends one entity without children: the common case in Lambda, written into a reused buffer.
+    fn send_with(&self, emitter: &dyn Emitter, entity: &Entity) {
+        let trace_id = &self.inner.trace_id_text;
+        let sent = DOCUMENT.with(|buf| {
+            let Ok(mut out) = buf.try_borrow_mut() else { return false };
+            out.clear();
+            write_document(&mut out, entity, trace_id, Placement::Top, &mut |_| 0);
+            let fits = out.len() <= MAX_DOCUMENT_BYTES;
+            if fits {
+                emitter.send(&out);
+            }
+            fits
+        });
+        if !sent {
+            self.send_tree(emitter, &[Node { entity, children: Vec::new() }]);
+        }
+    }
+
+    /// Sends `nodes[0]` and its subtree, split into as many documents as fitting datagrams takes.
+    fn send_tree(&self, emitter: &dyn Emitter, nodes: &[Node<'_>]) {
+        let trimmed = split_tree(&self.inner.trace_id_text, nodes, 0, &mut |document| emitter.send(document));
+        for t in trimmed {
+            diag!(
+                Oversize,
+                "subsegment `{}` ({} bytes) exceeds one datagram; sent without its {}",
+                t.name,
+                t.size,
+                t.what
+            );
+        }
+    }
+
+    fn send_segment(&self) {
+        let mut tree = self.lock();
+        if tree.segment_sent {
+            return;
+        }
+        tree.segment_sent = true;
+        let now = Timestamp::now();
+        if let Some(segment) = tree.slots.first_mut().and_then(|s| s.entity.as_mut()) {
+            segment.end.get_or_insert(now);
+        }
+        let mut index = vec![usize::MAX; tree.slots.len()];
+        let mut nodes = Vec::new();
+        for (i, slot) in tree.slots.iter().enumerate() {
+            if let Some(entity) = &slot.entity {
+                index[i] = nodes.len();
+                nodes.push(Node { entity, children: Vec::new() });
+            }
+        }
+        for (i, slot) in tree.slots.iter().enumerate() {
+            if let (Some(_), Some(parent)) = (&slot.entity, slot.parent)
+                && let Some(node) = nodes.get_mut(index[parent as usize])
+            {
+                node.children.push(index[i]);
+            }
+        }
+        if !nodes.is_empty() {
+            self.with_emitter(|emitter| self.send_tree(emitter, &nodes));
+        }
+        drop(nodes);
+        // Completed entities are gone with the segment; open ones stay and are sent on their own when they end.
+        for idx in 0..tree.slots.len() as u32 {
+            if tree.slots[idx as usize].entity.as_ref().is_some_and(|e| e.end.is_some()) {
+                tree.take(idx);
+            }
+        }
+    }
+
+    /// Runs `f` with this trace's emitter: the one captured at creation, else the one in force here. The captured
+    /// one is borrowed, not cloned, as this runs for every subsegment sent.
+    fn with_emitter<R>(&self, f: impl FnOnce(&dyn Emitter) -> R) -> R {
+        match &self.inner.emitter {
+            Some(emitter) => f(&**emitter),
+            None => f(&*emit::in_force()),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The per-invocation trace: its id, its sampling decision, what it passes downstream, and the arena of entities
+//! recorded in it. A subsegment opens here ([`Trace::begin`]) and ends here ([`Trace::finish`]); the documents
+//! leave through [`flush`].
+
+mod arena;
+mod flush;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+pub(crate) use arena::Handle;
+use arena::Tree;
+
+use crate::clock::Timestamp;
+use crate::diag::diag;
+use crate::document::{Entity, Kind, Name, Namespace};
+use crate::emit::{self, Emitter};
+use crate::header::{HeaderError, Sampled, TraceHeader};
+use crate::ids::{SegmentId, TraceId};
+use crate::sampling::{self, SamplingRequest};
+
+/// When documents leave the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Lambda: the segment is Lambda's; each subsegment is sent on its own as soon as it ends.
+    Streaming,
+    /// Outside Lambda: this process owns the segment (slot 0) and sends the tree when it ends.
+    Buffered,
+}
+
+struct TraceInner {
+    /// Unique in the process: tells traces apart without holding a reference to them.
+    serial: u64,
+    trace_id: TraceId,
+    /// The id's text, written into every document.
+    trace_id_text: [u8; TraceId::LEN],
+    /// The caller's segment: Lambda's function segment, or the upstream parent of our segment.
+    upstream_parent: Option<SegmentId>,
+    /// Whether anything is recorded.
+    recording: bool,
+    /// The decision passed on to downstream calls.
+    propagate: Sampled,
+    header_extra: Vec<(String, String)>,
+    mode: Mode,
+    /// Outside Lambda: the segment this process owns, the target of recording when no subsegment is open.
+    root: Option<Handle>,
+    /// The scoped emitter in force when the trace was created, if any; else the one in force when sending.
+    emitter: Option<Arc<dyn Emitter>>,
+    tree: Mutex<Tree>,
+}
+
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// Everything recorded for one invocation: its trace id, its sampling decision and its subsegments.
+#[derive(Clone)]
+pub struct Trace {
+    inner: Arc<TraceInner>,
+}
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace")
+            .field("trace_id", &self.inner.trace_id)
+            .field("recording", &self.inner.recording)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trace {
+    fn build(header: Option<&TraceHeader>, recording: bool, mode: Mode, segment: Option<Cow<'static, str>>) -> Self {
+        let extra = header.map(|h| h.extra().to_vec()).unwrap_or_default();
+        Self::build_with(header, extra, recording, mode, segment)
+    }
+
+    fn build_with(
+        header: Option<&TraceHeader>,
+        header_extra: Vec<(String, String)>,
+        recording: bool,
+        mode: Mode,
+        segment: Option<Cow<'static, str>>,
+    ) -> Self {
+        // A trace that does not record still passes the upstream decision on, so turning tracing off here does not
+        // turn it off downstream.
+        let propagate = if recording { Sampled::Yes } else { header.map_or(Sampled::No, TraceHeader::sampled) };
+        let recording = recording && crate::config::enabled();
+        let upstream_parent = header.and_then(TraceHeader::parent);
+        let trace_id = header.map_or_else(TraceId::new, TraceHeader::root);
+        let mut tree = Tree::default();
+        let root = segment
+            .filter(|_| recording && mode == Mode::Buffered)
+            .map(|name| tree.insert(Entity::new(Kind::Segment, Name::sanitized(name), upstream_parent), None));
+        Self {
+            inner: Arc::new(TraceInner {
+                serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+                trace_id,
+                trace_id_text: trace_id.to_bytes(),
+                upstream_parent,
+                recording,
+                propagate,
+                header_extra,
+                mode,
+                root,
+                emitter: emit::scoped_here(),
+                tree: Mutex::new(tree),
+            }),
+        }
+    }
+
+    /// The trace of one Lambda invocation, from the `X-Amzn-Trace-Id` value Lambda handed to it
+    /// (`Context::xray_trace_id`). Records only when the header says `Sampled=1` and names the function segment as
+    /// `Parent`. A missing header gets a trace that records nothing; a malformed one a diagnostic, and what is valid
+    /// of it is kept (see [`TraceHeader::salvage`]).
+    pub fn lambda(header: Option<&str>) -> Self {
+        let Some(text) = header.filter(|t| !t.trim().is_empty()) else {
+            return Self::build(None, false, Mode::Streaming, None);
+        };
+        match TraceHeader::parse(text) {
+            Ok(header) => {
+                let recording = header.sampled() == Sampled::Yes && header.parent().is_some();
+                if header.sampled() == Sampled::Yes && header.parent().is_none() {
+                    diag!(
+                        MalformedHeader,
+                        "Lambda trace header `{}` has no Parent; this invocation is not recorded",
+                        text
+                    );
+                }
+                Self::build(Some(&header), recording, Mode::Streaming, None)
+            }
+            Err(err) => Self::malformed(text, &err, Mode::Streaming, None),
+        }
+    }
+
+    /// The trace of a header that failed strict parsing: what is valid of it (`Root`, `Lineage`, unknown keys, and
+    /// `Parent` and `Sampled` where unambiguous) is kept and passed on, so the trace and Lambda's loop detection
+    /// survive; it records only when the salvaged header is sampled and names its parent.
+    fn malformed(text: &str, err: &HeaderError, mode: Mode, segment: Option<Cow<'static, str>>) -> Self {
+        let salvaged = TraceHeader::salvage(text);
+        let header = salvaged.header.as_ref();
+        let recording = header.is_some_and(|h| h.sampled() == Sampled::Yes && h.parent().is_some());
+        let kept = match header {
+            Some(_) if recording => "its trace is continued",
+            Some(_) => "its trace is passed on, not recorded",
+            None => "no Root could be kept: a new trace is passed on, not recorded",
+        };
+        diag!(MalformedHeader, "{err} (in `{text}`); {kept}");
+        Self::build_with(header, salvaged.extra, recording, mode, segment)
+    }
+
+    /// A trace whose segment this process owns (code outside Lambda). The upstream header, if any, gives the trace id
+    /// and parent and, when it carries `Sampled=0/1`, the decision; otherwise the local sampling rules decide.
+    /// End it with [`Trace::end`].
+    pub fn segment(name: impl Into<Cow<'static, str>>, header: Option<&str>, request: &SamplingRequest<'_>) -> Self {
+        let name = name.into();
+        let parsed = match header.map(|text| (text, TraceHeader::parse(text))) {
+            Some((_, Ok(h))) => Some(h),
+            Some((text, Err(err))) => return Self::malformed(text, &err, Mode::Buffered, Some(name)),
+            None => None,
+        };
+        let recording = match parsed.as_ref().map(TraceHeader::sampled) {
+            Some(Sampled::Yes) => true,
+            Some(Sampled::No) => false,
+            _ => crate::config::enabled() && sampling::global().sample(request),
+        };
+        Self::build(parsed.as_ref(), recording, Mode::Buffered, Some(name))
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.inner.trace_id
+    }
+
+    /// Whether this trace records anything.
+    pub fn is_recording(&self) -> bool {
+        self.inner.recording
+    }
+
+    /// Tells this trace apart from every other in the process without holding a reference to it.
+    pub(crate) fn serial(&self) -> u64 {
+        self.inner.serial
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tree> {
+        self.inner.tree.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The header to send downstream with `parent` as the caller: this trace's root, sampling decision and
+    /// pass-through fields (`Lineage` and unknown keys).
+    pub fn header_for(&self, parent: Option<SegmentId>) -> TraceHeader {
+        let mut header =
+            TraceHeader::new(self.inner.trace_id, parent.or(self.inner.upstream_parent), self.inner.propagate);
+        for (key, value) in &self.inner.header_extra {
+            header.push_extra(key.clone(), value.clone());
+        }
+        header
+    }
+
+    /// The same header as [`Trace::header_for`], formatted for the wire without building a [`TraceHeader`] first:
+    /// the AWS SDK and HTTP client instrumentation call it for every outgoing request.
+    pub(crate) fn header_value(&self, parent: Option<SegmentId>) -> String {
+        let inner = &self.inner;
+        let extra: usize = inner.header_extra.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let mut out = String::with_capacity(96 + extra);
+        let parent = parent.or(inner.upstream_parent);
+        // Writing to a String cannot fail.
+        let _ = crate::header::write_fields(&mut out, inner.trace_id, parent, inner.propagate, &inner.header_extra);
+        out
+    }
+
+    /// The entity a context without an open subsegment records on: the segment, outside Lambda.
+    pub(crate) fn root_handle(&self) -> Option<Handle> {
+        self.inner.root
+    }
+
+    /// Opens a subsegment under `parent` (the segment, outside Lambda, when `None`): where every subsegment starts.
+    pub(crate) fn begin(&self, parent: Option<Handle>, name: Name, namespace: Option<Namespace>) -> Option<Handle> {
+        if !self.inner.recording {
+            return None;
+        }
+        let parent = parent.or_else(|| self.root_handle());
+        let parent_id = parent.map(|p| p.id).or(self.inner.upstream_parent);
+        let mut entity = Entity::new(Kind::Subsegment, name, parent_id);
+        entity.namespace = namespace;
+        Some(self.lock().insert(entity, parent))
+    }
+
+    /// Ends the entity behind `handle`: where every subsegment ends. In Lambda (and outside it once the segment has
+    /// gone) it is sent at once; otherwise it waits for its segment.
+    pub(crate) fn finish(&self, handle: Handle) {
+        // Read the clock before taking the lock: the lock is held for as short a time as possible.
+        let end = Timestamp::now();
+        let mut tree = self.lock();
+        let Some(entity) = tree.get_mut(handle) else {
+            return;
+        };
+        entity.end = Some(end);
+        if self.inner.mode == Mode::Buffered && !tree.segment_sent {
+            return;
+        }
+        let Some(entity) = tree.take(handle.idx) else {
+            return;
+        };
+        drop(tree);
+        self.send_one(&entity);
+    }
+
+    /// Runs `f` on the entity behind `handle`; returns `None` if it is gone (already sent).
+    pub(crate) fn with_entity<R>(&self, handle: Handle, f: impl FnOnce(&mut Entity) -> R) -> Option<R> {
+        let mut tree = self.lock();
+        tree.get_mut(handle).map(f)
+    }
+}
