@@ -233,22 +233,15 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Invalid { limit, json } => {
-            let store = open()?;
-            let list = store.invalid(limit).map_err(|e| e.to_string())?;
-            let mut text = String::new();
-            for item in &list {
-                if json {
-                    text += &(serde_json::to_string(item).unwrap_or_default() + "\n");
-                } else {
-                    text += &format!(
-                        "{}  {}\n    {}\n",
-                        render::timestamp(item.received),
-                        item.reason,
-                        crate::protocol::shorten(item.datagram.as_bytes(), 120)
-                    );
-                }
+            let list = open()?.invalid(limit).map_err(|e| e.to_string())?;
+            if json {
+                out(&list
+                    .iter()
+                    .map(|item| serde_json::to_string(item).unwrap_or_default() + "\n")
+                    .collect::<String>());
+            } else {
+                out(&render::invalid(&list));
             }
-            out(&text);
             Ok(())
         }
         Command::Status { json } => {
@@ -256,19 +249,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             if json {
                 out(&(serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n"));
             } else {
-                let mut text = format!(
-                    "database {}: {} traces, {} documents, {} invalid datagrams kept\n",
-                    status.path.display(),
-                    status.traces,
-                    status.documents,
-                    status.invalid
-                );
-                if let Some(at) = status.counters_updated {
-                    let pairs: Vec<String> =
-                        status.counters.iter().map(|c| format!("{}={}", c.name, c.value)).collect();
-                    text += &format!("last daemon run (as of {} UTC): {}\n", render::timestamp(at), pairs.join(" "));
-                }
-                out(&text);
+                out(&render::status(&status));
             }
             Ok(())
         }

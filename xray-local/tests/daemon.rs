@@ -285,3 +285,53 @@ fn traces_follow_prints_traces_as_they_arrive_and_filters_by_annotation() {
     );
     daemon.stop();
 }
+
+#[test]
+fn control_characters_in_documents_reach_no_terminal_raw() {
+    // Guards issue 10 point 9: `show`, `traces` and `daemon --follow` printed ESC, BEL, CR, NUL and newlines from
+    // documents as they were, so a document could forge rows or drive the terminal.
+    let scratch = Scratch::new("escape");
+    let daemon = Daemon::start(&scratch.0, &["--follow", "--settle", "200ms", "--color", "never"], &[]);
+    let bad = "a\u{1b}[2Jb\u{7}c\rd\0e\nf\u{9b}g\u{202e}h";
+    let shown = r"a\x1b[2Jb\x07c\rd\0e\nf\x9bg\u{202e}h";
+    let mut doc = segment("00000000000000e1", "hostile");
+    doc["annotations"] = json!({"note": bad});
+    doc["http"] = json!({"request": {"method": bad, "url": bad}, "response": {"status": 200}});
+    doc["subsegments"] = json!([{"name": "call", "id": "00000000000000e2", "start_time": 1_700_000_000.1,
+        "end_time": 1_700_000_000.2, "namespace": bad, "aws": {"operation": bad, "table_name": bad},
+        "cause": {"exceptions": [{"id": "00000000000000e3", "type": "Boom", "message": bad}]}}]);
+    // Not checked against the official schema, which may restrict `namespace`: what matters is what the daemon keeps.
+    sender().send_to(&datagram(&doc), daemon.addr).expect("send");
+    daemon.wait_counter("stored", 1);
+    let rows = |text: &str| -> Vec<String> {
+        let raw: Vec<char> = text.chars().filter(|&c| c.is_control() && c != '\n').collect();
+        assert!(raw.is_empty() && !text.contains('\u{202e}'), "raw {raw:?} in {text:?}");
+        text.lines().map(str::to_owned).collect()
+    };
+    let show = rows(&stdout(&scratch.0, &["show", TRACE, "--color", "never"]));
+    // Header and column names, then each entity's row followed by its detail lines.
+    let expected = [
+        "hostile".to_owned(),
+        format!("annotations: note={shown}"),
+        format!("http: {shown} {shown} -> 200"),
+        // The name column is cut to its width.
+        r"call (a\x1b[2Jb\x07c\rd".to_owned(),
+        format!("aws: operation={shown} table_name={shown}"),
+        format!("exception: Boom: {shown}"),
+    ];
+    assert_eq!(show.len(), 2 + expected.len(), "{show:#?}");
+    for (line, want) in show[2..].iter().zip(&expected) {
+        assert!(line.contains(want.as_str()), "{line:?} lacks {want:?}");
+    }
+    let traces = rows(&stdout(&scratch.0, &["traces", "--color", "never"]));
+    assert_eq!(traces.len(), 1, "{traces:#?}");
+    assert!(traces[0].ends_with(&format!("hostile  [note={shown}]")), "{traces:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while daemon.stdout().len() < show.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let followed = rows(&(daemon.stdout().join("\n") + "\n"));
+    assert_eq!(followed[..followed.len().min(show.len() + 1)], [&show[..], &[String::new()]].concat()[..]);
+    daemon.stop();
+}
