@@ -194,7 +194,9 @@ pub fn waterfall(tree: &Tree, color: Color) -> String {
 pub fn invalid(list: &[Invalid]) -> String {
     let mut out = String::new();
     for item in list {
-        let _ = writeln!(out, "{}  {}", timestamp(item.received), escape(&item.reason));
+        let (size, kept) = (item.size, item.kept);
+        let cut = if size > kept { format!(" ({size} bytes, the first {kept} kept)") } else { String::new() };
+        let _ = writeln!(out, "{}  {}{cut}", timestamp(item.received), escape(&item.reason));
         let _ = writeln!(out, "    {}", escape(&fit(&item.datagram, 120)));
     }
     out
@@ -358,6 +360,8 @@ mod tests {
             received: 0.0,
             reason: "invalid JSON: expected value at line 1 column 2".into(),
             datagram: "{\"format\":\"json\",\"version\":1}\n\u{1b}]0;owned\u{7}\r\0".into(),
+            size: 37,
+            kept: 37,
         };
         assert_eq!(
             invalid(&[item]),

@@ -30,6 +30,19 @@ pub struct NewDocument {
     pub body: Box<str>,
 }
 
+/// A refused datagram on its way into the database.
+#[derive(Debug, Clone)]
+pub struct NewInvalid {
+    /// When it arrived, seconds since the epoch.
+    pub received: f64,
+    /// Why it was refused.
+    pub reason: String,
+    /// Its first bytes, as many as are kept.
+    pub datagram: Vec<u8>,
+    /// Its length as received.
+    pub size: usize,
+}
+
 /// A datagram refused by the checks, kept aside with the reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct Invalid {
@@ -37,8 +50,12 @@ pub struct Invalid {
     pub received: f64,
     /// Why it was refused, one sentence per problem.
     pub reason: String,
-    /// The datagram as received (lossily decoded for display).
+    /// The start of the datagram as received (lossily decoded for display).
     pub datagram: String,
+    /// Its length as received, in bytes.
+    pub size: usize,
+    /// How many of its first bytes are kept.
+    pub kept: usize,
 }
 
 /// A row of the counters table.
@@ -68,7 +85,7 @@ pub struct Status {
 }
 
 /// The number of [`Store::migrate`] steps.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// An open database.
 #[derive(Debug)]
@@ -142,6 +159,10 @@ impl Store {
                 index_annotations(&tx, &trace_id, &tree)?;
             }
         }
+        if applied < 2 {
+            // Only the start of a refused datagram is kept; this is how long it was.
+            tx.execute_batch("ALTER TABLE invalid ADD COLUMN size INTEGER NOT NULL DEFAULT 0")?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()
     }
@@ -154,11 +175,7 @@ impl Store {
     /// Writes documents and invalid datagrams in one transaction. A complete document replaces an in-progress one
     /// of the same entity, never the reverse. Returns the touched trace ids, whose summaries [`Store::refresh`]
     /// brings up to date.
-    pub fn write(
-        &mut self,
-        documents: &[NewDocument],
-        invalid: &[(f64, String, Vec<u8>)],
-    ) -> rusqlite::Result<Vec<String>> {
+    pub fn write(&mut self, documents: &[NewDocument], invalid: &[NewInvalid]) -> rusqlite::Result<Vec<String>> {
         let now = now_secs();
         let tx = self.conn.transaction()?;
         let mut touched: Vec<String> = Vec::new();
@@ -173,9 +190,10 @@ impl Store {
                 insert.execute(params![d.trace_id, d.id, d.in_progress, now, &*d.body])?;
                 touched.push(d.trace_id.clone());
             }
-            let mut keep = tx.prepare_cached("INSERT INTO invalid (received, reason, datagram) VALUES (?1, ?2, ?3)")?;
-            for (received, reason, datagram) in invalid {
-                keep.execute(params![received, reason, datagram])?;
+            let mut keep =
+                tx.prepare_cached("INSERT INTO invalid (received, reason, datagram, size) VALUES (?1, ?2, ?3, ?4)")?;
+            for i in invalid {
+                keep.execute(params![i.received, i.reason, i.datagram, i64::try_from(i.size).unwrap_or(i64::MAX)])?;
             }
         }
         touched.sort_unstable();
@@ -262,13 +280,32 @@ impl Store {
 
     /// The most recent invalid datagrams, newest first.
     pub fn invalid(&self, limit: usize) -> rusqlite::Result<Vec<Invalid>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT received, reason, datagram FROM invalid ORDER BY seq DESC LIMIT ?1")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT received, reason, datagram, size FROM invalid ORDER BY seq DESC LIMIT ?1")?;
         let rows = stmt.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
             let bytes: Vec<u8> = row.get(2)?;
-            Ok(Invalid { received: row.get(0)?, reason: row.get(1)?, datagram: String::from_utf8_lossy(&bytes).into() })
+            // Rows from before the size was recorded were kept whole.
+            let size = usize::try_from(row.get::<_, i64>(3)?).unwrap_or(0).max(bytes.len());
+            Ok(Invalid {
+                received: row.get(0)?,
+                reason: row.get(1)?,
+                datagram: String::from_utf8_lossy(&bytes).into(),
+                size,
+                kept: bytes.len(),
+            })
         })?;
         rows.collect()
+    }
+
+    /// Deletes all but the newest `keep` invalid datagrams; returns how many were deleted.
+    pub fn trim_invalid(&mut self, keep: usize) -> rusqlite::Result<usize> {
+        // The row `keep` places below the newest, and all before it, go; with fewer rows there is no such row.
+        self.conn
+            .prepare_cached(
+                "DELETE FROM invalid WHERE seq <= (SELECT seq FROM invalid ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
+            )?
+            .execute(params![i64::try_from(keep).unwrap_or(i64::MAX)])
     }
 
     /// Deletes traces (and their documents) not updated since `before`, and invalid datagrams received before it.
@@ -543,7 +580,7 @@ mod tests {
     }
 
     #[test]
-    fn a_database_from_before_the_annotation_index_is_indexed_when_opened() {
+    fn a_database_from_an_older_xray_local_is_brought_up_to_date_when_opened() {
         let mut db = Scratch::new("migrate");
         let trace = "1-581cf771-a006649127e371903a2de979";
         let mut root = segment(trace, "000000000000000a", json!({"dup": "a"}));
@@ -551,9 +588,16 @@ mod tests {
             {"name": "b", "id": "000000000000000b", "start_time": 1.1, "end_time": 1.2, "annotations": {"dup": "b"}},
         ]);
         db.put(&[root]);
-        db.1.conn.execute_batch("DROP TABLE annotations; PRAGMA user_version = 0;").expect("make it old");
+        db.1.conn
+            .execute_batch(
+                "DROP TABLE annotations; ALTER TABLE invalid DROP COLUMN size; PRAGMA user_version = 0;
+                 INSERT INTO invalid (received, reason, datagram) VALUES (1.0, 'no header line', x'616263');",
+            )
+            .expect("make it old");
         db.1 = Store::open(&db.0).expect("reopen");
         assert_eq!(db.find(&[("dup", "b")]), [trace]);
+        let old = db.1.invalid(10).expect("invalid");
+        assert_eq!((old.len(), old[0].datagram.as_str(), old[0].size), (1, "abc", 3));
         assert_eq!(db.1.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)), Ok(SCHEMA_VERSION));
     }
 }
