@@ -116,6 +116,7 @@ impl Daemon {
         }
         let (socket, recv_buffer) = receive::bind(config.bind, config.recv_buffer, TICK)?;
         let addr = socket.local_addr()?;
+        let kernel_drops = receive::KernelDrops::of(&socket);
         let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (to_store, from_receiver) = queue::bounded(config.queue_bytes);
@@ -143,6 +144,7 @@ impl Daemon {
             retention: config.retention,
             status_every: config.status_every,
             invalid_rows: config.invalid_rows,
+            kernel_drops,
         };
         let storing = std::thread::Builder::new().name("xray-local-store".into()).spawn(move || storing.run())?;
         Ok(Daemon { addr, recv_buffer, stats, stop, receiving: Some(receiving), forwarding, storing: Some(storing) })
@@ -283,6 +285,7 @@ struct Storing {
     retention: Option<Duration>,
     status_every: Option<Duration>,
     invalid_rows: usize,
+    kernel_drops: receive::KernelDrops,
 }
 
 /// The most messages written in one transaction.
@@ -299,6 +302,8 @@ impl Storing {
         // every half second under load, so a trace arriving in many documents is summarised once, not per batch.
         let mut dirty: HashSet<String> = HashSet::new();
         let mut last_refresh = Instant::now();
+        let mut last_kernel_read = Instant::now();
+        self.read_kernel_drops();
         while open {
             let (mut docs, mut invalid, mut settled) = (Vec::new(), Vec::new(), Vec::new());
             let mut take = |msg: Msg| match msg {
@@ -358,6 +363,11 @@ impl Storing {
                     }
                 }
             }
+            // Reading the kernel's count costs a look through every UDP socket, so not once per batch.
+            if last_kernel_read.elapsed() >= Duration::from_millis(100) {
+                last_kernel_read = Instant::now();
+                self.read_kernel_drops();
+            }
             let snapshot = self.stats.snapshot();
             let _ = self.store.write_counters(&snapshot.named());
             if self.status_every.is_some_and(|every| last_status.elapsed() >= every) {
@@ -371,7 +381,16 @@ impl Storing {
                 prune(&mut self.store, retention);
             }
         }
-        eprintln!("xray-local {}", self.stats.snapshot());
+        self.read_kernel_drops();
+        let snapshot = self.stats.snapshot();
+        let _ = self.store.write_counters(&snapshot.named());
+        eprintln!("xray-local {snapshot}");
+    }
+
+    fn read_kernel_drops(&self) {
+        if let Some(n) = self.kernel_drops.read() {
+            Stats::set(&self.stats.kernel_dropped, n);
+        }
     }
 }
 
