@@ -132,6 +132,7 @@ impl Daemon {
             assembler: Assembler::new(config.settle, config.give_up),
             to_store,
             to_forward,
+            kernel_drops,
             stats: stats.clone(),
             stop: stop.clone(),
         };
@@ -193,6 +194,7 @@ struct Receiving {
     assembler: Assembler,
     to_store: Sender<Msg>,
     to_forward: Option<Sender<Outgoing>>,
+    kernel_drops: receive::KernelDrops,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
 }
@@ -225,6 +227,8 @@ impl Receiving {
                 }
             }
         }
+        // The kernel stops listing the socket once it is closed, so its last count is taken here.
+        note_kernel_drops(&self.kernel_drops, &self.stats);
     }
 
     fn handle(&mut self, datagram: &[u8]) {
@@ -303,7 +307,7 @@ impl Storing {
         let mut dirty: HashSet<String> = HashSet::new();
         let mut last_refresh = Instant::now();
         let mut last_kernel_read = Instant::now();
-        self.read_kernel_drops();
+        note_kernel_drops(&self.kernel_drops, &self.stats);
         while open {
             let (mut docs, mut invalid, mut settled) = (Vec::new(), Vec::new(), Vec::new());
             let mut take = |msg: Msg| match msg {
@@ -366,7 +370,7 @@ impl Storing {
             // Reading the kernel's count costs a look through every UDP socket, so not once per batch.
             if last_kernel_read.elapsed() >= Duration::from_millis(100) {
                 last_kernel_read = Instant::now();
-                self.read_kernel_drops();
+                note_kernel_drops(&self.kernel_drops, &self.stats);
             }
             let snapshot = self.stats.snapshot();
             let _ = self.store.write_counters(&snapshot.named());
@@ -381,16 +385,16 @@ impl Storing {
                 prune(&mut self.store, retention);
             }
         }
-        self.read_kernel_drops();
         let snapshot = self.stats.snapshot();
         let _ = self.store.write_counters(&snapshot.named());
         eprintln!("xray-local {snapshot}");
     }
+}
 
-    fn read_kernel_drops(&self) {
-        if let Some(n) = self.kernel_drops.read() {
-            Stats::set(&self.stats.kernel_dropped, n);
-        }
+/// Copies the kernel's count of dropped datagrams into the counters, while the system still provides it.
+fn note_kernel_drops(drops: &receive::KernelDrops, stats: &Stats) {
+    if let Some(n) = drops.read() {
+        Stats::set(&stats.kernel_dropped, n);
     }
 }
 
