@@ -61,6 +61,13 @@ pub enum Command {
         /// Colour errors in --follow output.
         #[arg(long, value_enum, default_value = "auto")]
         color: ColorChoice,
+        /// Memory for documents waiting for the database (and for the forwarder), e.g. 64MiB; what does not fit
+        /// is counted as dropped.
+        #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+        queue_bytes: usize,
+        /// How many refused datagrams to keep (the first KiB of each); older ones are deleted.
+        #[arg(long, default_value_t = 10_000)]
+        keep_invalid: usize,
     },
     /// List stored traces, most recent first.
     Traces {
@@ -126,6 +133,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Parses `65536`, `512KiB`, `64MiB`, `1GiB` (or `B`, `K`, `M`, `G`, all powers of 1024) as bytes.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: usize = number.parse().map_err(|_| format!("`{text}` is not a size like 65536, 512KiB or 64MiB"))?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        other => return Err(format!("unknown unit `{other}` in `{text}`: use B, KiB, MiB or GiB")),
+    };
+    value.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))
+}
+
 fn parse_pair(text: &str) -> Result<(String, String), String> {
     text.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }
@@ -158,9 +181,21 @@ pub fn run(cli: Cli) -> Result<(), String> {
         let _ = stdout.flush();
     };
     match cli.command {
-        Command::Daemon { bind, forward, follow, retention, settle, status_every, color: choice } => {
+        Command::Daemon {
+            bind,
+            forward,
+            follow,
+            retention,
+            settle,
+            status_every,
+            color: choice,
+            queue_bytes,
+            keep_invalid,
+        } => {
             let mut config = Config::new(bind, dir.clone());
             config.forward = forward;
+            config.queue_bytes = queue_bytes;
+            config.invalid_rows = keep_invalid;
             config.settle = settle;
             config.retention = (!retention.is_zero()).then_some(retention);
             config.status_every = (!status_every.is_zero()).then_some(status_every);
@@ -233,22 +268,15 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Invalid { limit, json } => {
-            let store = open()?;
-            let list = store.invalid(limit).map_err(|e| e.to_string())?;
-            let mut text = String::new();
-            for item in &list {
-                if json {
-                    text += &(serde_json::to_string(item).unwrap_or_default() + "\n");
-                } else {
-                    text += &format!(
-                        "{}  {}\n    {}\n",
-                        render::timestamp(item.received),
-                        item.reason,
-                        crate::protocol::shorten(item.datagram.as_bytes(), 120)
-                    );
-                }
+            let list = open()?.invalid(limit).map_err(|e| e.to_string())?;
+            if json {
+                out(&list
+                    .iter()
+                    .map(|item| serde_json::to_string(item).unwrap_or_default() + "\n")
+                    .collect::<String>());
+            } else {
+                out(&render::invalid(&list));
             }
-            out(&text);
             Ok(())
         }
         Command::Status { json } => {
@@ -256,19 +284,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             if json {
                 out(&(serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n"));
             } else {
-                let mut text = format!(
-                    "database {}: {} traces, {} documents, {} invalid datagrams kept\n",
-                    status.path.display(),
-                    status.traces,
-                    status.documents,
-                    status.invalid
-                );
-                if let Some(at) = status.counters_updated {
-                    let pairs: Vec<String> =
-                        status.counters.iter().map(|c| format!("{}={}", c.name, c.value)).collect();
-                    text += &format!("last daemon run (as of {} UTC): {}\n", render::timestamp(at), pairs.join(" "));
-                }
-                out(&text);
+                out(&render::status(&status));
             }
             Ok(())
         }
@@ -316,5 +332,15 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("3w"), Err("unknown unit `w` in `3w`: use ms, s, m, h or d".into()));
+    }
+
+    #[test]
+    fn sizes_parse_in_powers_of_1024() {
+        assert_eq!(parse_size("65536"), Ok(65_536));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("64MB"), Err("unknown unit `MB` in `64MB`: use B, KiB, MiB or GiB".into()));
+        assert!(parse_size("MiB").is_err());
     }
 }

@@ -1,12 +1,13 @@
 //! The daemon: a receiving thread (read, check, assemble), a storing thread (SQLite, status, `--follow`) and an
-//! optional forwarding thread, joined by bounded queues so a slow database never stalls the socket.
+//! optional forwarding thread, joined by queues bounded in bytes, so a slow database never stalls the socket and
+//! a flood never takes more memory than the bound.
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,8 +16,9 @@ use serde_json::Value;
 use crate::assemble::{Arrival, Assembler, Tree};
 use crate::forward::{self, Outgoing};
 use crate::protocol::split_datagram;
+use crate::queue::{self, Receiver, Sender};
 use crate::stats::{Snapshot, Stats};
-use crate::store::{NewDocument, Store, now_secs};
+use crate::store::{NewDocument, NewInvalid, Store, now_secs};
 use crate::{receive, validate};
 
 /// What `--follow` does with each settled trace.
@@ -42,12 +44,19 @@ pub struct Config {
     pub status_every: Option<Duration>,
     /// Receive buffer to ask for.
     pub recv_buffer: usize,
-    /// Room in the queue to the database, in documents.
-    pub queue: usize,
+    /// Room in the queue to the database, and in the one to the forwarder, in bytes. What does not fit is counted
+    /// as dropped.
+    pub queue_bytes: usize,
+    /// How many refused datagrams the database keeps; older ones are deleted.
+    pub invalid_rows: usize,
 }
 
+/// How much of a refused datagram is kept: enough to see what it was, little enough that noise cannot fill the disk.
+pub const INVALID_PREFIX_BYTES: usize = 1024;
+
 impl Config {
-    /// Defaults: settle after 1 s, give up after 60 s, keep 7 days, status every 10 s.
+    /// Defaults: settle after 1 s, give up after 60 s, keep 7 days, status every 10 s, queues of 64 MiB, the
+    /// newest 10,000 refused datagrams.
     pub fn new(bind: SocketAddr, data_dir: PathBuf) -> Self {
         Self {
             bind,
@@ -59,7 +68,8 @@ impl Config {
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             status_every: Some(Duration::from_secs(10)),
             recv_buffer: receive::RECV_BUFFER_BYTES,
-            queue: 1 << 18,
+            queue_bytes: 64 << 20,
+            invalid_rows: 10_000,
         }
     }
 }
@@ -78,8 +88,20 @@ pub struct Daemon {
 /// What goes from the receiving thread to the storing thread.
 enum Msg {
     Document(NewDocument),
-    Invalid(f64, String, Vec<u8>),
+    Invalid(NewInvalid),
     Settled(String),
+}
+
+impl Msg {
+    /// The memory it holds, counted against the queue's bound.
+    fn bytes(&self) -> usize {
+        size_of::<Msg>()
+            + match self {
+                Msg::Document(d) => d.trace_id.len() + d.id.len() + d.body.len(),
+                Msg::Invalid(i) => i.reason.len() + i.datagram.len(),
+                Msg::Settled(trace_id) => trace_id.len(),
+            }
+    }
 }
 
 /// How often the receiving loop looks at the clock when idle.
@@ -94,11 +116,12 @@ impl Daemon {
         }
         let (socket, recv_buffer) = receive::bind(config.bind, config.recv_buffer, TICK)?;
         let addr = socket.local_addr()?;
+        let kernel_drops = receive::KernelDrops::of(&socket);
         let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let (to_store, from_receiver) = sync_channel(config.queue);
+        let (to_store, from_receiver) = queue::bounded(config.queue_bytes);
         let (to_forward, forwarding) = if config.forward {
-            let (tx, rx) = sync_channel(config.queue);
+            let (tx, rx) = queue::bounded(config.queue_bytes);
             (Some(tx), Some(forward::spawn(rx, stats.clone())?))
         } else {
             (None, None)
@@ -109,6 +132,7 @@ impl Daemon {
             assembler: Assembler::new(config.settle, config.give_up),
             to_store,
             to_forward,
+            kernel_drops,
             stats: stats.clone(),
             stop: stop.clone(),
         };
@@ -120,6 +144,8 @@ impl Daemon {
             on_settled: config.on_settled.take(),
             retention: config.retention,
             status_every: config.status_every,
+            invalid_rows: config.invalid_rows,
+            kernel_drops,
         };
         let storing = std::thread::Builder::new().name("xray-local-store".into()).spawn(move || storing.run())?;
         Ok(Daemon { addr, recv_buffer, stats, stop, receiving: Some(receiving), forwarding, storing: Some(storing) })
@@ -166,8 +192,9 @@ struct Receiving {
     /// The clock as last read; arrival times need no better precision than the settle time.
     now: Instant,
     assembler: Assembler,
-    to_store: SyncSender<Msg>,
-    to_forward: Option<SyncSender<Outgoing>>,
+    to_store: Sender<Msg>,
+    to_forward: Option<Sender<Outgoing>>,
+    kernel_drops: receive::KernelDrops,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
 }
@@ -200,6 +227,8 @@ impl Receiving {
                 }
             }
         }
+        // The kernel stops listing the socket once it is closed, so its last count is taken here.
+        note_kernel_drops(&self.kernel_drops, &self.stats);
     }
 
     fn handle(&mut self, datagram: &[u8]) {
@@ -224,11 +253,11 @@ impl Receiving {
         }
         // Validation guarantees UTF-8 JSON, so this does not fail.
         let body: Box<str> = String::from_utf8_lossy(document).into();
-        if let Some(forward) = &self.to_forward
-            && let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-                forward.try_send(Outgoing { id: id.clone(), body: body.clone() })
-        {
-            Stats::add(&self.stats.forward_failed, 1);
+        if let Some(forward) = &self.to_forward {
+            let bytes = size_of::<Outgoing>() + id.len() + body.len();
+            if forward.try_send(Outgoing { id: id.clone(), body: body.clone() }, bytes).is_err() {
+                Stats::add(&self.stats.forward_failed, 1);
+            }
         }
         let in_progress = doc.get("in_progress").and_then(Value::as_bool).unwrap_or(false);
         self.send(Msg::Document(NewDocument { trace_id, id, in_progress, body }));
@@ -236,16 +265,18 @@ impl Receiving {
 
     fn refuse(&mut self, reason: String, datagram: &[u8]) {
         Stats::add(&self.stats.invalid, 1);
-        self.send(Msg::Invalid(now_secs(), reason, datagram.to_vec()));
+        let prefix = datagram[..datagram.len().min(INVALID_PREFIX_BYTES)].to_vec();
+        self.send(Msg::Invalid(NewInvalid { received: now_secs(), reason, datagram: prefix, size: datagram.len() }));
     }
 
-    /// Queues a message for the storing thread. A document or invalid datagram that does not fit counts as
-    /// dropped; a lost `Settled` only means `--follow` does not print that trace, so it is not counted.
+    /// Queues a message for the storing thread. A document or invalid datagram that does not fit is counted; a
+    /// lost `Settled` only means `--follow` does not print that trace, so it is not.
     fn send(&self, msg: Msg) {
-        if let Err(TrySendError::Full(msg) | TrySendError::Disconnected(msg)) = self.to_store.try_send(msg)
-            && !matches!(msg, Msg::Settled(_))
-        {
-            Stats::add(&self.stats.dropped, 1);
+        let bytes = msg.bytes();
+        match self.to_store.try_send(msg, bytes) {
+            Err(Msg::Document(_)) => Stats::add(&self.stats.dropped, 1),
+            Err(Msg::Invalid(_)) => Stats::add(&self.stats.invalid_dropped, 1),
+            Err(Msg::Settled(_)) | Ok(()) => {}
         }
     }
 }
@@ -257,6 +288,8 @@ struct Storing {
     on_settled: Option<OnSettled>,
     retention: Option<Duration>,
     status_every: Option<Duration>,
+    invalid_rows: usize,
+    kernel_drops: receive::KernelDrops,
 }
 
 /// The most messages written in one transaction.
@@ -273,11 +306,13 @@ impl Storing {
         // every half second under load, so a trace arriving in many documents is summarised once, not per batch.
         let mut dirty: HashSet<String> = HashSet::new();
         let mut last_refresh = Instant::now();
+        let mut last_kernel_read = Instant::now();
+        note_kernel_drops(&self.kernel_drops, &self.stats);
         while open {
             let (mut docs, mut invalid, mut settled) = (Vec::new(), Vec::new(), Vec::new());
             let mut take = |msg: Msg| match msg {
                 Msg::Document(d) => docs.push(d),
-                Msg::Invalid(at, reason, datagram) => invalid.push((at, reason, datagram)),
+                Msg::Invalid(i) => invalid.push(i),
                 Msg::Settled(id) => settled.push(id),
             };
             match self.queue.recv_timeout(Duration::from_millis(200)) {
@@ -295,6 +330,10 @@ impl Storing {
                     }
                 }
             }
+            // Of a batch larger than the invalid table, only the newest rows would survive it.
+            let over = invalid.len().saturating_sub(self.invalid_rows);
+            invalid.drain(..over);
+            Stats::add(&self.stats.invalid_evicted, over as u64);
             if !docs.is_empty() || !invalid.is_empty() {
                 match self.store.write(&docs, &invalid) {
                     Ok(touched) => {
@@ -303,8 +342,15 @@ impl Storing {
                     }
                     Err(err) => {
                         eprintln!("xray-local: cannot write {} documents: {err}", docs.len());
-                        Stats::add(&self.stats.dropped, (docs.len() + invalid.len()) as u64);
+                        Stats::add(&self.stats.dropped, docs.len() as u64);
+                        Stats::add(&self.stats.invalid_dropped, invalid.len() as u64);
                     }
+                }
+            }
+            if !invalid.is_empty() {
+                match self.store.trim_invalid(self.invalid_rows) {
+                    Ok(deleted) => Stats::add(&self.stats.invalid_evicted, deleted as u64),
+                    Err(err) => eprintln!("xray-local: cannot delete old invalid datagrams: {err}"),
                 }
             }
             if !dirty.is_empty() && (drained || !settled.is_empty() || last_refresh.elapsed() >= REFRESH_EVERY) {
@@ -321,6 +367,11 @@ impl Storing {
                     }
                 }
             }
+            // Reading the kernel's count costs a look through every UDP socket, so not once per batch.
+            if last_kernel_read.elapsed() >= Duration::from_millis(100) {
+                last_kernel_read = Instant::now();
+                note_kernel_drops(&self.kernel_drops, &self.stats);
+            }
             let snapshot = self.stats.snapshot();
             let _ = self.store.write_counters(&snapshot.named());
             if self.status_every.is_some_and(|every| last_status.elapsed() >= every) {
@@ -334,7 +385,16 @@ impl Storing {
                 prune(&mut self.store, retention);
             }
         }
-        eprintln!("xray-local {}", self.stats.snapshot());
+        let snapshot = self.stats.snapshot();
+        let _ = self.store.write_counters(&snapshot.named());
+        eprintln!("xray-local {snapshot}");
+    }
+}
+
+/// Copies the kernel's count of dropped datagrams into the counters, while the system still provides it.
+fn note_kernel_drops(drops: &receive::KernelDrops, stats: &Stats) {
+    if let Some(n) = drops.read() {
+        Stats::set(&stats.kernel_dropped, n);
     }
 }
 

@@ -6,13 +6,14 @@
 //! configuration (environment, profile, `AWS_ENDPOINT_URL`), so the same binary talks to AWS or to a local server.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 
+use crate::queue::Receiver;
 use crate::stats::Stats;
 
 /// The most documents PutTraceSegments takes in one call.
@@ -117,9 +118,9 @@ mod tests {
 
     #[test]
     fn batches_hold_at_most_50_documents() {
-        let (tx, rx) = std::sync::mpsc::sync_channel(200);
+        let (tx, rx) = crate::queue::bounded(usize::MAX);
         for n in 0..120 {
-            tx.send(Outgoing { id: format!("{n:016x}"), body: "{}".into() }).unwrap_or_default();
+            let _ = tx.try_send(Outgoing { id: format!("{n:016x}"), body: "{}".into() }, 1);
         }
         drop(tx);
         let sizes: Vec<usize> = std::iter::from_fn(|| gather(&rx, Duration::ZERO)).map(|b| b.len()).collect();

@@ -32,6 +32,7 @@ pub mod cli;
 pub mod daemon;
 pub mod forward;
 pub mod protocol;
+pub mod queue;
 pub mod receive;
 pub mod render;
 pub mod stats;

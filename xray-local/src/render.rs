@@ -1,15 +1,54 @@
-//! Terminal output: the trace list and the waterfall of one trace.
+//! Terminal output: the trace list, the waterfall of one trace, the refused datagrams and the database status.
+//!
+//! Everything printed that a document or a datagram supplied goes through [`escape`] first, so what a sender
+//! writes can neither start a row of its own nor reach the terminal as a control sequence.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
 use crate::assemble::{Entity, Summary, Tree};
+use crate::store::{Invalid, Status};
 
 /// Width of the timeline column, in characters.
 pub const BAR_WIDTH: usize = 40;
 /// Width of the name column, in characters.
 const NAME_WIDTH: usize = 36;
+
+/// `text` with every character a terminal would act on instead of show written as a visible escape: `\n`, `\r`,
+/// `\t`, `\0`, `\x1b` (other control characters as `\xNN`), and `\u{202e}` for the Unicode line separators and
+/// bidirectional controls. Text without such characters is returned as it is, without allocating.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if needs_escape(c) && u32::from(c) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether `c` is shown as an escape: control characters (C0, DEL, C1), the Unicode line and paragraph
+/// separators, and the bidirectional controls, which reorder what a terminal shows after them.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}')
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
 
 /// Whether to colour errors (red faults, yellow errors and throttles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +120,7 @@ pub fn list(traces: &[Summary], color: Color) -> String {
         if !t.annotations.is_empty() {
             let _ = write!(line, "  [{}]", pairs(t.annotations.iter()));
         }
-        let _ = writeln!(out, "{}", paint(line.trim_end(), t.fault, t.error || t.throttle, color));
+        let _ = writeln!(out, "{}", paint(&escape(line.trim_end()), t.fault, t.error || t.throttle, color));
     }
     out
 }
@@ -96,13 +135,14 @@ pub fn waterfall(tree: &Tree, color: Color) -> String {
     let _ = writeln!(
         out,
         "trace {}  started {} UTC  {}  {} entities{}",
-        tree.trace_id,
+        escape(&tree.trace_id),
         timestamp(s.start),
         duration(s.duration),
         s.entities,
         if trace_marks.is_empty() { String::new() } else { format!("  {trace_marks}") }
     );
     for parent in &tree.missing_parents {
+        let parent = escape(parent);
         let _ = writeln!(out, "(parent {parent} was not received; its children are shown at the top level)");
     }
     let _ = writeln!(out, "{:>9} {:>9}  {:<NAME_WIDTH$} timeline", "offset", "duration", "name");
@@ -125,9 +165,10 @@ pub fn waterfall(tree: &Tree, color: Color) -> String {
             .collect::<String>()
             + "   ";
         open.push(!last);
-        let mut name = format!("{prefix}{}", e.name);
+        // Escaped before it is cut, so the column keeps its width.
+        let mut name = format!("{prefix}{}", escape(&e.name));
         if let Some(ns) = &e.namespace {
-            let _ = write!(name, " ({ns})");
+            let _ = write!(name, " ({})", escape(ns));
         }
         let name = fit(&name, NAME_WIDTH);
         let offset = e.start - s.start;
@@ -143,8 +184,36 @@ pub fn waterfall(tree: &Tree, color: Color) -> String {
         let _ = writeln!(out, "{}", paint(&line, e.fault, e.error || e.throttle, color));
         let indent = format!("{:>9} {:>9}  {continuation}", "", "");
         for detail in details(e) {
-            let _ = writeln!(out, "{indent}{detail}");
+            let _ = writeln!(out, "{indent}{}", escape(&detail));
         }
+    }
+    out
+}
+
+/// Refused datagrams, two lines each: when and why, then the start of the datagram.
+pub fn invalid(list: &[Invalid]) -> String {
+    let mut out = String::new();
+    for item in list {
+        let (size, kept) = (item.size, item.kept);
+        let cut = if size > kept { format!(" ({size} bytes, the first {kept} kept)") } else { String::new() };
+        let _ = writeln!(out, "{}  {}{cut}", timestamp(item.received), escape(&item.reason));
+        let _ = writeln!(out, "    {}", escape(&fit(&item.datagram, 120)));
+    }
+    out
+}
+
+/// What the database holds, and the counters of the last daemon run.
+pub fn status(status: &Status) -> String {
+    let mut out = format!(
+        "database {}: {} traces, {} documents, {} invalid datagrams kept\n",
+        escape(&status.path.to_string_lossy()),
+        status.traces,
+        status.documents,
+        status.invalid
+    );
+    if let Some(at) = status.counters_updated {
+        let pairs: Vec<String> = status.counters.iter().map(|c| format!("{}={}", escape(&c.name), c.value)).collect();
+        let _ = writeln!(out, "last daemon run (as of {} UTC): {}", timestamp(at), pairs.join(" "));
     }
     out
 }
@@ -234,6 +303,72 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The characters a document can use against a terminal, each with how it is shown.
+    const HOSTILE: [(char, &str); 9] = [
+        ('\u{1b}', "\\x1b"),
+        ('\u{7}', "\\x07"),
+        ('\r', "\\r"),
+        ('\0', "\\0"),
+        ('\n', "\\n"),
+        ('\t', "\\t"),
+        ('\u{7f}', "\\x7f"),
+        ('\u{9b}', "\\x9b"),
+        ('\u{202e}', "\\u{202e}"),
+    ];
+
+    #[test]
+    fn control_characters_in_documents_are_shown_escaped_and_never_start_a_row() {
+        // Guards issue 10 point 9: a newline in a field forged rows and ESC/BEL/CR reached the terminal raw.
+        let trace = "1-581cf771-a006649127e371903a2de979";
+        for (c, shown) in HOSTILE {
+            let bad = format!("a{c}b");
+            let doc = json!({"name": bad, "id": "000000000000000a", "trace_id": trace, "start_time": 100.0,
+                "end_time": 100.4, "annotations": {"k": bad},
+                "http": {"request": {"method": bad, "url": bad}, "response": {"status": bad}},
+                "subsegments": [{"name": bad, "id": "000000000000000b", "start_time": 100.1, "end_time": 100.2,
+                    "namespace": bad, "aws": {"operation": bad},
+                    "sql": {"database_type": bad, "sanitized_query": bad},
+                    "cause": {"exceptions": [{"id": "000000000000000d", "type": bad, "message": bad}]}}]});
+            let mut tree = Tree::build(trace, [&doc]);
+            tree.missing_parents.push(bad.clone());
+            for color in [Color::Never, Color::Always] {
+                let text = waterfall(&tree, color);
+                let lines: Vec<&str> = text.lines().collect();
+                // Header, missing parent, column names, then per entity its row and detail lines.
+                assert_eq!(lines.len(), 3 + (1 + 2) + (1 + 3), "{c:?}:\n{text}");
+                assert!(lines[3].contains(&format!("a{shown}b")), "{c:?}: {}", lines[3]);
+                assert!(lines[6].contains(&format!("a{shown}b (a{shown}b)")), "{c:?}: {}", lines[6]);
+                for detail in [4, 5, 7, 8, 9] {
+                    assert!(lines[detail].contains(&format!("a{shown}b")), "{c:?}: {}", lines[detail]);
+                }
+                let raw: Vec<char> = text.chars().filter(|&x| needs_escape(x) && x != '\n').collect();
+                let painted = if color == Color::Always { raw.iter().all(|&x| x == '\u{1b}') } else { raw.is_empty() };
+                assert!(painted, "{c:?}: raw {raw:?} in\n{text}");
+            }
+            let text = list(&[tree.summary()], Color::Never);
+            assert_eq!(text.lines().count(), 1, "{c:?}: {text}");
+            assert!(text.contains(&format!("a{shown}b  [k=a{shown}b]")), "{c:?}: {text}");
+            assert!(!text.trim_end_matches('\n').chars().any(needs_escape), "{c:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn refused_datagrams_are_shown_escaped_two_lines_each() {
+        // Guards issue 10 point 9 for `xray-local invalid`: the datagram itself is what a sender controls most.
+        let item = Invalid {
+            received: 0.0,
+            reason: "invalid JSON: expected value at line 1 column 2".into(),
+            datagram: "{\"format\":\"json\",\"version\":1}\n\u{1b}]0;owned\u{7}\r\0".into(),
+            size: 37,
+            kept: 37,
+        };
+        assert_eq!(
+            invalid(&[item]),
+            "1970-01-01 00:00:00.000  invalid JSON: expected value at line 1 column 2\n    \
+             {\"format\":\"json\",\"version\":1}\\n\\x1b]0;owned\\x07\\r\\0\n"
+        );
+    }
 
     #[test]
     fn durations_and_timestamps_read_naturally() {

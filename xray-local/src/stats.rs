@@ -36,10 +36,13 @@ macro_rules! counters {
 counters! {
     received: "Datagrams read from the socket.",
     valid: "Documents that passed the checks.",
-    invalid: "Datagrams refused (bad header line, bad JSON, broken rules); kept in the `invalid` table.",
+    invalid: "Datagrams refused (bad header line, bad JSON, broken rules); their first KiB kept in the `invalid` table.",
     stale: "In-progress documents that arrived after their complete document, ignored.",
     stored: "Documents written to the database.",
-    dropped: "Documents and invalid datagrams not stored: the database queue was full or a write failed.",
+    dropped: "Valid documents not stored: the database queue was at its byte bound, or a write failed.",
+    invalid_dropped: "Invalid datagrams not kept: the database queue was at its byte bound, or a write failed.",
+    invalid_evicted: "Invalid datagrams deleted, or never written, to keep the invalid table at its size.",
+    kernel_dropped: "Datagrams the kernel dropped before the daemon could read them, its receive buffer being full (Linux).",
     forwarded: "Documents accepted by PutTraceSegments.",
     forward_failed: "Documents not forwarded: refused after every retry, or the forwarding queue was full.",
     traces_settled: "Traces that went quiet with nothing in progress (shown by --follow).",
@@ -49,6 +52,11 @@ impl Stats {
     /// Adds `n` to `counter`.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Sets `counter` to `n`, for a count kept elsewhere.
+    pub fn set(counter: &AtomicU64, n: u64) {
+        counter.store(n, Ordering::Relaxed);
     }
 }
 
@@ -70,8 +78,8 @@ mod tests {
         Stats::add(&stats.invalid, 1);
         assert_eq!(
             stats.snapshot().to_string(),
-            "status: received=3 valid=0 invalid=1 stale=0 stored=0 dropped=0 forwarded=0 forward_failed=0 \
-             traces_settled=0"
+            "status: received=3 valid=0 invalid=1 stale=0 stored=0 dropped=0 invalid_dropped=0 invalid_evicted=0 \
+             kernel_dropped=0 forwarded=0 forward_failed=0 traces_settled=0"
         );
     }
 }

@@ -1,13 +1,14 @@
 //! The SQLite database under the data dir: documents, trace summaries, invalid datagrams and counters.
 //!
-//! The documents table is the source of truth; the traces table is a summary of it, refreshed whenever a trace
-//! gains a document, so listing needs no assembly. The database runs in WAL mode, so `traces` and `show` read while
-//! the daemon writes.
+//! The documents table is the source of truth; the traces table is a summary of it and the annotations table an
+//! index of every entity's annotations, both refreshed whenever a trace gains a document, so listing and filtering
+//! need no assembly. The database runs in WAL mode, so `traces` and `show` read while the daemon writes.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,6 +30,19 @@ pub struct NewDocument {
     pub body: Box<str>,
 }
 
+/// A refused datagram on its way into the database.
+#[derive(Debug, Clone)]
+pub struct NewInvalid {
+    /// When it arrived, seconds since the epoch.
+    pub received: f64,
+    /// Why it was refused.
+    pub reason: String,
+    /// Its first bytes, as many as are kept.
+    pub datagram: Vec<u8>,
+    /// Its length as received.
+    pub size: usize,
+}
+
 /// A datagram refused by the checks, kept aside with the reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct Invalid {
@@ -36,8 +50,12 @@ pub struct Invalid {
     pub received: f64,
     /// Why it was refused, one sentence per problem.
     pub reason: String,
-    /// The datagram as received (lossily decoded for display).
+    /// The start of the datagram as received (lossily decoded for display).
     pub datagram: String,
+    /// Its length as received, in bytes.
+    pub size: usize,
+    /// How many of its first bytes are kept.
+    pub kept: usize,
 }
 
 /// A row of the counters table.
@@ -65,6 +83,9 @@ pub struct Status {
     /// When the counters were written, seconds since the epoch.
     pub counters_updated: Option<f64>,
 }
+
+/// The number of [`Store::migrate`] steps.
+const SCHEMA_VERSION: i64 = 2;
 
 /// An open database.
 #[derive(Debug)]
@@ -105,7 +126,45 @@ impl Store {
                  seq INTEGER PRIMARY KEY, received REAL NOT NULL, reason TEXT NOT NULL, datagram BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL, updated REAL NOT NULL);",
         )?;
-        Ok(Store { conn, path })
+        let mut store = Store { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Brings a database written by an older xray-local up to date. `PRAGMA user_version` counts the steps
+    /// applied; each step is checked again inside a write transaction, so two processes opening the same old
+    /// database apply it once.
+    fn migrate(&mut self) -> rusqlite::Result<()> {
+        let version = |conn: &Connection| conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+        if version(&self.conn)? >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let applied = version(&tx)?;
+        if applied < 1 {
+            // Every entity's annotations, for filtering; the value column has no type, so strings stay text and
+            // numbers stay numbers when compared.
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS annotations (
+                     key TEXT NOT NULL, value NOT NULL, trace_id TEXT NOT NULL,
+                     PRIMARY KEY (key, value, trace_id)) WITHOUT ROWID;
+                 CREATE INDEX IF NOT EXISTS annotations_trace ON annotations (trace_id);",
+            )?;
+            let ids = tx
+                .prepare("SELECT trace_id FROM traces")?
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for trace_id in ids {
+                let tree = Tree::build(&trace_id, &documents(&tx, &trace_id)?);
+                index_annotations(&tx, &trace_id, &tree)?;
+            }
+        }
+        if applied < 2 {
+            // Only the start of a refused datagram is kept; this is how long it was.
+            tx.execute_batch("ALTER TABLE invalid ADD COLUMN size INTEGER NOT NULL DEFAULT 0")?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()
     }
 
     /// The database file.
@@ -116,11 +175,7 @@ impl Store {
     /// Writes documents and invalid datagrams in one transaction. A complete document replaces an in-progress one
     /// of the same entity, never the reverse. Returns the touched trace ids, whose summaries [`Store::refresh`]
     /// brings up to date.
-    pub fn write(
-        &mut self,
-        documents: &[NewDocument],
-        invalid: &[(f64, String, Vec<u8>)],
-    ) -> rusqlite::Result<Vec<String>> {
+    pub fn write(&mut self, documents: &[NewDocument], invalid: &[NewInvalid]) -> rusqlite::Result<Vec<String>> {
         let now = now_secs();
         let tx = self.conn.transaction()?;
         let mut touched: Vec<String> = Vec::new();
@@ -135,9 +190,10 @@ impl Store {
                 insert.execute(params![d.trace_id, d.id, d.in_progress, now, &*d.body])?;
                 touched.push(d.trace_id.clone());
             }
-            let mut keep = tx.prepare_cached("INSERT INTO invalid (received, reason, datagram) VALUES (?1, ?2, ?3)")?;
-            for (received, reason, datagram) in invalid {
-                keep.execute(params![received, reason, datagram])?;
+            let mut keep =
+                tx.prepare_cached("INSERT INTO invalid (received, reason, datagram, size) VALUES (?1, ?2, ?3, ?4)")?;
+            for i in invalid {
+                keep.execute(params![i.received, i.reason, i.datagram, i64::try_from(i.size).unwrap_or(i64::MAX)])?;
             }
         }
         touched.sort_unstable();
@@ -199,67 +255,69 @@ impl Store {
         })
     }
 
-    /// Up to `limit` traces, most recently started first, whose annotations include every `key=value` of `filter`.
+    /// Up to `limit` traces, most recently started first, with an entity annotated with each `key=value` of
+    /// `filter` (see [`Store::updated_since`] for how values compare).
     pub fn traces(&self, filter: &[(String, String)], limit: usize) -> rusqlite::Result<Vec<Summary>> {
-        self.select("ORDER BY start DESC", params![], filter, limit)
-    }
-
-    /// Traces updated after `since` (seconds since the epoch), oldest update first, with the time of the last update.
-    pub fn updated_since(&self, since: f64, filter: &[(String, String)]) -> rusqlite::Result<Vec<(f64, Summary)>> {
+        let (having, mut params) = annotated(filter);
+        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         let mut stmt =
-            self.conn.prepare_cached(&format!("{SELECT}, updated FROM traces WHERE updated > ?1 ORDER BY updated"))?;
-        let rows = stmt.query_map(params![since], |row| Ok((row.get::<_, f64>(10)?, summary(row)?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (updated, s) = row?;
-            if matches(&s, filter) {
-                out.push((updated, s));
-            }
-        }
-        Ok(out)
+            self.conn.prepare_cached(&format!("{SELECT} FROM traces WHERE {having} ORDER BY start DESC LIMIT ?"))?;
+        stmt.query_map(params_from_iter(params), summary)?.collect()
     }
 
-    fn select(
-        &self,
-        tail: &str,
-        params: &[&dyn rusqlite::ToSql],
-        filter: &[(String, String)],
-        limit: usize,
-    ) -> rusqlite::Result<Vec<Summary>> {
-        let mut stmt = self.conn.prepare_cached(&format!("{SELECT} FROM traces {tail}"))?;
-        let rows = stmt.query_map(params, summary)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let s = row?;
-            if matches(&s, filter) {
-                out.push(s);
-                if out.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+    /// Traces updated after `since` (seconds since the epoch), oldest update first, with the time of the last update,
+    /// that have an entity annotated with each `key=value` of `filter`. Whichever entity of a trace carries a value,
+    /// it is found. A string annotation matches the text exactly, a number matches the text read as a number (`3`
+    /// and `3.0` both find 3), a boolean matches `true` or `false`.
+    pub fn updated_since(&self, since: f64, filter: &[(String, String)]) -> rusqlite::Result<Vec<(f64, Summary)>> {
+        let (having, filter_params) = annotated(filter);
+        let params = std::iter::once(SqlValue::Real(since)).chain(filter_params);
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT}, updated FROM traces WHERE updated > ? AND {having} ORDER BY updated"
+        ))?;
+        stmt.query_map(params_from_iter(params), |row| Ok((row.get::<_, f64>(10)?, summary(row)?)))?.collect()
     }
 
     /// The most recent invalid datagrams, newest first.
     pub fn invalid(&self, limit: usize) -> rusqlite::Result<Vec<Invalid>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT received, reason, datagram FROM invalid ORDER BY seq DESC LIMIT ?1")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT received, reason, datagram, size FROM invalid ORDER BY seq DESC LIMIT ?1")?;
         let rows = stmt.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
             let bytes: Vec<u8> = row.get(2)?;
-            Ok(Invalid { received: row.get(0)?, reason: row.get(1)?, datagram: String::from_utf8_lossy(&bytes).into() })
+            // Rows from before the size was recorded were kept whole.
+            let size = usize::try_from(row.get::<_, i64>(3)?).unwrap_or(0).max(bytes.len());
+            Ok(Invalid {
+                received: row.get(0)?,
+                reason: row.get(1)?,
+                datagram: String::from_utf8_lossy(&bytes).into(),
+                size,
+                kept: bytes.len(),
+            })
         })?;
         rows.collect()
+    }
+
+    /// Deletes all but the newest `keep` invalid datagrams; returns how many were deleted.
+    pub fn trim_invalid(&mut self, keep: usize) -> rusqlite::Result<usize> {
+        // The row `keep` places below the newest, and all before it, go; with fewer rows there is no such row.
+        self.conn
+            .prepare_cached(
+                "DELETE FROM invalid WHERE seq <= (SELECT seq FROM invalid ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
+            )?
+            .execute(params![i64::try_from(keep).unwrap_or(i64::MAX)])
     }
 
     /// Deletes traces (and their documents) not updated since `before`, and invalid datagrams received before it.
     /// Returns the number of traces deleted.
     pub fn prune(&mut self, before: f64) -> rusqlite::Result<usize> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "DELETE FROM documents WHERE trace_id IN (SELECT trace_id FROM traces WHERE updated < ?1)",
-            params![before],
-        )?;
+        for table in ["documents", "annotations"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM traces WHERE updated < ?1)"),
+                params![before],
+            )?;
+        }
         let traces = tx.execute("DELETE FROM traces WHERE updated < ?1", params![before])?;
         tx.execute("DELETE FROM invalid WHERE received < ?1", params![before])?;
         tx.commit()?;
@@ -310,15 +368,44 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
     })
 }
 
-/// Whether the summary's annotations have every `key=value` of `filter` (values compared as text).
-fn matches(summary: &Summary, filter: &[(String, String)]) -> bool {
-    filter.iter().all(|(key, want)| match summary.annotations.get(key) {
-        Some(Value::String(s)) => s == want,
-        Some(Value::Number(n)) => want.parse::<f64>().ok() == n.as_f64(),
-        Some(Value::Bool(b)) => want.parse::<bool>().ok() == Some(*b),
-        Some(_) => false,
-        None => false,
-    })
+/// The SQL condition that a trace has, for every `key=value` of `filter`, an entity with that annotation, and its
+/// parameters. Each value is looked up as text and, if it reads as one, as a number.
+fn annotated(filter: &[(String, String)]) -> (String, Vec<SqlValue>) {
+    let mut conditions = vec!["1"];
+    let mut params = Vec::with_capacity(filter.len() * 3);
+    for (key, want) in filter {
+        conditions.push("trace_id IN (SELECT trace_id FROM annotations WHERE key = ? AND value IN (?, ?))");
+        params.push(SqlValue::Text(key.clone()));
+        params.push(SqlValue::Text(want.clone()));
+        params.push(want.parse::<f64>().map_or(SqlValue::Null, SqlValue::Real));
+    }
+    (conditions.join(" AND "), params)
+}
+
+/// An annotation value as the index holds it: strings as text, numbers as numbers, booleans as the text `true` or
+/// `false` (so `true` finds a boolean and the string alike).
+fn indexed(value: &Value) -> Option<SqlValue> {
+    match value {
+        Value::String(s) => Some(SqlValue::Text(s.clone())),
+        Value::Number(n) => n.as_f64().map(SqlValue::Real),
+        Value::Bool(b) => Some(SqlValue::Text(b.to_string())),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// Replaces the indexed annotations of `trace_id` with those of every entity of `tree`.
+fn index_annotations(conn: &Connection, trace_id: &str, tree: &Tree) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM annotations WHERE trace_id = ?1")?.execute(params![trace_id])?;
+    let mut put =
+        conn.prepare_cached("INSERT OR IGNORE INTO annotations (key, value, trace_id) VALUES (?1, ?2, ?3)")?;
+    for node in &tree.nodes {
+        for (key, value) in &node.entity.annotations {
+            if let Some(value) = indexed(value) {
+                put.execute(params![key, value, trace_id])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn documents(conn: &Connection, trace_id: &str) -> rusqlite::Result<Vec<Value>> {
@@ -337,7 +424,9 @@ fn documents(conn: &Connection, trace_id: &str) -> rusqlite::Result<Vec<Value>> 
 /// Recomputes the summary row of `trace_id` from its documents.
 fn refresh(conn: &Connection, trace_id: &str, now: f64) -> rusqlite::Result<()> {
     let docs = documents(conn, trace_id)?;
-    let s = Tree::build(trace_id, &docs).summary();
+    let tree = Tree::build(trace_id, &docs);
+    index_annotations(conn, trace_id, &tree)?;
+    let s = tree.summary();
     conn.prepare_cached(
         "INSERT INTO traces (trace_id, root, start, duration, error, fault, throttle, in_progress, entities, annotations,
                              updated)
@@ -398,17 +487,117 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A fresh database under the temp dir, removed when dropped.
+    struct Scratch(PathBuf, Store);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("xray-local-store-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let store = Store::open(&dir).expect("db");
+            Scratch(dir, store)
+        }
+
+        /// Stores `docs` and brings the trace list up to date, as the daemon does.
+        fn put(&mut self, docs: &[Value]) {
+            let docs: Vec<NewDocument> = docs
+                .iter()
+                .map(|d| NewDocument {
+                    trace_id: d["trace_id"].as_str().unwrap_or_default().to_owned(),
+                    id: d["id"].as_str().unwrap_or_default().to_owned(),
+                    in_progress: d["in_progress"] == true,
+                    body: d.to_string().into(),
+                })
+                .collect();
+            let touched = self.1.write(&docs, &[]).expect("write");
+            self.1.refresh(&touched).expect("refresh");
+        }
+
+        /// The trace ids, sorted, that `traces` and `updated_since` find for `filter`; both must agree.
+        fn find(&self, filter: &[(&str, &str)]) -> Vec<String> {
+            let filter: Vec<(String, String)> = filter.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let mut listed: Vec<String> =
+                self.1.traces(&filter, 100).expect("traces").into_iter().map(|s| s.trace_id).collect();
+            let mut updated: Vec<String> =
+                self.1.updated_since(0.0, &filter).expect("updated").into_iter().map(|(_, s)| s.trace_id).collect();
+            listed.sort();
+            updated.sort();
+            assert_eq!(listed, updated, "traces and updated_since disagree on {filter:?}");
+            listed
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn segment(trace: &str, id: &str, annotations: Value) -> Value {
+        json!({"name": "n", "id": id, "trace_id": trace, "start_time": 1.0, "end_time": 2.0,
+               "annotations": annotations})
+    }
+
     #[test]
     fn annotation_filters_compare_strings_numbers_and_booleans_as_typed() {
-        let mut s = Tree::build("1-581cf771-a006649127e371903a2de979", []).summary();
-        s.annotations = json!({"user": "ann", "n": 3, "ok": true}).as_object().cloned().unwrap_or_default();
-        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-        };
-        assert!(matches(&s, &f(&[("user", "ann"), ("n", "3"), ("ok", "true")])));
-        assert!(matches(&s, &f(&[("n", "3.0")])));
-        assert!(!matches(&s, &f(&[("user", "bob")])));
-        assert!(!matches(&s, &f(&[("ok", "1")])));
-        assert!(!matches(&s, &f(&[("missing", "x")])));
+        let mut db = Scratch::new("typed");
+        let trace = "1-581cf771-a006649127e371903a2de979";
+        db.put(&[segment(trace, "000000000000000a", json!({"user": "ann", "n": 3, "ok": true, "s": "3"}))]);
+        let one = vec![trace.to_owned()];
+        assert_eq!(db.find(&[("user", "ann"), ("n", "3"), ("ok", "true")]), one);
+        assert_eq!(db.find(&[("n", "3.0")]), one);
+        assert_eq!(db.find(&[("s", "3")]), one);
+        assert!(db.find(&[("s", "3.0")]).is_empty(), "a string is compared as text");
+        assert!(db.find(&[("user", "bob")]).is_empty());
+        assert!(db.find(&[("ok", "1")]).is_empty());
+        assert!(db.find(&[("n", "x")]).is_empty());
+        assert!(db.find(&[("missing", "x")]).is_empty());
+        assert!(db.find(&[("user", "ann"), ("n", "4")]).is_empty(), "every pair must match");
+    }
+
+    #[test]
+    fn an_annotation_filter_finds_a_value_of_any_entity_of_the_trace() {
+        // Guards issue 10 point 10: the list kept one value per key (the last entity's), so a root with dup=a and
+        // subsegments with dup=b and dup=c was not found by dup=b.
+        let mut db = Scratch::new("any-entity");
+        let trace = "1-581cf771-a006649127e371903a2de979";
+        let other = "1-581cf771-a006649127e371903a2de97a";
+        let mut root = segment(trace, "000000000000000a", json!({"dup": "a"}));
+        root["subsegments"] = json!([
+            {"name": "b", "id": "000000000000000b", "start_time": 1.1, "end_time": 1.2, "annotations": {"dup": "b"}},
+            {"name": "c", "id": "000000000000000c", "start_time": 1.3, "end_time": 1.4, "annotations": {"dup": "c"}},
+        ]);
+        let mut independent = segment(trace, "000000000000000d", json!({"dup": "d", "n": 7}));
+        independent["type"] = json!("subsegment");
+        independent["parent_id"] = json!("000000000000000a");
+        db.put(&[root, independent, segment(other, "000000000000000e", json!({"dup": "b"}))]);
+        for value in ["a", "c", "d"] {
+            assert_eq!(db.find(&[("dup", value)]), [trace], "dup={value}");
+        }
+        assert_eq!(db.find(&[("dup", "b")]), [trace, other]);
+        assert_eq!(db.find(&[("dup", "a"), ("dup", "d"), ("n", "7")]), [trace]);
+        assert!(db.find(&[("dup", "e")]).is_empty());
+    }
+
+    #[test]
+    fn a_database_from_an_older_xray_local_is_brought_up_to_date_when_opened() {
+        let mut db = Scratch::new("migrate");
+        let trace = "1-581cf771-a006649127e371903a2de979";
+        let mut root = segment(trace, "000000000000000a", json!({"dup": "a"}));
+        root["subsegments"] = json!([
+            {"name": "b", "id": "000000000000000b", "start_time": 1.1, "end_time": 1.2, "annotations": {"dup": "b"}},
+        ]);
+        db.put(&[root]);
+        db.1.conn
+            .execute_batch(
+                "DROP TABLE annotations; ALTER TABLE invalid DROP COLUMN size; PRAGMA user_version = 0;
+                 INSERT INTO invalid (received, reason, datagram) VALUES (1.0, 'no header line', x'616263');",
+            )
+            .expect("make it old");
+        db.1 = Store::open(&db.0).expect("reopen");
+        assert_eq!(db.find(&[("dup", "b")]), [trace]);
+        let old = db.1.invalid(10).expect("invalid");
+        assert_eq!((old.len(), old[0].datagram.as_str(), old[0].size), (1, "abc", 3));
+        assert_eq!(db.1.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)), Ok(SCHEMA_VERSION));
     }
 }

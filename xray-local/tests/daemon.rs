@@ -118,8 +118,8 @@ fn bad_datagrams_are_counted_kept_aside_with_a_reason_and_never_stop_the_daemon(
     assert_eq!(
         stderr.last().map(String::as_str),
         Some(
-            "xray-local status: received=12 valid=2 invalid=10 stale=0 stored=2 dropped=0 forwarded=0 \
-             forward_failed=0 traces_settled=0"
+            "xray-local status: received=12 valid=2 invalid=10 stale=0 stored=2 dropped=0 invalid_dropped=0 \
+             invalid_evicted=0 kernel_dropped=0 forwarded=0 forward_failed=0 traces_settled=0"
         ),
         "{stderr:?}"
     );
@@ -284,4 +284,82 @@ fn traces_follow_prints_traces_as_they_arrive_and_filters_by_annotation() {
                "entities": 1, "annotations": {"team": "blue"}})
     );
     daemon.stop();
+}
+
+#[test]
+fn control_characters_in_documents_reach_no_terminal_raw() {
+    // Guards issue 10 point 9: `show`, `traces` and `daemon --follow` printed ESC, BEL, CR, NUL and newlines from
+    // documents as they were, so a document could forge rows or drive the terminal.
+    let scratch = Scratch::new("escape");
+    let daemon = Daemon::start(&scratch.0, &["--follow", "--settle", "200ms", "--color", "never"], &[]);
+    let bad = "a\u{1b}[2Jb\u{7}c\rd\0e\nf\u{9b}g\u{202e}h";
+    let shown = r"a\x1b[2Jb\x07c\rd\0e\nf\x9bg\u{202e}h";
+    let mut doc = segment("00000000000000e1", "hostile");
+    doc["annotations"] = json!({"note": bad});
+    doc["http"] = json!({"request": {"method": bad, "url": bad}, "response": {"status": 200}});
+    doc["subsegments"] = json!([{"name": "call", "id": "00000000000000e2", "start_time": 1_700_000_000.1,
+        "end_time": 1_700_000_000.2, "namespace": bad, "aws": {"operation": bad, "table_name": bad},
+        "cause": {"exceptions": [{"id": "00000000000000e3", "type": "Boom", "message": bad}]}}]);
+    // Not checked against the official schema, which may restrict `namespace`: what matters is what the daemon keeps.
+    sender().send_to(&datagram(&doc), daemon.addr).expect("send");
+    daemon.wait_counter("stored", 1);
+    let rows = |text: &str| -> Vec<String> {
+        let raw: Vec<char> = text.chars().filter(|&c| c.is_control() && c != '\n').collect();
+        assert!(raw.is_empty() && !text.contains('\u{202e}'), "raw {raw:?} in {text:?}");
+        text.lines().map(str::to_owned).collect()
+    };
+    let show = rows(&stdout(&scratch.0, &["show", TRACE, "--color", "never"]));
+    // Header and column names, then each entity's row followed by its detail lines.
+    let expected = [
+        "hostile".to_owned(),
+        format!("annotations: note={shown}"),
+        format!("http: {shown} {shown} -> 200"),
+        // The name column is cut to its width.
+        r"call (a\x1b[2Jb\x07c\rd".to_owned(),
+        format!("aws: operation={shown} table_name={shown}"),
+        format!("exception: Boom: {shown}"),
+    ];
+    assert_eq!(show.len(), 2 + expected.len(), "{show:#?}");
+    for (line, want) in show[2..].iter().zip(&expected) {
+        assert!(line.contains(want.as_str()), "{line:?} lacks {want:?}");
+    }
+    let traces = rows(&stdout(&scratch.0, &["traces", "--color", "never"]));
+    assert_eq!(traces.len(), 1, "{traces:#?}");
+    assert!(traces[0].ends_with(&format!("hostile  [note={shown}]")), "{traces:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while daemon.stdout().len() < show.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let followed = rows(&(daemon.stdout().join("\n") + "\n"));
+    assert_eq!(followed[..followed.len().min(show.len() + 1)], [&show[..], &[String::new()]].concat()[..]);
+    daemon.stop();
+}
+
+#[test]
+fn datagrams_the_kernel_drops_are_counted_and_shown() {
+    // Guards issue 10 point 12: 13,183 of 20,000 datagrams were lost in the kernel while every counter stayed 0.
+    let scratch = Scratch::new("kernel-drops");
+    let daemon = Daemon::start(&scratch.0, &[], &[]);
+    let socket = sender();
+    socket.send_to(&datagram(&segment("00000000000000b1", "first")), daemon.addr).expect("send");
+    daemon.wait_counter("stored", 1);
+    // A stopped daemon reads nothing, so a burst of twice its receive buffer overflows it.
+    daemon.signal("STOP");
+    let noise = vec![b'x'; 60_000];
+    let burst = (2 * daemon.recv_buffer / noise.len() + 20) as u64;
+    for _ in 0..burst {
+        socket.send_to(&noise, daemon.addr).expect("send");
+    }
+    daemon.signal("CONT");
+    let s = daemon.wait_counter("kernel_dropped", 1);
+    let (received, dropped) = (counter(&s, "received"), counter(&s, "kernel_dropped"));
+    assert!(received > 1 && dropped > 0, "{s:#}");
+    let s = daemon.wait_counter("received", 1 + burst - dropped);
+    assert_eq!(counter(&s, "received") + counter(&s, "kernel_dropped"), 1 + burst, "{s:#}");
+    let text = stdout(&scratch.0, &["status"]);
+    assert!(text.contains(&format!(" kernel_dropped={dropped}")), "{text}");
+    let stderr = daemon.stop();
+    let last = stderr.last().map(String::as_str).unwrap_or_default();
+    assert!(last.starts_with("xray-local status: ") && last.contains(&format!(" kernel_dropped={dropped}")), "{last}");
 }

@@ -67,6 +67,8 @@ pub fn counter(status: &Value, name: &str) -> u64 {
 pub struct Daemon {
     child: Child,
     pub addr: SocketAddr,
+    /// The receive buffer the system granted, in bytes.
+    pub recv_buffer: usize,
     pub dir: PathBuf,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
@@ -98,14 +100,16 @@ impl Daemon {
         pump(child.stdout.take().expect("stdout"), stdout.clone());
         pump(child.stderr.take().expect("stderr"), stderr.clone());
         let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
+        let (addr, recv_buffer) = loop {
+            // xray-local: listening on udp://127.0.0.1:40000 (receive buffer 425984 bytes), database ...
             let found = stderr.lock().expect("lines").iter().find_map(|l| {
-                l.strip_prefix("xray-local: listening on udp://")
-                    .and_then(|rest| rest.split(' ').next())
-                    .and_then(|a| a.parse().ok())
+                let rest = l.strip_prefix("xray-local: listening on udp://")?;
+                let addr = rest.split(' ').next()?.parse().ok()?;
+                let buffer = rest.split_once("(receive buffer ")?.1.split(' ').next()?.parse().ok()?;
+                Some((addr, buffer))
             });
-            if let Some(addr) = found {
-                break addr;
+            if let Some(found) = found {
+                break found;
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("daemon exited with {status}: {:?}", stderr.lock().expect("lines"));
@@ -113,7 +117,7 @@ impl Daemon {
             assert!(Instant::now() < deadline, "daemon did not start: {:?}", stderr.lock().expect("lines"));
             std::thread::sleep(Duration::from_millis(20));
         };
-        Daemon { child, addr, dir: dir.to_owned(), stdout, stderr }
+        Daemon { child, addr, recv_buffer, dir: dir.to_owned(), stdout, stderr }
     }
 
     /// Waits until the counter `name` of the running daemon reaches `n` (counters are written to the database
@@ -133,6 +137,12 @@ impl Daemon {
     /// Lines printed so far on stdout.
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().expect("lines").clone()
+    }
+
+    /// Sends the process a signal by name (`STOP`, `CONT`, ...).
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{name} failed");
     }
 
     /// Whether the process is still running.
