@@ -24,16 +24,13 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context as TaskContext, Poll};
 
-use pin_project_lite::pin_project;
-
-use crate::context::{Context, run_swapped};
+use crate::context::Context;
 use crate::document::Exception;
-use crate::record::{self, Recorder};
+pub use crate::panics::Instrumented;
+use crate::record::Recorder;
 use crate::subsegment::Subsegment;
 use crate::trace::Trace;
 
@@ -137,7 +134,7 @@ impl Invocation {
 
     /// Runs the handler's body in the invocation's context; a panic is recorded on the handler subsegment.
     pub fn instrument<F: Future>(&self, body: F) -> Instrumented<F> {
-        Instrumented { ctx: Some(self.ctx.clone()), inner: body }
+        Instrumented::new(Some(self.ctx.clone()), body)
     }
 
     /// Ends the handler subsegment and the invocation: every document is sent before this returns.
@@ -155,35 +152,5 @@ impl Invocation {
         }
         self.end();
         result
-    }
-}
-
-pin_project! {
-    /// An async body run with a given context current at each poll, panics recorded; see [`Invocation::instrument`].
-    #[must_use = "futures do nothing unless polled"]
-    pub struct Instrumented<F> {
-        ctx: Option<Context>,
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F> fmt::Debug for Instrumented<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Instrumented").field("ctx", &self.ctx).finish_non_exhaustive()
-    }
-}
-
-impl<F: Future> Future for Instrumented<F> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        if this.ctx.is_none() {
-            return this.inner.poll(cx);
-        }
-        let inner = this.inner;
-        run_swapped(this.ctx, move || crate::panics::run_caught(move || inner.poll(cx), record::current))
     }
 }

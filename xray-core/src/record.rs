@@ -301,6 +301,14 @@ fn report(refusal: &Refusal) {
     }
 }
 
+impl Trace {
+    /// Records on the segment this trace owns (outside Lambda); `None` when it records nothing.
+    pub(crate) fn root_recorder(&self) -> Option<Recorder> {
+        let root = self.root_handle().filter(|_| self.is_recording())?;
+        Some(Recorder::new(Some((self.clone(), root))))
+    }
+}
+
 impl Subsegment {
     /// Records on this subsegment.
     pub fn recorder(&self) -> Recorder {

@@ -245,6 +245,21 @@ impl Trace {
         self.send_one(&entity);
     }
 
+    /// Outside Lambda: moves the segment's start back to `start` (a message's processing segment starts when the
+    /// message was sent, so its wait in the queue shows), and records `name` as a completed subsegment from `start`
+    /// to now under it.
+    pub(crate) fn record_wait(&self, name: Name, start: Timestamp) {
+        let Some(root) = self.root_handle().filter(|_| self.inner.recording) else { return };
+        let end = Timestamp::now();
+        let mut tree = self.lock();
+        if let Some(segment) = tree.get_mut(root) {
+            segment.start = segment.start.min(start);
+        }
+        let mut wait = Entity::new(Kind::Subsegment, name, Some(root.id));
+        (wait.start, wait.end) = (start.min(end), Some(end));
+        tree.insert(wait, Some(root));
+    }
+
     /// Runs `f` on the entity behind `handle`; returns `None` if it is gone (already sent).
     pub(crate) fn with_entity<R>(&self, handle: Handle, f: impl FnOnce(&mut Entity) -> R) -> Option<R> {
         let mut tree = self.lock();
