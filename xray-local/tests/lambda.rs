@@ -442,7 +442,7 @@ fn ctrl_c_stops_the_function_process_with_xray_local() {
 }
 
 #[test]
-fn the_caller_s_client_context_reaches_the_function_and_other_functions_are_not_found() {
+fn client_contexts_empty_payloads_events_and_unknown_functions_are_served_as_the_invoke_api_does() {
     let (_collector, daemon) = collector();
     let emulator = Emulator::start(daemon, &[]);
     // {"custom":{"k":"v"}}
@@ -452,6 +452,8 @@ fn the_caller_s_client_context_reaches_the_function_and_other_functions_are_not_
     let missing = emulator.post("/2015-03-31/functions/other/invocations", &[], "{}");
     assert_eq!(missing.status, 404);
     assert_eq!(missing.header("x-amzn-errortype"), Some("ResourceNotFoundException"));
+    let empty = emulator.post("/2015-03-31/functions/echo/invocations", &[], "");
+    assert_eq!(empty.json()["payload"], json!({}), "no payload reaches the function as {{}}");
     let event =
         emulator.post("/2015-03-31/functions/echo/invocations", &[("X-Amz-Invocation-Type", "Event".into())], "{}");
     assert_eq!(event.status, 202);

@@ -5,6 +5,7 @@
 //! - `X-Amz-Invocation-Type`: `RequestResponse` (default) waits for the function, `Event` answers 202 at once,
 //!   `DryRun` answers 204.
 //! - `X-Amz-Client-Context` (optional): base64 JSON, passed on as `Lambda-Runtime-Client-Context`.
+//! - The body is the payload, up to 6 MB; an empty body reaches the function as `{}`.
 //! - `X-Amz-Cognito-Identity` (optional, not part of the Invoke API, where the identity comes from the caller's
 //!   credentials): JSON passed on as `Lambda-Runtime-Cognito-Identity`.
 //!
@@ -85,6 +86,8 @@ async fn invoke(
             return service_error(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message);
         }
     };
+    // Like Lambda, no payload at all (`aws lambda invoke` without --payload) reaches the function as `{}`.
+    let payload = if payload.is_empty() { Bytes::from_static(b"{}") } else { payload };
     let (trace, problem) = hub.trace(text("x-amzn-trace-id"));
     if let Some(problem) = problem {
         eprintln!("xray-local: {}: {problem}; starting a new trace", hub.function.name);

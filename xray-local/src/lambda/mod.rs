@@ -12,7 +12,7 @@
 //! xray-local lambda target/debug/orders-api --name orders-api --env TABLE=orders
 //! curl -H 'X-Amzn-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1' \
 //!      -d '{"id": 7}' http://127.0.0.1:3001/2015-03-31/functions/orders-api/invocations
-//! aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name orders-api out.json  # same
+//! aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name orders-api --payload '{"id": 7}' out.json
 //! ```
 //!
 //! What the function sees is what Lambda sets: `AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`,
