@@ -69,24 +69,3 @@ async fn main() -> Result<(), Error> {
     // `run_concurrent` polls with AWS_LAMBDA_MAX_CONCURRENCY tasks when that is above 1, else one at a time.
     Runtime::new(service_fn(handler)).run_concurrent().await
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use lambda_runtime::Context;
-
-    #[tokio::test]
-    async fn it_echoes_the_payload_and_the_context() {
-        let mut context = Context::default();
-        context.request_id = "req-1".into();
-        let out = handler(LambdaEvent::new(json!({"hello": "world"}), context)).await.expect("answer");
-        assert_eq!(out["payload"]["hello"], "world");
-        assert_eq!(out["request_id"], "req-1");
-    }
-
-    #[tokio::test]
-    async fn it_fails_when_asked() {
-        let err = handler(LambdaEvent::new(json!({"fail": "boom"}), Context::default())).await.err();
-        assert_eq!(err.map(|e| e.to_string()).as_deref(), Some("boom"));
-    }
-}
