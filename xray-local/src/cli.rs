@@ -1,4 +1,4 @@
-//! The command line: `daemon`, `traces`, `show`, `invalid`, `status`.
+//! The command line: `daemon`, `traces`, `show`, `invalid`, `status`, `lambda`.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -113,6 +113,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a Lambda function's binary behind the Lambda Runtime API, sending the segments Lambda sends.
+    Lambda(Box<crate::lambda::Args>),
 }
 
 /// Parses `500ms`, `30s`, `5m`, `12h`, `7d` (or a bare number of seconds).
@@ -181,6 +183,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         let _ = stdout.flush();
     };
     match cli.command {
+        Command::Lambda(args) => crate::lambda::run(*args),
         Command::Daemon {
             bind,
             forward,

@@ -3,7 +3,8 @@
 //! `xray-local daemon` listens where the daemon does (UDP 127.0.0.1:2000), speaks its protocol, checks every
 //! document against the segment document rules (keeping refused ones aside with the reason), assembles documents
 //! into traces and stores them in SQLite under a data dir. `xray-local traces` lists them and `xray-local show`
-//! prints a waterfall; `--forward` also sends everything on to the X-Ray API.
+//! prints a waterfall; `--forward` also sends everything on to the X-Ray API. `xray-local lambda` runs a Lambda
+//! function's own binary behind the Lambda Runtime API and sends the segments Lambda sends (see [`lambda`]).
 //!
 //! The pieces are usable as a library, e.g. to run the daemon inside a test:
 //!
@@ -31,6 +32,7 @@ pub mod assemble;
 pub mod cli;
 pub mod daemon;
 pub mod forward;
+pub mod lambda;
 pub mod protocol;
 pub mod queue;
 pub mod receive;
