@@ -17,24 +17,50 @@ pub(crate) enum Attr {
     TracedHandler,
 }
 
-/// An attribute's expansion: the instrumented function, the item unchanged when `off` (after checking the
-/// arguments), or the item unchanged plus the error.
+/// An attribute's expansion: the instrumented function, the item unchanged when `off`, or the item unchanged plus
+/// the error. Everything is checked before `off` is looked at, so a build with `off` accepts exactly the code a build
+/// without it accepts.
 pub(crate) fn entry(attr: Attr, args: TokenStream, item: TokenStream, off: bool) -> TokenStream {
-    let name = match attr {
-        Attr::Traced => "traced",
-        Attr::TracedHandler => "traced_handler",
-    };
-    let result = parse_fn(item.clone(), name).and_then(|func| match attr {
+    match check(attr, args, item.clone()) {
+        Ok(_) if off => item,
+        Ok(checked) => checked.expand(),
+        Err(error) => with_error(item, &error),
+    }
+}
+
+/// A function and its attribute's arguments, parsed and checked: expanding it cannot fail.
+enum Checked {
+    Traced(TracedArgs, ItemFn),
+    Handler(HandlerArgs, ItemFn, HandlerForm),
+}
+
+fn check(attr: Attr, args: TokenStream, item: TokenStream) -> syn::Result<Checked> {
+    match attr {
         Attr::Traced => {
+            let func = parse_fn(item, "traced")?;
             let args = TracedArgs::parse(args)?;
-            if off { Ok(item.clone()) } else { traced(args, func) }
+            check_skip(&args, &func)?;
+            Ok(Checked::Traced(args, func))
         }
         Attr::TracedHandler => {
+            let func = parse_fn(item, "traced_handler")?;
             let args = HandlerArgs::parse(args)?;
-            if off { Ok(item.clone()) } else { traced_handler(args, func) }
+            if func.sig.asyncness.is_none() {
+                return Err(syn::Error::new(func.sig.fn_token.span(), "`#[traced_handler]` requires an `async fn`"));
+            }
+            let form = handler_form(&func)?;
+            Ok(Checked::Handler(args, func, form))
         }
-    });
-    result.unwrap_or_else(|error| with_error(item, &error))
+    }
+}
+
+impl Checked {
+    fn expand(self) -> TokenStream {
+        match self {
+            Self::Traced(args, func) => traced(&args, &func),
+            Self::Handler(args, func, form) => traced_handler(&args, &func, &form),
+        }
+    }
 }
 
 /// The user's item unchanged, followed by the error: the rest of their crate still type-checks.
@@ -142,17 +168,21 @@ fn record_err(private: &TokenStream, ret: &TokenStream, span: &TokenStream) -> T
     }
 }
 
-/// `#[traced]`.
-fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
-    let params = named_params(&func);
-    for skipped in &args.skip {
-        if !params.contains(skipped) {
-            return Err(syn::Error::new(
-                skipped.span(),
-                format!("`skip` names `{skipped}`, which is not a parameter of `{}`", func.sig.ident),
-            ));
-        }
+/// Rejects a `skip` that names no parameter.
+fn check_skip(args: &TracedArgs, func: &ItemFn) -> syn::Result<()> {
+    let params = named_params(func);
+    match args.skip.iter().find(|skipped| !params.contains(skipped)) {
+        Some(skipped) => Err(syn::Error::new(
+            skipped.span(),
+            format!("`skip` names `{skipped}`, which is not a parameter of `{}`", func.sig.ident),
+        )),
+        None => Ok(()),
     }
+}
+
+/// `#[traced]`.
+fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
+    let params = named_params(func);
     let private = private_path(args.krate.as_ref());
     let name = args.name.as_ref().map_or_else(|| name_from_ident(&func.sig.ident.to_string()), syn::LitStr::value);
     let is_async = func.sig.asyncness.is_some();
@@ -201,7 +231,7 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
         }
     });
 
-    let body = body_with_return_edge(&func);
+    let body = body_with_return_edge(func);
     // async: the body runs as an inner future polled with the subsegment current, then the closure records the
     // outcome; sync: the body runs as a closure with the subsegment current. Either way a panic is recorded with its
     // message and resumed.
@@ -223,14 +253,14 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
             __xray_ret
         }
     };
-    let ItemFn { attrs, vis, sig, .. } = &func;
-    Ok(quote! {
+    let ItemFn { attrs, vis, sig, .. } = func;
+    quote! {
         #(#attrs)* #vis #sig {
             let __xray_span = #span::open(#name, #namespace);
             #before
             #run
         }
-    })
+    }
 }
 
 /// Where the handler reads its trace header from.
@@ -284,11 +314,8 @@ fn handler_form(func: &ItemFn) -> syn::Result<HandlerForm> {
 }
 
 /// `#[traced_handler]`.
-fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<TokenStream> {
-    if func.sig.asyncness.is_none() {
-        return Err(syn::Error::new(func.sig.fn_token.span(), "`#[traced_handler]` requires an `async fn`"));
-    }
-    let header = match handler_form(&func)? {
+fn traced_handler(args: &HandlerArgs, func: &ItemFn, form: &HandlerForm) -> TokenStream {
+    let header = match form {
         HandlerForm::Event(event) => quote!(#event.context.xray_trace_id),
         HandlerForm::PayloadContext(context) => quote!(#context.xray_trace_id),
     };
@@ -297,9 +324,9 @@ fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<TokenStream> {
     let name = args.name.as_ref().map_or_else(|| format!("## {fn_name}"), syn::LitStr::value);
     let capture_response = args.capture_response;
     let record_err = args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_invocation)));
-    let body = body_with_return_edge(&func);
-    let ItemFn { attrs, vis, sig, .. } = &func;
-    Ok(quote! {
+    let body = body_with_return_edge(func);
+    let ItemFn { attrs, vis, sig, .. } = func;
+    quote! {
         #(#attrs)* #vis #sig {
             let __xray_invocation = #private::Invocation::begin(
                 ::core::option::Option::as_deref(&#header),
@@ -317,7 +344,7 @@ fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<TokenStream> {
             #private::Invocation::end(__xray_invocation);
             __xray_ret
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +378,22 @@ mod tests {
             let on = entry(attr, args, input.clone(), false).to_string();
             assert_ne!(on, input.to_string());
             assert!(on.contains("__private"), "{on}");
+        }
+    }
+
+    #[test]
+    fn off_checks_the_function_as_on_does() {
+        // Regression (issue 10): with `off`, `skip` names and the handler's shape went unchecked.
+        let cases = [
+            (Attr::Traced, quote!(capture_args, skip(idd)), item()),
+            (Attr::TracedHandler, quote!(), quote! { fn h(event: LambdaEvent<()>) {} }),
+            (Attr::TracedHandler, quote!(), quote! { async fn h(event: String) {} }),
+            (Attr::TracedHandler, quote!(), quote! { async fn h(&self) {} }),
+        ];
+        for (attr, args, input) in cases {
+            let on = entry(attr, args.clone(), input.clone(), false).to_string();
+            assert!(on.contains("compile_error"), "{on}");
+            assert_eq!(entry(attr, args, input, true).to_string(), on);
         }
     }
 

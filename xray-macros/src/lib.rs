@@ -46,14 +46,16 @@
 //! # Turning tracing off at build time
 //!
 //! With `xray-core`'s cargo feature `off` (which turns on this crate's `off`), both attributes emit the annotated
-//! function unchanged: no tracing code is compiled in (arguments are still checked).
+//! function unchanged: no tracing code is compiled in. Arguments and functions are checked exactly as without `off`,
+//! so code that compiles with `off` compiles without it (`tests/ui_off.rs` runs the UI cases with `off`).
 //!
 //! # Tests of this crate
 //!
 //! Compile-time behaviour is covered by trybuild cases in `tests/ui/pass` and `tests/ui/fail`, one per file, each
 //! failing case with its expected compiler output in a `.stderr` file beside it. After a deliberate change to a
 //! message, regenerate those files with `TRYBUILD=overwrite cargo test -p xray-macros --test ui` and review the
-//! diff like documentation.
+//! diff like documentation. The same cases run with `off` through
+//! `cargo test -p xray-macros --features off --test ui_off`.
 #![warn(missing_docs, unreachable_pub)]
 
 mod args;
