@@ -263,11 +263,12 @@ fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
     }
 }
 
-/// Where the handler reads its trace header from.
+/// Where the handler reads its trace header from: its last parameter, or its last two. Parameters before those
+/// (shared state such as `deps: &Deps`, or `&self`) are the user's and left alone.
 enum HandlerForm {
-    /// `event: LambdaEvent<T>`: `event.context.xray_trace_id`.
+    /// `.., event: LambdaEvent<T>`: `event.context.xray_trace_id`.
     Event(Ident),
-    /// `payload: T, context: Context`: `context.xray_trace_id`.
+    /// `.., payload: T, context: Context`: `context.xray_trace_id`.
     PayloadContext(Ident),
 }
 
@@ -279,30 +280,23 @@ fn last_segment_is(ty: &Type, name: &str) -> bool {
 }
 
 fn handler_form(func: &ItemFn) -> syn::Result<HandlerForm> {
-    let expected = "`#[traced_handler]` expects `event: LambdaEvent<T>`, or `payload: T, context: Context`";
-    let typed: Vec<_> = func
-        .sig
-        .inputs
-        .iter()
-        .map(|arg| match arg {
-            FnArg::Typed(typed) => Ok(typed),
-            FnArg::Receiver(receiver) => Err(syn::Error::new(receiver.span(), expected)),
-        })
-        .collect::<syn::Result<_>>()?;
-    let (arg, wanted) = match typed.as_slice() {
-        [event] => (*event, "LambdaEvent"),
-        [_, context] => (*context, "Context"),
-        _ => {
-            let span = func.sig.inputs.first().map_or_else(|| func.sig.ident.span(), Spanned::span);
-            return Err(syn::Error::new(span, expected));
-        }
+    let expected = "`#[traced_handler]` expects `event: LambdaEvent<T>` as the last parameter, or `payload: T, context: \
+                    Context` as the last two";
+    let arg = match func.sig.inputs.last() {
+        Some(FnArg::Typed(arg)) => arg,
+        Some(receiver) => return Err(syn::Error::new_spanned(receiver, expected)),
+        None => return Err(syn::Error::new(func.sig.ident.span(), expected)),
     };
-    if !last_segment_is(&arg.ty, wanted) {
-        return Err(syn::Error::new(arg.ty.span(), expected));
-    }
+    let wanted = if last_segment_is(&arg.ty, "LambdaEvent") {
+        "LambdaEvent"
+    } else if last_segment_is(&arg.ty, "Context") && func.sig.inputs.len() >= 2 {
+        "Context"
+    } else {
+        return Err(syn::Error::new_spanned(&arg.ty, expected));
+    };
     let Pat::Ident(pat) = &*arg.pat else {
-        return Err(syn::Error::new(
-            arg.pat.span(),
+        return Err(syn::Error::new_spanned(
+            &arg.pat,
             format!("`#[traced_handler]` needs the `{wanted}` argument bound to a name, like `event: {wanted}<T>`"),
         ));
     };

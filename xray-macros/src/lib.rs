@@ -39,9 +39,9 @@
 //! # Misuse is a compile error
 //!
 //! Every argument is checked at compile time: unknown or duplicate options, a `skip` naming no parameter, an
-//! annotation key X-Ray would refuse, a handler that is not `async` or does not take a `LambdaEvent`. The error
-//! points at the offending token, and the function is still emitted unchanged, so the rest of the crate keeps
-//! type-checking.
+//! annotation key X-Ray would refuse, a handler that is not `async` or whose last parameter is not a `LambdaEvent`
+//! (or whose last two are not a payload and a `Context`). The error points at the offending tokens, and the function
+//! is still emitted unchanged, so the rest of the crate keeps type-checking.
 //!
 //! # Turning tracing off at build time
 //!
@@ -166,7 +166,8 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Accepts `async fn handler(event: LambdaEvent<T>) -> Result<R, E>`, and the two-argument form
 /// `async fn handler(payload: T, context: Context) -> Result<R, E>` (for `service_fn(|e| handler(e.payload,
-/// e.context))`).
+/// e.context))`). Parameters before those are passed through: shared state, as in
+/// `async fn handler(deps: &Deps, event: LambdaEvent<T>)` called by `service_fn(|e| handler(&deps, e))`, or `&self`.
 ///
 /// - The trace header comes from the invocation's Context (`xray_trace_id`); only when it has none is
 ///   `_X_AMZN_TRACE_ID` read, because lambda_runtime does not set that variable per invocation when it runs
