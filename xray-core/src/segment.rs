@@ -71,9 +71,9 @@ pub enum AnnotationValue {
     Bool(bool),
 }
 
-impl From<&'static str> for AnnotationValue {
-    fn from(v: &'static str) -> Self {
-        Self::String(Cow::Borrowed(v))
+impl From<&str> for AnnotationValue {
+    fn from(v: &str) -> Self {
+        Self::String(Cow::Owned(v.to_owned()))
     }
 }
 impl From<String> for AnnotationValue {

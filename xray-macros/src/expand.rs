@@ -3,10 +3,10 @@
 //! Generated code names everything by absolute path (`::core::...`, `<crate>::__private::...`), so a user crate that
 //! shadows `Result`, `Option` or `core` still compiles; its own identifiers start with `__xray_`.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
+use syn::{Expr, FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
 
 use crate::args::{HandlerArgs, Namespace, TracedArgs, name_from_ident};
 
@@ -180,6 +180,31 @@ fn check_skip(args: &TracedArgs, func: &ItemFn) -> syn::Result<()> {
     }
 }
 
+/// `&(expr)`, spanned so that the borrow covers exactly the user's expression: `&` at its first token, the
+/// parentheses at its last (without `Span::join`, which is nightly-only, a token's span cannot cover several).
+fn borrow_of(expr: &Expr) -> TokenStream {
+    let tokens = expr.to_token_stream();
+    let first = tokens.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span());
+    let last = tokens.clone().into_iter().last().map_or(first, |t| t.span());
+    let mut parenthesized = Group::new(Delimiter::Parenthesis, tokens);
+    parenthesized.set_span(last);
+    quote_spanned!(first=> &#parenthesized)
+}
+
+/// `tokens`, every token of them spanned at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                token = Group::new(group.delimiter(), respan(group.stream(), span)).into();
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
 /// `#[traced]`.
 fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
     let params = named_params(func);
@@ -195,13 +220,16 @@ fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
 
     // Before the body, when sampled: annotations, metadata and arguments.
     let mut before = Vec::new();
+    // Each call is spanned at the user's expression, so that a value of the wrong type is reported there.
     for kv in &args.annotate {
-        let (key, value) = (&kv.key, &kv.value);
-        before.push(quote_spanned!(value.span()=> __xray_rec.put_annotation(#key, #private::annotation(&(#value)));));
+        let (key, value, span) = (&kv.key, borrow_of(&kv.value), kv.value.span());
+        let private = respan(private.clone(), span);
+        before.push(quote_spanned!(span=> __xray_rec.put_annotation(#key, #private::annotation(#value));));
     }
     for kv in &args.metadata {
-        let (key, value) = (&kv.key, &kv.value);
-        before.push(quote_spanned!(value.span()=> #private::metadata(&__xray_rec, #key, &(#value));));
+        let (key, value, span) = (&kv.key, borrow_of(&kv.value), kv.value.span());
+        let private = respan(private.clone(), span);
+        before.push(quote_spanned!(span=> #private::metadata(&__xray_rec, #key, #value);));
     }
     if args.capture_args && !args.skip_all {
         let captured: Vec<_> = params.iter().filter(|p| !args.skip.contains(p)).collect();

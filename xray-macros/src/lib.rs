@@ -90,7 +90,8 @@ use crate::expand::Attr;
 /// | `crate = path` | where `xray_core` is, if renamed or re-exported (default `::xray_core`) |
 ///
 /// `annotate` and `metadata` expressions may use the arguments; they are evaluated before the body, only when the
-/// call is recorded, and borrow rather than move what they name.
+/// call is recorded, and borrow rather than move what they name. A borrowed string (`annotate(id = id.as_str())`)
+/// is copied. A value of the wrong type is reported at its expression.
 ///
 /// # Example
 ///
