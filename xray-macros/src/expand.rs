@@ -6,7 +6,7 @@
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
+use syn::{AttrStyle, Attribute, Expr, FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
 
 use crate::args::{HandlerArgs, Namespace, TracedArgs, name_from_ident};
 
@@ -118,8 +118,11 @@ fn has_impl_trait(tokens: TokenStream) -> bool {
 /// The user's body, preceded by a return edge that is never taken but tells the compiler the declared return type
 /// before it sees the body. Without it, the body's type is inferred inside the generated closure or async block, and
 /// a type error would point at the macro's code instead of the user's line.
+///
+/// The body's statements go straight into the new block, which takes the user's braces: nesting the user's block
+/// instead would make a one-line body `{ x }` a block return value, which the user's crate would warn about
+/// (`unused_braces`).
 fn body_with_return_edge(func: &ItemFn) -> TokenStream {
-    let block = &func.block;
     let edge = match &func.sig.output {
         ReturnType::Type(_, ty) if has_impl_trait(ty.to_token_stream()) => TokenStream::new(),
         ReturnType::Type(_, ty) => quote_spanned! {ty.span()=>
@@ -138,7 +141,16 @@ fn body_with_return_edge(func: &ItemFn) -> TokenStream {
         },
         ReturnType::Default => TokenStream::new(),
     };
-    quote!({ #edge #block })
+    let stmts = &func.block.stmts;
+    let mut block = Group::new(Delimiter::Brace, quote!(#edge #(#stmts)*));
+    block.set_span(func.block.brace_token.span.join());
+    block.into_token_stream()
+}
+
+/// The function's attributes: those written before it, and the inner ones (`#![...]`) that open its body and
+/// must open the generated body too.
+fn split_attrs(func: &ItemFn) -> (Vec<&Attribute>, Vec<&Attribute>) {
+    func.attrs.iter().partition(|attr| matches!(attr.style, AttrStyle::Outer))
 }
 
 /// The names of the parameters bound to a plain identifier.
@@ -281,9 +293,11 @@ fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
             __xray_ret
         }
     };
-    let ItemFn { attrs, vis, sig, .. } = func;
+    let (attrs, inner_attrs) = split_attrs(func);
+    let ItemFn { vis, sig, .. } = func;
     quote! {
         #(#attrs)* #vis #sig {
+            #(#inner_attrs)*
             let __xray_span = #span::open(#name, #namespace);
             #before
             #run
@@ -347,9 +361,11 @@ fn traced_handler(args: &HandlerArgs, func: &ItemFn, form: &HandlerForm) -> Toke
     let capture_response = args.capture_response;
     let record_err = args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_invocation)));
     let body = body_with_return_edge(func);
-    let ItemFn { attrs, vis, sig, .. } = func;
+    let (attrs, inner_attrs) = split_attrs(func);
+    let ItemFn { vis, sig, .. } = func;
     quote! {
         #(#attrs)* #vis #sig {
+            #(#inner_attrs)*
             let __xray_invocation = #private::Invocation::begin(
                 ::core::option::Option::as_deref(&#header),
                 #name,

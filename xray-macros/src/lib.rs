@@ -134,7 +134,7 @@ use crate::expand::Attr;
 ///     // Runs the body; when sampled, a panic is recorded with its message, then resumed.
 ///     let __xray_ret = __xray_span.run(move || {
 ///         if false { let __xray_fake_return: Result<String, Error> = loop {}; return __xray_fake_return; }
-///         { body }
+///         body's statements
 ///     });
 ///     (&&&Outcome(&__xray_ret)).__xray_record(&__xray_span);   // an Err marks fault + cause
 ///     __xray_ret
@@ -149,7 +149,7 @@ use crate::expand::Attr;
 /// async fn load(id: u64) -> Result<String, Error> {
 ///     let __xray_span = ::xray_core::__private::Span::open("load", None);
 ///     /* annotations as above */
-///     Span::instrument(__xray_span, async move { /* return edge */ { body } }, |__xray_ret, __xray_span| {
+///     Span::instrument(__xray_span, async move { /* return edge */ body's statements }, |__xray_ret, __xray_span| {
 ///         (&&&Outcome(__xray_ret)).__xray_record(__xray_span);
 ///     })
 ///     .await
@@ -157,7 +157,8 @@ use crate::expand::Attr;
 /// ```
 ///
 /// The never-taken `__xray_fake_return` edge gives the compiler the declared return type before it reads the body,
-/// so a type error in the body points at the user's line, not at the attribute.
+/// so a type error in the body points at the user's line, not at the attribute. The body's statements are placed in
+/// the generated block rather than nested as a block, which keeps a one-line body free of `unused_braces`.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::entry(Attr::Traced, args.into(), item.into(), cfg!(feature = "off")).into()
@@ -224,7 +225,7 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         Option::as_deref(&event.context.xray_trace_id), "## handler", "handler", true);
 ///     let __xray_ret = __xray_invocation.instrument(async move {
 ///         if false { let __xray_fake_return: Result<Value, Error> = loop {}; return __xray_fake_return; }
-///         { body }
+///         body's statements
 ///     }).await;                                    // handler context current at each poll, panics recorded
 ///     (&&&Outcome(&__xray_ret)).__xray_record(&__xray_invocation);   // an Err marks fault + cause
 ///     (&&Response(&__xray_ret)).__xray_capture(&__xray_invocation, "handler", "## handler");

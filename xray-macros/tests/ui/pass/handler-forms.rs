@@ -1,4 +1,6 @@
-// Every handler form, with options, as lambda_runtime's service_fn would call them.
+// Every handler form, with options, as lambda_runtime's service_fn would call them; lint-clean in the user's crate.
+#![deny(warnings)]
+
 use lambda_runtime::{Context, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use xray_core::traced_handler;
@@ -16,6 +18,13 @@ pub async fn two_argument_form(payload: Value, context: lambda_runtime::Context)
 #[traced_handler(capture_response)]
 async fn response_not_serialize(_event: LambdaEvent<()>) -> Result<std::time::Instant, Error> {
     Ok(std::time::Instant::now())
+}
+
+#[traced_handler]
+async fn inner_attribute(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    #![allow(unused_variables)]
+    let unused = 1;
+    Ok(event.payload)
 }
 
 struct Deps {
@@ -45,6 +54,7 @@ fn main() {
     let _ = service_fn(|event| shared_state(&deps, event));
     let _ = shared_state_two_argument_form(&deps, Value::Null, Context::default());
     let _ = deps.handle(LambdaEvent::new(Value::Null, Context::default()));
+    let _ = inner_attribute(LambdaEvent::new(Value::Null, Context::default()));
     let _ = event_form(LambdaEvent::new(Value::Null, Context::default()));
     let _ = two_argument_form(Value::Null, Context::default());
     let _ = response_not_serialize(LambdaEvent::new((), Context::default()));
