@@ -3,10 +3,10 @@
 //! Generated code names everything by absolute path (`::core::...`, `<crate>::__private::...`), so a user crate that
 //! shadows `Result`, `Option` or `core` still compiles; its own identifiers start with `__xray_`.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
+use syn::{AttrStyle, Attribute, Expr, FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
 
 use crate::args::{HandlerArgs, Namespace, TracedArgs, name_from_ident};
 
@@ -17,24 +17,50 @@ pub(crate) enum Attr {
     TracedHandler,
 }
 
-/// An attribute's expansion: the instrumented function, the item unchanged when `off` (after checking the
-/// arguments), or the item unchanged plus the error.
+/// An attribute's expansion: the instrumented function, the item unchanged when `off`, or the item unchanged plus
+/// the error. Everything is checked before `off` is looked at, so a build with `off` accepts exactly the code a build
+/// without it accepts.
 pub(crate) fn entry(attr: Attr, args: TokenStream, item: TokenStream, off: bool) -> TokenStream {
-    let name = match attr {
-        Attr::Traced => "traced",
-        Attr::TracedHandler => "traced_handler",
-    };
-    let result = parse_fn(item.clone(), name).and_then(|func| match attr {
+    match check(attr, args, item.clone()) {
+        Ok(_) if off => item,
+        Ok(checked) => checked.expand(),
+        Err(error) => with_error(item, &error),
+    }
+}
+
+/// A function and its attribute's arguments, parsed and checked: expanding it cannot fail.
+enum Checked {
+    Traced(TracedArgs, ItemFn),
+    Handler(HandlerArgs, ItemFn, HandlerForm),
+}
+
+fn check(attr: Attr, args: TokenStream, item: TokenStream) -> syn::Result<Checked> {
+    match attr {
         Attr::Traced => {
+            let func = parse_fn(item, "traced")?;
             let args = TracedArgs::parse(args)?;
-            if off { Ok(item.clone()) } else { traced(args, func) }
+            check_skip(&args, &func)?;
+            Ok(Checked::Traced(args, func))
         }
         Attr::TracedHandler => {
+            let func = parse_fn(item, "traced_handler")?;
             let args = HandlerArgs::parse(args)?;
-            if off { Ok(item.clone()) } else { traced_handler(args, func) }
+            if func.sig.asyncness.is_none() {
+                return Err(syn::Error::new(func.sig.fn_token.span(), "`#[traced_handler]` requires an `async fn`"));
+            }
+            let form = handler_form(&func)?;
+            Ok(Checked::Handler(args, func, form))
         }
-    });
-    result.unwrap_or_else(|error| with_error(item, &error))
+    }
+}
+
+impl Checked {
+    fn expand(self) -> TokenStream {
+        match self {
+            Self::Traced(args, func) => traced(&args, &func),
+            Self::Handler(args, func, form) => traced_handler(&args, &func, &form),
+        }
+    }
 }
 
 /// The user's item unchanged, followed by the error: the rest of their crate still type-checks.
@@ -92,8 +118,11 @@ fn has_impl_trait(tokens: TokenStream) -> bool {
 /// The user's body, preceded by a return edge that is never taken but tells the compiler the declared return type
 /// before it sees the body. Without it, the body's type is inferred inside the generated closure or async block, and
 /// a type error would point at the macro's code instead of the user's line.
+///
+/// The body's statements go straight into the new block, which takes the user's braces: nesting the user's block
+/// instead would make a one-line body `{ x }` a block return value, which the user's crate would warn about
+/// (`unused_braces`).
 fn body_with_return_edge(func: &ItemFn) -> TokenStream {
-    let block = &func.block;
     let edge = match &func.sig.output {
         ReturnType::Type(_, ty) if has_impl_trait(ty.to_token_stream()) => TokenStream::new(),
         ReturnType::Type(_, ty) => quote_spanned! {ty.span()=>
@@ -112,7 +141,16 @@ fn body_with_return_edge(func: &ItemFn) -> TokenStream {
         },
         ReturnType::Default => TokenStream::new(),
     };
-    quote!({ #edge #block })
+    let stmts = &func.block.stmts;
+    let mut block = Group::new(Delimiter::Brace, quote!(#edge #(#stmts)*));
+    block.set_span(func.block.brace_token.span.join());
+    block.into_token_stream()
+}
+
+/// The function's attributes: those written before it, and the inner ones (`#![...]`) that open its body and
+/// must open the generated body too.
+fn split_attrs(func: &ItemFn) -> (Vec<&Attribute>, Vec<&Attribute>) {
+    func.attrs.iter().partition(|attr| matches!(attr.style, AttrStyle::Outer))
 }
 
 /// The names of the parameters bound to a plain identifier.
@@ -142,17 +180,46 @@ fn record_err(private: &TokenStream, ret: &TokenStream, span: &TokenStream) -> T
     }
 }
 
-/// `#[traced]`.
-fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
-    let params = named_params(&func);
-    for skipped in &args.skip {
-        if !params.contains(skipped) {
-            return Err(syn::Error::new(
-                skipped.span(),
-                format!("`skip` names `{skipped}`, which is not a parameter of `{}`", func.sig.ident),
-            ));
-        }
+/// Rejects a `skip` that names no parameter.
+fn check_skip(args: &TracedArgs, func: &ItemFn) -> syn::Result<()> {
+    let params = named_params(func);
+    match args.skip.iter().find(|skipped| !params.contains(skipped)) {
+        Some(skipped) => Err(syn::Error::new(
+            skipped.span(),
+            format!("`skip` names `{skipped}`, which is not a parameter of `{}`", func.sig.ident),
+        )),
+        None => Ok(()),
     }
+}
+
+/// `&(expr)`, spanned so that the borrow covers exactly the user's expression: `&` at its first token, the
+/// parentheses at its last (without `Span::join`, which is nightly-only, a token's span cannot cover several).
+fn borrow_of(expr: &Expr) -> TokenStream {
+    let tokens = expr.to_token_stream();
+    let first = tokens.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span());
+    let last = tokens.clone().into_iter().last().map_or(first, |t| t.span());
+    let mut parenthesized = Group::new(Delimiter::Parenthesis, tokens);
+    parenthesized.set_span(last);
+    quote_spanned!(first=> &#parenthesized)
+}
+
+/// `tokens`, every token of them spanned at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                token = Group::new(group.delimiter(), respan(group.stream(), span)).into();
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
+/// `#[traced]`.
+fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
+    let params = named_params(func);
     let private = private_path(args.krate.as_ref());
     let name = args.name.as_ref().map_or_else(|| name_from_ident(&func.sig.ident.to_string()), syn::LitStr::value);
     let is_async = func.sig.asyncness.is_some();
@@ -165,13 +232,16 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
 
     // Before the body, when sampled: annotations, metadata and arguments.
     let mut before = Vec::new();
+    // Each call is spanned at the user's expression, so that a value of the wrong type is reported there.
     for kv in &args.annotate {
-        let (key, value) = (&kv.key, &kv.value);
-        before.push(quote_spanned!(value.span()=> __xray_rec.put_annotation(#key, #private::annotation(&(#value)));));
+        let (key, value, span) = (&kv.key, borrow_of(&kv.value), kv.value.span());
+        let private = respan(private.clone(), span);
+        before.push(quote_spanned!(span=> __xray_rec.put_annotation(#key, #private::annotation(#value));));
     }
     for kv in &args.metadata {
-        let (key, value) = (&kv.key, &kv.value);
-        before.push(quote_spanned!(value.span()=> #private::metadata(&__xray_rec, #key, &(#value));));
+        let (key, value, span) = (&kv.key, borrow_of(&kv.value), kv.value.span());
+        let private = respan(private.clone(), span);
+        before.push(quote_spanned!(span=> #private::metadata(&__xray_rec, #key, #value);));
     }
     if args.capture_args && !args.skip_all {
         let captured: Vec<_> = params.iter().filter(|p| !args.skip.contains(p)).collect();
@@ -201,7 +271,7 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
         }
     });
 
-    let body = body_with_return_edge(&func);
+    let body = body_with_return_edge(func);
     // async: the body runs as an inner future polled with the subsegment current, then the closure records the
     // outcome; sync: the body runs as a closure with the subsegment current. Either way a panic is recorded with its
     // message and resumed.
@@ -223,21 +293,24 @@ fn traced(args: TracedArgs, func: ItemFn) -> syn::Result<TokenStream> {
             __xray_ret
         }
     };
-    let ItemFn { attrs, vis, sig, .. } = &func;
-    Ok(quote! {
+    let (attrs, inner_attrs) = split_attrs(func);
+    let ItemFn { vis, sig, .. } = func;
+    quote! {
         #(#attrs)* #vis #sig {
+            #(#inner_attrs)*
             let __xray_span = #span::open(#name, #namespace);
             #before
             #run
         }
-    })
+    }
 }
 
-/// Where the handler reads its trace header from.
+/// Where the handler reads its trace header from: its last parameter, or its last two. Parameters before those
+/// (shared state such as `deps: &Deps`, or `&self`) are the user's and left alone.
 enum HandlerForm {
-    /// `event: LambdaEvent<T>`: `event.context.xray_trace_id`.
+    /// `.., event: LambdaEvent<T>`: `event.context.xray_trace_id`.
     Event(Ident),
-    /// `payload: T, context: Context`: `context.xray_trace_id`.
+    /// `.., payload: T, context: Context`: `context.xray_trace_id`.
     PayloadContext(Ident),
 }
 
@@ -249,30 +322,23 @@ fn last_segment_is(ty: &Type, name: &str) -> bool {
 }
 
 fn handler_form(func: &ItemFn) -> syn::Result<HandlerForm> {
-    let expected = "`#[traced_handler]` expects `event: LambdaEvent<T>`, or `payload: T, context: Context`";
-    let typed: Vec<_> = func
-        .sig
-        .inputs
-        .iter()
-        .map(|arg| match arg {
-            FnArg::Typed(typed) => Ok(typed),
-            FnArg::Receiver(receiver) => Err(syn::Error::new(receiver.span(), expected)),
-        })
-        .collect::<syn::Result<_>>()?;
-    let (arg, wanted) = match typed.as_slice() {
-        [event] => (*event, "LambdaEvent"),
-        [_, context] => (*context, "Context"),
-        _ => {
-            let span = func.sig.inputs.first().map_or_else(|| func.sig.ident.span(), Spanned::span);
-            return Err(syn::Error::new(span, expected));
-        }
+    let expected = "`#[traced_handler]` expects `event: LambdaEvent<T>` as the last parameter, or `payload: T, context: \
+                    Context` as the last two";
+    let arg = match func.sig.inputs.last() {
+        Some(FnArg::Typed(arg)) => arg,
+        Some(receiver) => return Err(syn::Error::new_spanned(receiver, expected)),
+        None => return Err(syn::Error::new(func.sig.ident.span(), expected)),
     };
-    if !last_segment_is(&arg.ty, wanted) {
-        return Err(syn::Error::new(arg.ty.span(), expected));
-    }
+    let wanted = if last_segment_is(&arg.ty, "LambdaEvent") {
+        "LambdaEvent"
+    } else if last_segment_is(&arg.ty, "Context") && func.sig.inputs.len() >= 2 {
+        "Context"
+    } else {
+        return Err(syn::Error::new_spanned(&arg.ty, expected));
+    };
     let Pat::Ident(pat) = &*arg.pat else {
-        return Err(syn::Error::new(
-            arg.pat.span(),
+        return Err(syn::Error::new_spanned(
+            &arg.pat,
             format!("`#[traced_handler]` needs the `{wanted}` argument bound to a name, like `event: {wanted}<T>`"),
         ));
     };
@@ -284,11 +350,8 @@ fn handler_form(func: &ItemFn) -> syn::Result<HandlerForm> {
 }
 
 /// `#[traced_handler]`.
-fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<TokenStream> {
-    if func.sig.asyncness.is_none() {
-        return Err(syn::Error::new(func.sig.fn_token.span(), "`#[traced_handler]` requires an `async fn`"));
-    }
-    let header = match handler_form(&func)? {
+fn traced_handler(args: &HandlerArgs, func: &ItemFn, form: &HandlerForm) -> TokenStream {
+    let header = match form {
         HandlerForm::Event(event) => quote!(#event.context.xray_trace_id),
         HandlerForm::PayloadContext(context) => quote!(#context.xray_trace_id),
     };
@@ -297,10 +360,12 @@ fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<TokenStream> {
     let name = args.name.as_ref().map_or_else(|| format!("## {fn_name}"), syn::LitStr::value);
     let capture_response = args.capture_response;
     let record_err = args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_invocation)));
-    let body = body_with_return_edge(&func);
-    let ItemFn { attrs, vis, sig, .. } = &func;
-    Ok(quote! {
+    let body = body_with_return_edge(func);
+    let (attrs, inner_attrs) = split_attrs(func);
+    let ItemFn { vis, sig, .. } = func;
+    quote! {
         #(#attrs)* #vis #sig {
+            #(#inner_attrs)*
             let __xray_invocation = #private::Invocation::begin(
                 ::core::option::Option::as_deref(&#header),
                 #name,
@@ -317,7 +382,7 @@ fn traced_handler(args: HandlerArgs, func: ItemFn) -> syn::Result<TokenStream> {
             #private::Invocation::end(__xray_invocation);
             __xray_ret
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +416,22 @@ mod tests {
             let on = entry(attr, args, input.clone(), false).to_string();
             assert_ne!(on, input.to_string());
             assert!(on.contains("__private"), "{on}");
+        }
+    }
+
+    #[test]
+    fn off_checks_the_function_as_on_does() {
+        // Regression (issue 10): with `off`, `skip` names and the handler's shape went unchecked.
+        let cases = [
+            (Attr::Traced, quote!(capture_args, skip(idd)), item()),
+            (Attr::TracedHandler, quote!(), quote! { fn h(event: LambdaEvent<()>) {} }),
+            (Attr::TracedHandler, quote!(), quote! { async fn h(event: String) {} }),
+            (Attr::TracedHandler, quote!(), quote! { async fn h(&self) {} }),
+        ];
+        for (attr, args, input) in cases {
+            let on = entry(attr, args.clone(), input.clone(), false).to_string();
+            assert!(on.contains("compile_error"), "{on}");
+            assert_eq!(entry(attr, args, input, true).to_string(), on);
         }
     }
 

@@ -39,21 +39,23 @@
 //! # Misuse is a compile error
 //!
 //! Every argument is checked at compile time: unknown or duplicate options, a `skip` naming no parameter, an
-//! annotation key X-Ray would refuse, a handler that is not `async` or does not take a `LambdaEvent`. The error
-//! points at the offending token, and the function is still emitted unchanged, so the rest of the crate keeps
-//! type-checking.
+//! annotation key X-Ray would refuse, a handler that is not `async` or whose last parameter is not a `LambdaEvent`
+//! (or whose last two are not a payload and a `Context`). The error points at the offending tokens, and the function
+//! is still emitted unchanged, so the rest of the crate keeps type-checking.
 //!
 //! # Turning tracing off at build time
 //!
 //! With `xray-core`'s cargo feature `off` (which turns on this crate's `off`), both attributes emit the annotated
-//! function unchanged: no tracing code is compiled in (arguments are still checked).
+//! function unchanged: no tracing code is compiled in. Arguments and functions are checked exactly as without `off`,
+//! so code that compiles with `off` compiles without it (`tests/ui_off.rs` runs the UI cases with `off`).
 //!
 //! # Tests of this crate
 //!
 //! Compile-time behaviour is covered by trybuild cases in `tests/ui/pass` and `tests/ui/fail`, one per file, each
 //! failing case with its expected compiler output in a `.stderr` file beside it. After a deliberate change to a
 //! message, regenerate those files with `TRYBUILD=overwrite cargo test -p xray-macros --test ui` and review the
-//! diff like documentation.
+//! diff like documentation. The same cases run with `off` through
+//! `cargo test -p xray-macros --features off --test ui_off`.
 #![warn(missing_docs, unreachable_pub)]
 
 mod args;
@@ -93,7 +95,8 @@ use crate::expand::Attr;
 /// | `crate = path` | where `xray_core` is, if renamed or re-exported (default `::xray_core`) |
 ///
 /// `annotate` and `metadata` expressions may use the arguments; they are evaluated before the body, only when the
-/// call is recorded, and borrow rather than move what they name.
+/// call is recorded, and borrow rather than move what they name. A borrowed string (`annotate(id = id.as_str())`)
+/// is copied. A value of the wrong type is reported at its expression.
 ///
 /// # Example
 ///
@@ -136,7 +139,7 @@ use crate::expand::Attr;
 ///     // Runs the body; when sampled, a panic is recorded with its message, then resumed.
 ///     let __xray_ret = __xray_span.run(move || {
 ///         if false { let __xray_fake_return: Result<String, Error> = loop {}; return __xray_fake_return; }
-///         { body }
+///         body's statements
 ///     });
 ///     (&&&&Outcome(&__xray_ret)).__xray_record(&__xray_span);   // an Err marks fault + cause
 ///     __xray_ret
@@ -151,7 +154,7 @@ use crate::expand::Attr;
 /// async fn load(id: u64) -> Result<String, Error> {
 ///     let __xray_span = ::xray_core::__private::Span::open("load", None);
 ///     /* annotations as above */
-///     Span::instrument(__xray_span, async move { /* return edge */ { body } }, |__xray_ret, __xray_span| {
+///     Span::instrument(__xray_span, async move { /* return edge */ body's statements }, |__xray_ret, __xray_span| {
 ///         (&&&&Outcome(__xray_ret)).__xray_record(__xray_span);
 ///     })
 ///     .await
@@ -159,7 +162,8 @@ use crate::expand::Attr;
 /// ```
 ///
 /// The never-taken `__xray_fake_return` edge gives the compiler the declared return type before it reads the body,
-/// so a type error in the body points at the user's line, not at the attribute.
+/// so a type error in the body points at the user's line, not at the attribute. The body's statements are placed in
+/// the generated block rather than nested as a block, which keeps a one-line body free of `unused_braces`.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::entry(Attr::Traced, args.into(), item.into(), cfg!(feature = "off")).into()
@@ -169,7 +173,8 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Accepts `async fn handler(event: LambdaEvent<T>) -> Result<R, E>`, and the two-argument form
 /// `async fn handler(payload: T, context: Context) -> Result<R, E>` (for `service_fn(|e| handler(e.payload,
-/// e.context))`).
+/// e.context))`). Parameters before those are passed through: shared state, as in
+/// `async fn handler(deps: &Deps, event: LambdaEvent<T>)` called by `service_fn(|e| handler(&deps, e))`, or `&self`.
 ///
 /// - The trace header comes from the invocation's Context (`xray_trace_id`); only when it has none is
 ///   `_X_AMZN_TRACE_ID` read, because lambda_runtime does not set that variable per invocation when it runs
@@ -225,7 +230,7 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         Option::as_deref(&event.context.xray_trace_id), "## handler", "handler", true);
 ///     let __xray_ret = __xray_invocation.instrument(async move {
 ///         if false { let __xray_fake_return: Result<Value, Error> = loop {}; return __xray_fake_return; }
-///         { body }
+///         body's statements
 ///     }).await;                                    // handler context current at each poll, panics recorded
 ///     (&&&&Outcome(&__xray_ret)).__xray_record(&__xray_invocation);   // an Err marks fault + cause
 ///     (&&Response(&__xray_ret)).__xray_capture(&__xray_invocation, "handler", "## handler");

@@ -8,7 +8,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use common::{FACADE, ROOT, SAMPLED, UNSAMPLED, documents, exact, exception, names, within};
-use lambda_runtime::{Context, Error, LambdaEvent};
+use lambda_runtime::{Context, Error, LambdaEvent, Service, service_fn};
 use serde_json::{Value, json};
 use xray_core::testing::MemorySink;
 use xray_core::{traced, traced_handler};
@@ -177,6 +177,47 @@ async fn the_two_argument_form_reads_the_header_from_its_context() {
             "annotations": {"ColdStart": false, "Service": "two_args"},
         })
     );
+}
+
+/// Shared state a handler borrows: built once at init, passed by `service_fn(|event| with_deps(&deps, event))`.
+struct Deps {
+    table: &'static str,
+}
+
+#[traced_handler]
+async fn with_deps(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(json!({ "table": deps.table, "got": event.payload }))
+}
+
+impl Deps {
+    #[traced_handler]
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        Ok(json!({ "table": self.table, "got": event.payload }))
+    }
+}
+
+#[tokio::test]
+async fn parameters_before_the_event_are_passed_through() {
+    // Regression (issue 10): `#[traced_handler]` refused a handler taking shared state before its `LambdaEvent`.
+    warm();
+    let deps = Deps { table: "orders" };
+    let sink = MemorySink::new();
+    let mut service = service_fn(|event| with_deps(&deps, event));
+    let out = sink.scope(service.call(event(Some(SAMPLED), json!(1)))).await.expect("ok");
+    assert_eq!(out, json!({"table": "orders", "got": 1}));
+    let out = sink.scope(deps.handle(event(Some(SAMPLED), json!(2)))).await.expect("ok");
+    assert_eq!(out, json!({"table": "orders", "got": 2}));
+    let docs = documents(&sink);
+    assert_eq!(names(&docs), ["## with_deps", "## with_deps", "## handle", "## handle"]);
+    for (doc, name) in [(&docs[1], "with_deps"), (&docs[3], "handle")] {
+        assert_eq!(
+            exact(doc),
+            json!({
+                "name": format!("## {name}"), "id": "<id>", "trace_id": ROOT, "parent_id": FACADE,
+                "type": "subsegment", "annotations": {"ColdStart": false, "Service": name},
+            })
+        );
+    }
 }
 
 #[traced_handler(name = "## checkout", capture_response, err = false)]

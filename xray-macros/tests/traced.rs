@@ -404,6 +404,21 @@ async fn options_apply_to_async_fns_too() {
     );
 }
 
+#[traced(annotate(id = payload["id"].as_str().unwrap_or("")))]
+fn tag(payload: &serde_json::Value) -> usize {
+    let tenant = format!("tenant-{}", payload["tenant"].as_str().unwrap_or_default());
+    xray_core::put_annotation("tenant", tenant.as_str());
+    tenant.len()
+}
+
+#[test]
+fn borrowed_strings_are_annotation_values_through_the_attribute_and_the_api() {
+    // Regression (issue 10): `annotate(k = <&str>)` and `put_annotation(k, s.as_str())` required a `&'static str`.
+    let (out, docs) = sampled(|| tag(&json!({"id": "o-7", "tenant": "acme"})));
+    assert_eq!(out, 11);
+    assert_eq!(docs[0]["annotations"], json!({"id": "o-7", "tenant": "tenant-acme"}));
+}
+
 #[traced(capture_args, skip_all, namespace = "aws")]
 fn all_skipped(token: &str) -> usize {
     token.len()

@@ -1,4 +1,5 @@
-use lambda_runtime::Error;
+use lambda_runtime::{Context, Error, LambdaEvent};
+use serde_json::Value;
 use xray_core::traced_handler;
 
 #[traced_handler]
@@ -9,6 +10,21 @@ async fn handler(event: String) -> Result<String, Error> {
 #[traced_handler]
 async fn no_arguments() -> Result<(), Error> {
     Ok(())
+}
+
+#[traced_handler]
+async fn event_not_last(event: LambdaEvent<Value>, deps: &str) -> Result<Value, Error> {
+    Ok(if deps.is_empty() { Value::Null } else { event.payload })
+}
+
+#[traced_handler]
+async fn context_alone(context: Context) -> Result<String, Error> {
+    Ok(context.request_id)
+}
+
+#[traced_handler]
+async fn destructured(LambdaEvent { payload, .. }: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(payload)
 }
 
 fn main() {}

@@ -1,5 +1,7 @@
-// Both handler forms, with options, as lambda_runtime's service_fn would call them.
-use lambda_runtime::{Context, Error, LambdaEvent};
+// Every handler form, with options, as lambda_runtime's service_fn would call them; lint-clean in the user's crate.
+#![deny(warnings)]
+
+use lambda_runtime::{Context, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use xray_core::traced_handler;
 
@@ -18,7 +20,41 @@ async fn response_not_serialize(_event: LambdaEvent<()>) -> Result<std::time::In
     Ok(std::time::Instant::now())
 }
 
+#[traced_handler]
+async fn inner_attribute(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    #![allow(unused_variables)]
+    let unused = 1;
+    Ok(event.payload)
+}
+
+struct Deps {
+    greeting: String,
+}
+
+// Shared state before the event, for `service_fn(|event| shared_state(&deps, event))`.
+#[traced_handler]
+async fn shared_state(deps: &Deps, event: LambdaEvent<Value>) -> Result<String, Error> {
+    Ok(format!("{} {}", deps.greeting, event.payload))
+}
+
+#[traced_handler]
+async fn shared_state_two_argument_form(deps: &Deps, payload: Value, _context: Context) -> Result<Value, Error> {
+    Ok(if deps.greeting.is_empty() { Value::Null } else { payload })
+}
+
+impl Deps {
+    #[traced_handler(name = "## method")]
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<usize, Error> {
+        Ok(self.greeting.len() + usize::from(event.payload.is_null()))
+    }
+}
+
 fn main() {
+    let deps = Deps { greeting: "hi".into() };
+    let _ = service_fn(|event| shared_state(&deps, event));
+    let _ = shared_state_two_argument_form(&deps, Value::Null, Context::default());
+    let _ = deps.handle(LambdaEvent::new(Value::Null, Context::default()));
+    let _ = inner_attribute(LambdaEvent::new(Value::Null, Context::default()));
     let _ = event_form(LambdaEvent::new(Value::Null, Context::default()));
     let _ = two_argument_form(Value::Null, Context::default());
     let _ = response_not_serialize(LambdaEvent::new((), Context::default()));

@@ -1,4 +1,6 @@
-// Every kind of function #[traced] accepts, with its options.
+// Every kind of function #[traced] accepts, with its options; lint-clean in the user's crate.
+#![deny(warnings)]
+
 use std::fmt::Display;
 
 use xray_core::traced;
@@ -40,6 +42,13 @@ fn borrows<'a>(text: &'a str, _other: &str) -> &'a str {
 fn question_mark(text: &str) -> Result<u8, std::num::ParseIntError> {
     let n: u8 = text.parse()?;
     Ok(n)
+}
+
+#[traced]
+fn inner_attribute(n: u32) -> u32 {
+    #![allow(unused_variables)]
+    let unused = 1;
+    n
 }
 
 struct Counter(u32);
@@ -94,4 +103,5 @@ fn main() {
     let _ = counter.load(1);
     let _ = returns_impl_async(1);
     let _ = Counter(3).consume();
+    let _ = inner_attribute(1);
 }
