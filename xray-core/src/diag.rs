@@ -31,9 +31,11 @@ pub enum DiagKind {
     BadSamplingRules,
     /// A recording call referred to a subsegment that has already been sent.
     Closed,
+    /// A trace carrier could not be put on an outgoing message, or a message's carrier could not be read.
+    Carrier,
 }
 
-const KINDS: usize = 9;
+const KINDS: usize = 10;
 const KEEP: usize = 256;
 
 static COUNTS: [AtomicU64; KINDS] = [const { AtomicU64::new(0) }; KINDS];
