@@ -32,6 +32,8 @@ pub mod classify;
 mod interceptor;
 pub mod resources;
 
+#[cfg(feature = "sqs")]
+pub use interceptor::PublishingInterceptor;
 pub use interceptor::XRayInterceptor;
 
 /// Builds an instrumented client of any `aws-sdk-*` crate from an `SdkConfig`:

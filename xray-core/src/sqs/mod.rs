@@ -59,7 +59,10 @@
 //! ```
 
 mod carrier;
+pub(crate) mod produce;
 mod read;
+#[cfg(feature = "sns")]
+mod sns;
 
 pub use carrier::{
     Carrier, ENVELOPE_VERSION, Envelope, SENT_TIMESTAMP, TRACE_ATTRIBUTE, UnknownCarrier, looks_like_envelope,
