@@ -27,6 +27,10 @@
 //! per-service resource fields ([`resources`]), `http.response.status` / `content_length`, and the outcome
 //! ([`classify`]): `error` for 4xx, `throttle` (and `error`) for 429 and throttling error codes, `fault` for 5xx,
 //! timeouts and connection failures, with a `cause` naming the service's error code and message.
+//!
+//! With the `sqs` (and `sns`) feature, the messages an SQS `SendMessage`/`SendMessageBatch` (SNS `Publish`/
+//! `PublishBatch`) sends carry the call's trace header as well, and `ReceiveMessage` asks for it: see
+//! `xray_core::sqs` for the carriers and `XRayInterceptor::publishing` for choosing one per call.
 
 pub mod classify;
 mod interceptor;
