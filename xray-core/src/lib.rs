@@ -96,3 +96,5 @@ pub use trace::Trace;
 
 #[cfg(feature = "macros")]
 pub use xray_macros::{traced, traced_handler};
+#[cfg(all(feature = "macros", feature = "sqs"))]
+pub use xray_macros::{traced_publish, traced_subscribe};

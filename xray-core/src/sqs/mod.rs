@@ -58,14 +58,18 @@
 //! assert_eq!(received.queue, Some("orders"));
 //! ```
 
+mod batch;
 mod carrier;
+mod process;
 pub(crate) mod produce;
 mod read;
 #[cfg(feature = "sns")]
 mod sns;
 
+pub use batch::batch_response;
 pub use carrier::{
     Carrier, ENVELOPE_VERSION, Envelope, SENT_TIMESTAMP, TRACE_ATTRIBUTE, UnknownCarrier, looks_like_envelope,
     unwrap_body, wrap_body,
 };
+pub use process::{Consumable, Subscription, process};
 pub use read::{ReadTrace, Received, queue_name, read_event, read_sdk};
