@@ -60,6 +60,7 @@
 
 mod args;
 mod expand;
+mod rewrite;
 
 // The README's examples are compiled with this crate's doctests, so they cannot drift from the code.
 #[cfg(doctest)]
@@ -241,4 +242,16 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn traced_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::entry(Attr::TracedHandler, args.into(), item.into(), cfg!(feature = "off")).into()
+}
+
+/// PLACEHOLDER traced_publish
+#[proc_macro_attribute]
+pub fn traced_publish(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::entry(Attr::TracedPublish, args.into(), item.into(), cfg!(feature = "off")).into()
+}
+
+/// PLACEHOLDER traced_subscribe
+#[proc_macro_attribute]
+pub fn traced_subscribe(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::entry(Attr::TracedSubscribe, args.into(), item.into(), cfg!(feature = "off")).into()
 }
