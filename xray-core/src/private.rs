@@ -315,6 +315,9 @@ impl<T> CaptureNothing for Response<'_, T> {
 /// with `#[traced]`.
 #[cfg(feature = "sqs")]
 pub mod sqs {
+    use std::borrow::Cow;
+    use std::ops::Deref;
+
     use aws_sdk_sqs::operation::send_message::builders::SendMessageFluentBuilder;
     use aws_sdk_sqs::operation::send_message::{SendMessageError, SendMessageOutput};
     use aws_sdk_sqs::operation::send_message_batch::builders::SendMessageBatchFluentBuilder;
@@ -327,16 +330,57 @@ pub mod sqs {
     use crate::aws::XRayInterceptor;
     use crate::record::Recorder;
 
-    /// [`crate::sqs::process`], the segment named after the service: `POWERTOOLS_SERVICE_NAME`, else the Lambda
-    /// function's name, else `fn_name`.
+    /// [`crate::sqs::process`] on a message taken by value, with its segment named after the service
+    /// (`POWERTOOLS_SERVICE_NAME`, else the Lambda function's name, else `fn_name`); returns the message restored.
+    /// One call, so that a parameter of another type is one error.
     pub fn subscribe<M: Consumable>(
-        message: &M,
+        message: M,
         queue: Option<&str>,
         mode: Mode,
         fn_name: &'static str,
         name: &'static str,
-    ) -> Subscription {
-        crate::sqs::process(message, queue, mode, crate::lambda::service(fn_name), name)
+    ) -> (Subscription, M) {
+        let mut subscription = crate::sqs::process(&message, queue, mode, crate::lambda::service(fn_name), name);
+        let message = subscription.restore(message);
+        (subscription, message)
+    }
+
+    /// [`subscribe`] for a message taken by reference: the message restored is a copy only when its body was an
+    /// envelope.
+    pub fn subscribe_ref<'m, M: Consumable>(
+        message: &'m M,
+        queue: Option<&str>,
+        mode: Mode,
+        fn_name: &'static str,
+        name: &'static str,
+    ) -> (Subscription, Restored<'m, M>) {
+        let mut subscription = crate::sqs::process(message, queue, mode, crate::lambda::service(fn_name), name);
+        let restored = match subscription.restore_ref(message) {
+            Cow::Borrowed(message) => Restored::Borrowed(message),
+            Cow::Owned(message) => Restored::Owned(message),
+        };
+        (subscription, restored)
+    }
+
+    /// A borrowed message as the function sees it. `Cow` without its `ToOwned` bound, so that a parameter of another
+    /// type is reported once, at [`subscribe_ref`].
+    #[derive(Debug)]
+    pub enum Restored<'m, M> {
+        /// The caller's message.
+        Borrowed(&'m M),
+        /// A copy with the original body.
+        Owned(M),
+    }
+
+    impl<M> Deref for Restored<'_, M> {
+        type Target = M;
+
+        fn deref(&self) -> &M {
+            match self {
+                Restored::Borrowed(message) => message,
+                Restored::Owned(message) => message,
+            }
+        }
     }
 
     impl Recording for Subscription {

@@ -223,7 +223,7 @@ fn borrow_of(expr: &Expr) -> TokenStream {
 }
 
 /// `tokens`, every token of them spanned at `span`.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {
@@ -524,20 +524,22 @@ fn traced_subscribe(args: &SubscribeArgs, func: &ItemFn, message: &MessageParam)
         }
     };
     // The message is read, then shadowed by the message with its original body when the body was an envelope (by
-    // reference: a copy, only then). The parameter's `mut`, if any, moves to the shadowing binding.
+    // reference: a copy, only then). The parameter's `mut`, if any, moves to the shadowing binding. The call is
+    // spanned at the parameter, where a parameter that is not a message is reported.
     let ident = &message.ident;
     let mutability = message.mutable.then(|| quote!(mut));
-    let (read, restore) = if message.by_ref {
-        let restore = quote! {
-            let __xray_message = #private::sqs::Subscription::restore_ref(&mut __xray_subscription, #ident);
+    let span = ident.span();
+    let restore = if message.by_ref {
+        let subscribe = respan(quote!(#private::sqs::subscribe_ref), span);
+        quote! {
+            let (mut __xray_subscription, __xray_message) = #subscribe(#ident, #queue, #mode, #fn_name, #name);
             let #mutability #ident = &*__xray_message;
-        };
-        (quote!(#ident), restore)
+        }
     } else {
-        let restore = quote! {
-            let #mutability #ident = #private::sqs::Subscription::restore(&mut __xray_subscription, #ident);
-        };
-        (quote!(&#ident), restore)
+        let subscribe = respan(quote!(#private::sqs::subscribe), span);
+        quote! {
+            let (mut __xray_subscription, #mutability #ident) = #subscribe(#ident, #queue, #mode, #fn_name, #name);
+        }
     };
     let processing = quote!(#private::sqs::Subscription::processing(&__xray_subscription));
     let body = body_with_return_edge(func);
@@ -560,7 +562,6 @@ fn traced_subscribe(args: &SubscribeArgs, func: &ItemFn, message: &MessageParam)
     quote! {
         #(#attrs)* #vis #sig {
             #(#inner_attrs)*
-            let mut __xray_subscription = #private::sqs::subscribe(#read, #queue, #mode, #fn_name, #name);
             #restore
             let __xray_ret = #run;
             #record_err
@@ -653,7 +654,7 @@ mod tests {
         let (args, input) = accepted(Attr::TracedSubscribe);
         let out = entry(Attr::TracedSubscribe, args, input, false).to_string();
         assert!(out.starts_with("fn s (message : SqsMessage)"), "{out}");
-        assert!(out.contains("let mut message = :: xray_core :: __private :: sqs :: Subscription :: restore"), "{out}");
+        assert!(out.contains("let (mut __xray_subscription , mut message) = :: xray_core"), "{out}");
     }
 
     #[test]

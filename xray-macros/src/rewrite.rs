@@ -18,6 +18,8 @@ use syn::punctuated::Punctuated;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, ExprMethodCall, Item, Macro, Token};
 
+use crate::expand::respan;
+
 /// The methods that start a call whose messages carry the trace.
 const PUBLISHING: &[&str] = &["send_message", "send_message_batch", "publish", "publish_batch"];
 
@@ -57,9 +59,11 @@ impl VisitMut for Rewriter<'_> {
     fn visit_expr_method_call_mut(&mut self, call: &mut ExprMethodCall) {
         visit_mut::visit_expr_method_call_mut(self, call);
         if publishes(call) {
-            let (wrap, carrier, receiver) = (self.wrap, self.carrier, &call.receiver);
-            // Spanned at `send`, so a `.send()` on something else is reported there.
-            let wrapped = quote_spanned!(call.method.span()=> #wrap(#receiver, #carrier));
+            // Spanned at `send`, so that a `.send()` on something else is reported there.
+            let span = call.method.span();
+            let (wrap, carrier) = (respan(self.wrap.clone(), span), respan(self.carrier.clone(), span));
+            let receiver = &call.receiver;
+            let wrapped = quote_spanned!(span=> #wrap(#receiver, #carrier));
             // The tokens are a call expression built from an expression: they parse.
             if let Ok(expr) = syn::parse2::<Expr>(wrapped) {
                 *call.receiver = expr;
