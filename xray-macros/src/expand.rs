@@ -526,9 +526,15 @@ fn traced_subscribe(args: &SubscribeArgs, func: &ItemFn, message: &MessageParam)
     // The message is read, then shadowed by the message with its original body when the body was an envelope (by
     // reference: a copy, only then). The parameter's `mut`, if any, moves to the shadowing binding. The call is
     // spanned at the parameter, where a parameter that is not a message is reported.
-    let ident = &message.ident;
     let mutability = message.mutable.then(|| quote!(mut));
-    let span = ident.span();
+    let span = message.ident.span();
+    // A parameter named `_message` is one the body does not mean to use: reading and shadowing it is the macro's
+    // doing, so it is spanned as the macro's, and the user's crate does not warn about using or binding it.
+    let ident = if message.ident.to_string().starts_with('_') {
+        &Ident::new(&message.ident.to_string(), Span::call_site())
+    } else {
+        &message.ident
+    };
     let restore = if message.by_ref {
         let subscribe = respan(quote!(#private::sqs::subscribe_ref), span);
         quote! {

@@ -88,6 +88,9 @@ fn sdk(id: &str, body: &str, header: Option<(Carrier, &str)>) -> Message {
 /// What processing saw: the body, and the trace header a call it makes would carry.
 type Seen = (String, String);
 
+/// What a consumer returned, and the documents sent.
+type Run = (Result<Seen, OrderError>, Vec<Value>);
+
 /// A downstream call: the header it would send.
 #[traced]
 async fn store() -> String {
@@ -250,7 +253,7 @@ async fn every_carrier_is_read_from_either_message_type_and_the_function_sees_th
         let header = Some((carrier, PRODUCER));
         let event = event("m-1", BODY, header);
         let sdk = sdk("m-1", BODY, header);
-        let runs: Vec<(&str, (Result<Seen, OrderError>, Vec<Value>))> = vec![
+        let runs: Vec<(&str, Run)> = vec![
             ("event by value", polled(handle_order(event.clone())).await),
             ("event by reference", polled(handle_order_ref(&event)).await),
             ("sdk by value", polled(poll_order(sdk.clone())).await),
