@@ -60,6 +60,7 @@
 
 mod args;
 mod expand;
+mod rules;
 
 // The README's examples are compiled with this crate's doctests, so they cannot drift from the code.
 #[cfg(doctest)]
