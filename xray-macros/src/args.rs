@@ -12,6 +12,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, LitStr, Path, Token};
 
+use crate::rules::{is_name_char, is_valid_annotation_key};
+
 /// The arguments of `#[traced]`.
 #[derive(Default)]
 pub(crate) struct TracedArgs {
@@ -193,7 +195,7 @@ fn string_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
 }
 
 /// A `name = "..."` that X-Ray accepts as it is: 1 to 200 letters, numbers, spaces and `_.:/%&#=+-@` (the segment
-/// document schema's rule, which `xray_core::segment::is_valid_name_char` applies at run time). Checked here, so the
+/// document schema's rule, which `xray_core::rules` applies at run time). Checked here, so the
 /// runtime need not check the name at every call.
 fn name_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
     let lit = string_value(arg, example)?;
@@ -212,14 +214,6 @@ fn name_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
             ),
         )),
         None => Ok(lit),
-    }
-}
-
-/// Whether an X-Ray name may hold `c`.
-fn is_name_char(c: char) -> bool {
-    match u8::try_from(c) {
-        Ok(b) if b.is_ascii() => b.is_ascii_alphanumeric() || b" _.:/%&#=+-@".contains(&b),
-        _ => c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()),
     }
 }
 
@@ -283,11 +277,6 @@ fn list<T: Parse>(arg: &RawArg) -> syn::Result<Punctuated<T, Token![,]>> {
         RawValue::List(tokens) => Punctuated::<T, Token![,]>::parse_terminated.parse2(tokens.clone()),
         _ => Err(syn::Error::new(arg.key.span(), format!("`{}` expects a list, like `{}(...)`", arg.key, arg.key))),
     }
-}
-
-/// Whether `key` is a valid annotation key: 1 to 500 ASCII letters, digits or underscores (as X-Ray requires).
-fn is_valid_annotation_key(key: &str) -> bool {
-    (1..=500).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn key_values(arg: &RawArg, annotation: bool) -> syn::Result<Vec<KeyValue>> {

@@ -66,6 +66,7 @@
 mod args;
 mod expand;
 mod rewrite;
+mod rules;
 
 // The README's examples are compiled with this crate's doctests, so they cannot drift from the code.
 #[cfg(doctest)]

@@ -158,8 +158,8 @@ impl Hooks {
         // A call that records nothing still carries the decision (`Sampled=0`) on its messages.
         #[cfg(feature = "sqs")]
         crate::sqs::produce::outgoing(_context.input_mut(), carrier, || match &recording {
-            Some(call) => call.header.clone(),
-            None => downstream::header(None),
+            Some(call) => call.header.as_deref().map(Cow::Borrowed),
+            None => downstream::header(None).map(Cow::Owned),
         });
         if let Some(recording) = recording {
             cfg.interceptor_state().store_put(Call {

@@ -5,6 +5,7 @@
 //! Nothing here can fail the call: a carrier that cannot be applied is skipped with a diagnostic, and a message the
 //! service would refuse anyway is left as it is, so the caller gets the service's own error.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use aws_sdk_sqs::operation::receive_message::ReceiveMessageInput;
@@ -26,8 +27,9 @@ pub(crate) const MAX_ATTRIBUTES: usize = 10;
 const SQS_MAX_BYTES: usize = 1 << 20;
 
 /// Applies `carrier` to the messages of an SQS send (or, with the `sns` feature, an SNS publish), or asks an SQS
-/// `ReceiveMessage` for the trace attributes. `header` is only called for sends.
-pub(crate) fn outgoing(input: &mut Input, carrier: Carrier, header: impl FnOnce() -> Option<String>) {
+/// `ReceiveMessage` for the trace attributes. `header` is only called for sends; it lends the recorded call's header
+/// rather than copying it, since each message gets a copy of its own anyway.
+pub(crate) fn outgoing<'h>(input: &mut Input, carrier: Carrier, header: impl FnOnce() -> Option<Cow<'h, str>>) {
     if let Some(send) = input.downcast_mut::<SendMessageInput>() {
         let Some(header) = usable(header()) else { return };
         let content_dedup = is_fifo(send.queue_url.as_deref()) && send.message_deduplication_id.is_none();
@@ -68,7 +70,7 @@ pub(crate) fn outgoing(input: &mut Input, carrier: Carrier, header: impl FnOnce(
 
 /// The header, if it can go on a message as it is: SQS refuses an `AWSTraceHeader` that is not a trace header, and
 /// attribute values with control characters; this crate writes printable ASCII only.
-pub(crate) fn usable(header: Option<String>) -> Option<String> {
+pub(crate) fn usable(header: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     let header = header?;
     if header.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         Some(header)
@@ -276,7 +278,7 @@ mod tests {
 
     fn run<T: std::fmt::Debug + Send + Sync + 'static>(input: T, carrier: Carrier) -> T {
         let mut erased = Input::erase(input);
-        outgoing(&mut erased, carrier, || Some(HEADER.to_owned()));
+        outgoing(&mut erased, carrier, || Some(HEADER.into()));
         erased.downcast::<T>().expect("same type")
     }
 
@@ -367,7 +369,7 @@ mod tests {
     #[test]
     fn a_header_that_is_not_printable_ascii_is_not_put_on_messages() {
         let mut erased = Input::erase(send("hi"));
-        outgoing(&mut erased, Carrier::SystemAttribute, || Some(format!("{HEADER};Note=a\u{1}b")));
+        outgoing(&mut erased, Carrier::SystemAttribute, || Some(format!("{HEADER};Note=a\u{1}b").into()));
         assert_eq!(erased.downcast_ref::<SendMessageInput>(), Some(&send("hi")));
         let mut erased = Input::erase(send("hi"));
         outgoing(&mut erased, Carrier::SystemAttribute, || None);

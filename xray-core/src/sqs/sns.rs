@@ -3,6 +3,7 @@
 //! `AWSTraceHeader` message attribute. SNS itself passes the call's `X-Amzn-Trace-Id` on to subscribers when the
 //! topic's tracing config is `PassThrough` or `Active`, as the `AWSTraceHeader` system attribute of SQS subscribers.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use aws_sdk_sns::operation::publish::PublishInput;
@@ -17,7 +18,7 @@ use super::produce::{Attributes, Message, is_fifo};
 const SNS_MAX_BYTES: usize = 256 * 1024;
 
 /// Applies `carrier` to the messages of an SNS `Publish` or `PublishBatch`; any other input is left alone.
-pub(crate) fn outgoing(input: &mut Input, carrier: Carrier, header: impl FnOnce() -> Option<String>) {
+pub(crate) fn outgoing<'h>(input: &mut Input, carrier: Carrier, header: impl FnOnce() -> Option<Cow<'h, str>>) {
     if let Some(publish) = input.downcast_mut::<PublishInput>() {
         let Some(header) = super::produce::usable(header()) else { return };
         // A JSON message structure holds one message per protocol; SMS and mobile push show the body to people.
@@ -90,7 +91,7 @@ mod tests {
 
     fn run<T: std::fmt::Debug + Send + Sync + 'static>(input: T, carrier: Carrier) -> T {
         let mut erased = Input::erase(input);
-        crate::sqs::produce::outgoing(&mut erased, carrier, || Some(HEADER.to_owned()));
+        crate::sqs::produce::outgoing(&mut erased, carrier, || Some(HEADER.into()));
         erased.downcast::<T>().expect("same type")
     }
 
