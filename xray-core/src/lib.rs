@@ -32,8 +32,10 @@
 //! ```
 //!
 //! With the default `macros` feature, `#[traced]` and `#[traced_handler]` (from `xray-macros`) instrument functions
-//! in one line; [`lambda::Invocation`] is what `#[traced_handler]` does, callable by hand. The `off` feature makes
-//! the macros emit every annotated function unchanged.
+//! in one line; [`lambda::Invocation`] is what `#[traced_handler]` does, callable by hand. With the `sqs` feature,
+//! `#[traced_publish]` and `#[traced_subscribe]` carry the trace through a queue, from the send call to the
+//! processing of each message (by hand: `sqs::process`, and [`queue`]). The `off` feature makes the macros emit every
+//! annotated function unchanged.
 //!
 //! Nothing here fails the traced code: bad headers, bad settings, invalid annotations, oversized documents and a
 //! daemon that is down give a diagnostic on stderr (see [`diag`]) and the code carries on.
