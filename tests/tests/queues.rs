@@ -189,7 +189,23 @@ async fn poller_path_publish_wait_processing_and_dynamodb_form_one_tree_in_the_p
         let docs = schema::documents(&sink);
         assert_one_tree(&docs, "publish_order", "store_order", &queue);
         assert!(docs.iter().all(|d| d["trace_id"] != CONSUMER_ROOT), "continue mode: nothing in the poller's trace");
+        assert_waterfall(&docs, &queue);
     }
+}
+
+/// `xray-local show` of the producer's trace draws publish -> send -> wait -> processing -> DynamoDB as one tree,
+/// under the one parent it cannot have: Lambda's function segment, which Lambda itself sends.
+fn assert_waterfall(docs: &[Value], queue: &str) {
+    let tree = xray_local::assemble::Tree::build(ROOT, docs);
+    let rows: Vec<(usize, &str)> = tree.nodes.iter().map(|n| (n.depth, n.entity.name.as_str())).collect();
+    let wait = format!("{queue} wait");
+    assert_eq!(
+        rows,
+        [(0, "publish_order"), (1, "SQS"), (2, "store_order"), (3, wait.as_str()), (3, "DynamoDB")],
+        "{}",
+        xray_local::render::waterfall(&tree, xray_local::render::Color::Never)
+    );
+    assert_eq!(tree.missing_parents, [FACADE]);
 }
 
 #[traced_subscribe]
