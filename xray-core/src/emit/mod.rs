@@ -2,9 +2,9 @@
 //! force (a scoped one, else the process-wide one).
 //!
 //! A leaf: this module knows bytes and destinations, nothing of traces or documents. Every document travels as one
-//! UDP datagram, framed in `emit/udp.rs`; a send that fails (daemon down, buffer full) is counted as dropped and reported
-//! as a diagnostic, never returned to the caller. Documents are cut to fit a datagram before they get here (see
-//! `document::split`).
+//! UDP datagram, framed in `emit/udp.rs`; a send that fails (daemon down, buffer full) is counted as dropped and
+//! reported as a diagnostic, never returned to the caller. Documents are cut to fit a datagram before they get here
+//! (see `document::split`).
 
 mod udp;
 
