@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{BoxError, DisplayErrorContext};
+use aws_sdk_dynamodb::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
@@ -16,25 +16,48 @@ use crate::order::Order;
 #[derive(Debug)]
 pub struct StoreError {
     operation: &'static str,
-    source: BoxError,
+    message: String,
+    source: Option<BoxError>,
 }
 
 impl StoreError {
-    fn new(operation: &'static str, source: impl Into<BoxError>) -> Self {
-        Self { operation, source: source.into() }
+    /// A failed call: its message is the service's error code and message when there is one (the SDK's own text is
+    /// just "service error"), else the chain of what went wrong (a timeout, a refused connection, ...).
+    fn call<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let message = match (error.code(), error.message()) {
+            (Some(code), Some(text)) => format!("{code}: {text}"),
+            (Some(code), None) => code.to_owned(),
+            _ => {
+                let mut chain = error.to_string();
+                let mut next = std::error::Error::source(&error);
+                while let Some(cause) = next {
+                    chain = format!("{chain}: {cause}");
+                    next = cause.source();
+                }
+                chain
+            }
+        };
+        Self { operation, message, source: Some(error.into()) }
+    }
+
+    fn invalid(operation: &'static str, reason: String) -> Self {
+        Self { operation, message: reason, source: None }
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The SDK's own text of its errors is "service error"; the context names the code and message.
-        write!(f, "{} failed: {}", self.operation, DisplayErrorContext(&*self.source))
+        write!(f, "{} failed: {}", self.operation, self.message)
     }
 }
 
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.source)
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -56,7 +79,7 @@ pub(crate) async fn save_order(dynamodb: &Client, table: &str, order: &Order) ->
         .item("currency", s(&order.currency))
         .send()
         .await
-        .map_err(|e| StoreError::new("PutItem", e))?;
+        .map_err(|e| StoreError::call("PutItem", e))?;
     Ok(())
 }
 
@@ -69,8 +92,8 @@ pub(crate) async fn load_order(dynamodb: &Client, table: &str, order_id: &str) -
         .key("order_id", AttributeValue::S(order_id.to_owned()))
         .send()
         .await
-        .map_err(|e| StoreError::new("GetItem", e))?;
-    output.item.map(|item| from_item(&item)).transpose().map_err(|reason| StoreError::new("GetItem", reason))
+        .map_err(|e| StoreError::call("GetItem", e))?;
+    output.item.map(|item| from_item(&item)).transpose().map_err(|reason| StoreError::invalid("GetItem", reason))
 }
 
 fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Order, String> {
@@ -101,12 +124,12 @@ pub async fn create_table(dynamodb: &Client, table: &str) -> Result<(), StoreErr
         .attribute_name(key)
         .attribute_type(ScalarAttributeType::S)
         .build()
-        .map_err(|e| StoreError::new("CreateTable", e))?;
+        .map_err(|e| StoreError::invalid("CreateTable", e.to_string()))?;
     let schema = KeySchemaElement::builder()
         .attribute_name(key)
         .key_type(KeyType::Hash)
         .build()
-        .map_err(|e| StoreError::new("CreateTable", e))?;
+        .map_err(|e| StoreError::invalid("CreateTable", e.to_string()))?;
     dynamodb
         .create_table()
         .table_name(table)
@@ -115,6 +138,6 @@ pub async fn create_table(dynamodb: &Client, table: &str) -> Result<(), StoreErr
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
-        .map_err(|e| StoreError::new("CreateTable", e))?;
+        .map_err(|e| StoreError::call("CreateTable", e))?;
     Ok(())
 }
