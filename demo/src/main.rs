@@ -54,7 +54,7 @@ async fn run(args: Args) -> io::Result<()> {
     let daemon = stack.daemon();
     let table = if args.no_table { "no table (--no-table)" } else { "table `orders`" };
     say(&format!("moto (DynamoDB) at {}, {table}", stack.moto_endpoint()));
-    say(&format!("xray-local daemon on udp://{}, data in {}", daemon.addr(), daemon.data_dir().display()));
+    say(&format!("xray-local daemon on udp://{}, data in {}", daemon.addr(), data_dir(&stack)));
     say(&format!("pricing API stand-in at {} (40 ms per quote)", stack.pricing_url()));
     for function in stack.functions() {
         say(&format!("{} under xray-local lambda: {}", function.name(), function.invoke_url()));
@@ -109,11 +109,17 @@ async fn run(args: Args) -> io::Result<()> {
 }
 
 fn data_dir(stack: &Stack) -> String {
-    stack.daemon().data_dir().display().to_string()
+    shown(stack.daemon().data_dir())
 }
 
 fn log_dir(stack: &Stack) -> String {
-    stack.options().dir.join("logs").display().to_string()
+    shown(&stack.options().dir.join("logs"))
+}
+
+/// `path`, relative to the current directory when it is inside it.
+fn shown(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
