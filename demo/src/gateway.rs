@@ -207,6 +207,29 @@ struct Invoked {
     response: Option<ApiGatewayProxyResponse>,
 }
 
+/// A request as the stage received it.
+struct Received {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    client: SocketAddr,
+    /// API Gateway's id of the request.
+    request_id: String,
+    /// The path below the stage (`/orders/7`).
+    path: String,
+    /// When it arrived, seconds since the epoch.
+    start: f64,
+}
+
+impl Received {
+    /// The URL as the caller wrote it.
+    fn url(&self) -> String {
+        let host = self.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        format!("http://{host}{}", self.uri)
+    }
+}
+
 async fn handle(
     State(api): State<Arc<Api>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -215,21 +238,20 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let start = now();
-    let request_id = request_id();
-    let stage_prefix = format!("/{}", api.spec.stage);
-    let path = match uri.path().strip_prefix(&stage_prefix) {
-        Some("") => "/",
-        Some(rest) if rest.starts_with('/') => rest,
+    let (start, request_id) = (now(), request_id());
+    let path = match uri.path().strip_prefix(&format!("/{}", api.spec.stage)) {
+        Some("") => "/".to_owned(),
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
         _ => return message(StatusCode::FORBIDDEN, "Missing Authentication Token"),
     };
-    let Some((route, params)) = api.route(&method, path) else {
+    let request = Received { method, uri, headers, body, client, request_id, path, start };
+    let Some((route, params)) = api.route(&request.method, &request.path) else {
         return message(StatusCode::FORBIDDEN, "Missing Authentication Token");
     };
-    let incoming = headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok());
+    let incoming = request.headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok());
     let trace = api.spec.tracing.then(|| StageTrace::start(incoming));
 
-    let event = proxy_event(&api, route, params, &method, path, &uri, &headers, &body, &request_id, client, &trace);
+    let event = proxy_event(&api, route, params, &request, trace.as_ref());
     let invoke_start = now();
     let invoked = invoke(&api, route, &event, trace.as_ref().map(|t| t.header.to_string())).await;
     let invoke_end = now();
@@ -239,7 +261,7 @@ async fn handle(
         None => message(StatusCode::BAD_GATEWAY, "Internal server error"),
     };
     let answer_headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(&request.request_id) {
         answer_headers.insert(HeaderName::from_static("x-amzn-requestid"), value);
     }
     if let Some(trace) = &trace {
@@ -249,75 +271,56 @@ async fn handle(
         }
     }
     if let Some(trace) = trace.as_ref().filter(|t| t.sampled) {
-        let url = format!("http://{}{}", headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost"), uri);
         let status = response.status().as_u16();
-        let segment = stage_segment(
-            &api,
-            trace,
-            route,
-            &request_id,
-            &method,
-            &url,
-            client,
-            status,
-            &invoked,
-            [start, invoke_start, invoke_end, now()],
-        );
+        let segment = stage_segment(&api, trace, route, &request, status, &invoked, [invoke_start, invoke_end]);
         api.emitter.send(segment.to_string().as_bytes());
     }
     response
 }
 
 /// The proxy event API Gateway sends for this request.
-#[allow(clippy::too_many_arguments)]
 fn proxy_event(
     api: &Api,
     route: &Route,
     params: HashMap<String, String>,
-    method: &Method,
-    path: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-    request_id: &str,
-    client: SocketAddr,
-    trace: &Option<StageTrace>,
+    request: &Received,
+    trace: Option<&StageTrace>,
 ) -> ApiGatewayProxyRequest {
-    let mut headers = headers.clone();
-    if let Some(value) = trace.as_ref().and_then(|t| HeaderValue::from_str(&t.header.to_string()).ok()) {
+    let mut headers = request.headers.clone();
+    if let Some(value) = trace.and_then(|t| HeaderValue::from_str(&t.header.to_string()).ok()) {
         headers.insert(HeaderName::from_static("x-amzn-trace-id"), value);
     }
-    if let Ok(value) = HeaderValue::from_str(&client.ip().to_string()) {
+    let client_ip = request.client.ip().to_string();
+    if let Ok(value) = HeaderValue::from_str(&client_ip) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), value);
     }
     let mut query: HashMap<String, Vec<String>> = HashMap::new();
-    if let Ok(url) = reqwest::Url::parse(&format!("http://localhost{uri}")) {
+    if let Ok(url) = reqwest::Url::parse(&format!("http://localhost{}", request.uri)) {
         for (key, value) in url.query_pairs() {
             query.entry(key.into_owned()).or_default().push(value.into_owned());
         }
     }
     let mut event = ApiGatewayProxyRequest::default();
     event.resource = Some(route.resource.to_owned());
-    event.path = Some(path.to_owned());
-    event.http_method = method.clone();
+    event.path = Some(request.path.clone());
+    event.http_method = request.method.clone();
     event.multi_value_headers = headers.clone();
     event.headers = headers;
     event.query_string_parameters = QueryMap::from(query.clone());
     event.multi_value_query_string_parameters = QueryMap::from(query);
     event.path_parameters = params;
-    event.body = (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned());
+    event.body = (!request.body.is_empty()).then(|| String::from_utf8_lossy(&request.body).into_owned());
     let context = &mut event.request_context;
     context.account_id = Some(ACCOUNT_ID.to_owned());
     context.apiid = Some(api.rest_api_id.clone());
     context.stage = Some(api.spec.stage.clone());
-    context.request_id = Some(request_id.to_owned());
+    context.request_id = Some(request.request_id.clone());
     context.resource_path = Some(route.resource.to_owned());
-    context.path = Some(format!("/{}{path}", api.spec.stage));
-    context.http_method = method.clone();
+    context.path = Some(format!("/{}{}", api.spec.stage, request.path));
+    context.http_method = request.method.clone();
     context.protocol = Some("HTTP/1.1".to_owned());
-    context.request_time_epoch =
-        i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())).unwrap_or_default();
-    context.identity.source_ip = Some(client.ip().to_string());
+    context.request_time_epoch = (request.start * 1000.0) as i64;
+    context.identity.source_ip = Some(client_ip);
     event
 }
 
@@ -355,22 +358,19 @@ fn http_response(proxy: &ApiGatewayProxyResponse) -> Response {
     response
 }
 
-/// The `AWS::ApiGateway::Stage` segment; `times` are the request's start, the invocation's start and end, and
-/// the answer.
-#[allow(clippy::too_many_arguments)]
+/// The `AWS::ApiGateway::Stage` segment of a request answered with `status`, which invoked the function from
+/// `invoke[0]` to `invoke[1]`; it ends now.
 fn stage_segment(
     api: &Api,
     trace: &StageTrace,
     route: &Route,
-    request_id: &str,
-    method: &Method,
-    url: &str,
-    client: SocketAddr,
+    request: &Received,
     status: u16,
     invoked: &Invoked,
-    times: [f64; 4],
+    invoke: [f64; 2],
 ) -> Value {
-    let [start, invoke_start, invoke_end, end] = times.map(micros);
+    let [start, end] = [request.start, now()].map(micros);
+    let [invoke_start, invoke_end] = invoke.map(micros);
     let stage = &api.spec.stage;
     let function_arn = api.function_arn(route.function);
     let mut lambda = json!({
@@ -405,7 +405,11 @@ fn stage_segment(
         "origin": "AWS::ApiGateway::Stage",
         "resource_arn": format!("arn:aws:apigateway:{REGION}::/restapis/{}/stages/{stage}", api.rest_api_id),
         "http": {
-            "request": {"method": method.as_str(), "url": url, "client_ip": client.ip().to_string()},
+            "request": {
+                "method": request.method.as_str(),
+                "url": request.url(),
+                "client_ip": request.client.ip().to_string(),
+            },
             "response": {"status": status},
         },
         "aws": {
@@ -413,7 +417,7 @@ fn stage_segment(
                 "account_id": ACCOUNT_ID,
                 "rest_api_id": api.rest_api_id,
                 "stage": stage,
-                "request_id": request_id,
+                "request_id": request.request_id,
             },
         },
         "subsegments": [lambda],
