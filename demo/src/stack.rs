@@ -1,0 +1,227 @@
+//! Everything `template.yaml` deploys, started locally: moto for DynamoDB (and SQS), `xray-local daemon` for X-Ray,
+//! each function under `xray-local lambda`, the stand-ins for API Gateway and the pricing API, and what connects
+//! them. One [`Stack`] per run; dropping it stops every process it started.
+//!
+//! The functions and the API's routes are tables ([`functions`], [`routes`]): a function of the template is one
+//! more entry in each, a trigger one more stand-in beside the gateway, started by [`Stack::start`].
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::http::Method;
+use serde_json::Value;
+use xray_tests::moto::Moto;
+
+use crate::binaries::{Binaries, target_dirs};
+use crate::daemon::Daemon;
+use crate::gateway::{ApiSpec, Gateway, Route};
+use crate::lambda::{Emulator, FunctionSpec, REGION};
+use crate::pricing::Pricing;
+
+/// The DynamoDB table the functions share (`OrdersTable`).
+pub const TABLE: &str = "orders";
+/// The API's name (`OrdersApi`'s `Name`).
+pub const API_NAME: &str = "orders";
+
+/// How the stack runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// X-Ray on (the template's `Environment=production`: `TracingEnabled` on the API, `Tracing: Active` on the
+    /// functions) or off (`development`: no tracing on the API, `PassThrough` on the functions).
+    pub tracing: bool,
+    /// Whether to create the table; without it every DynamoDB call fails.
+    pub create_table: bool,
+    /// How long the pricing API takes per quote.
+    pub pricing_latency: Duration,
+    /// Where xray-local keeps its database and the processes their logs; emptied first.
+    pub dir: PathBuf,
+}
+
+impl Options {
+    /// The defaults for a run in `target/demo/{name}`: tracing on, the table created, 40 ms per quote.
+    pub fn new(name: &str) -> io::Result<Self> {
+        let (target, _) = target_dirs()?;
+        Ok(Self {
+            tracing: true,
+            create_table: true,
+            pricing_latency: Duration::from_millis(40),
+            dir: target.join("demo").join(name),
+        })
+    }
+
+    /// The template's `Environment` for this setting, which is also the API's stage.
+    pub fn environment(&self) -> &'static str {
+        if self.tracing { "production" } else { "development" }
+    }
+}
+
+/// What the functions are wired to, as the template's `!Ref`s and parameters wire them.
+#[derive(Debug, Clone, Default)]
+pub struct Wiring {
+    /// The pricing API (`PricingUrl`).
+    pub pricing_url: String,
+}
+
+/// The functions the stack runs, with the environment `template.yaml` gives them.
+pub fn functions(wiring: &Wiring) -> Vec<FunctionSpec> {
+    let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    vec![FunctionSpec {
+        name: "orders-api",
+        package: "orders-api",
+        env: env(&[("ORDERS_TABLE", TABLE), ("PRICING_URL", &wiring.pricing_url)]),
+    }]
+}
+
+/// The API's routes, as the `Api` events of `template.yaml` declare them.
+pub fn routes(functions: &[Emulator]) -> Vec<Route> {
+    let invoke_url = |name: &str| functions.iter().find(|f| f.name() == name).map(Emulator::invoke_url);
+    let route = |method: Method, resource: &'static str, function: &'static str| {
+        Some(Route { method, resource, function, invoke_url: invoke_url(function)? })
+    };
+    [route(Method::POST, "/orders", "orders-api"), route(Method::GET, "/orders/{id}", "orders-api")]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Runs a step that waits on processes (a build, an install, a start) off the async threads, so a Ctrl-C is
+/// handled while it runs.
+async fn blocking<T: Send + 'static>(step: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(step).await.map_err(io::Error::other)?
+}
+
+/// An answer of the API.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, as JSON (`Value::Null` if it is not).
+    pub body: Value,
+    /// The trace id from the `X-Amzn-Trace-Id` answer header, when the request was traced.
+    pub trace_id: Option<String>,
+    /// Whether the answer header says `Sampled=1`.
+    pub sampled: bool,
+}
+
+/// Everything running; fields drop (and stop) in this order: the entry points first, the services last.
+#[derive(Debug)]
+pub struct Stack {
+    gateway: Gateway,
+    functions: Vec<Emulator>,
+    pricing: Pricing,
+    daemon: Daemon,
+    moto: Moto,
+    client: reqwest::Client,
+    options: Options,
+}
+
+impl Stack {
+    /// Builds what is needed (`cargo build`, a no-op when up to date), installs moto on first use and starts it
+    /// all.
+    pub async fn start(options: Options) -> io::Result<Self> {
+        let packages: Vec<&'static str> = functions(&Wiring::default()).iter().map(|f| f.package).collect();
+        let binaries = blocking(move || Binaries::build(&packages)).await?;
+
+        let _ = std::fs::remove_dir_all(&options.dir);
+        let (data_dir, log_dir) = (options.dir.join("xray-local"), options.dir.join("logs"));
+        std::fs::create_dir_all(&data_dir)?;
+
+        let moto = blocking(Moto::start).await?;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&xray_tests::sdk::config(&moto.endpoint));
+        if options.create_table {
+            orders_api::create_table(&dynamodb, TABLE).await.map_err(io::Error::other)?;
+        }
+        let (xray_local, logs) = (binaries.xray_local.clone(), log_dir.clone());
+        let daemon = blocking(move || Daemon::start(&xray_local, &data_dir, &logs)).await?;
+        let pricing = Pricing::start(options.pricing_latency).await?;
+        // What the functions' AWS SDK needs to reach moto instead of AWS.
+        let aws_env: Vec<(String, String)> = [
+            ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", REGION),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let mut functions_started = Vec::new();
+        let wiring = Wiring { pricing_url: pricing.url() };
+        for spec in functions(&wiring) {
+            let (binary, xray_local) = (binaries.function(spec.package), binaries.xray_local.clone());
+            let (daemon, active, aws_env, logs) = (daemon.addr(), options.tracing, aws_env.clone(), log_dir.clone());
+            let emulator =
+                blocking(move || Emulator::start(&xray_local, &binary, &spec, daemon, active, &aws_env, &logs)).await?;
+            functions_started.push(emulator);
+        }
+        let gateway = Gateway::start(ApiSpec {
+            name: API_NAME,
+            stage: options.environment().to_owned(),
+            tracing: options.tracing,
+            daemon: daemon.addr(),
+            routes: routes(&functions_started),
+        })
+        .await?;
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(io::Error::other)?;
+        Ok(Self { gateway, functions: functions_started, pricing, daemon, moto, client, options })
+    }
+
+    /// The API stage's base URL.
+    pub fn api_url(&self) -> String {
+        self.gateway.url()
+    }
+
+    /// The pricing API's base URL.
+    pub fn pricing_url(&self) -> String {
+        self.pricing.url()
+    }
+
+    /// moto's endpoint.
+    pub fn moto_endpoint(&self) -> &str {
+        &self.moto.endpoint
+    }
+
+    /// The X-Ray daemon.
+    pub fn daemon(&self) -> &Daemon {
+        &self.daemon
+    }
+
+    /// The functions.
+    pub fn functions(&self) -> &[Emulator] {
+        &self.functions
+    }
+
+    /// How the stack runs.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Sends `method {stage}{path}` with a JSON `body` to the API.
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> io::Result<Reply> {
+        self.request_in_trace(method, path, body, None).await
+    }
+
+    /// Sends a request as [`Stack::request`] does, in the trace of `trace_header` (`X-Amzn-Trace-Id`), if any.
+    pub async fn request_in_trace(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        trace_header: Option<&str>,
+    ) -> io::Result<Reply> {
+        let mut request = self.client.request(method, format!("{}{path}", self.api_url()));
+        if let Some(header) = trace_header {
+            request = request.header("x-amzn-trace-id", header);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let answer = request.send().await.map_err(io::Error::other)?;
+        let status = answer.status().as_u16();
+        let header = answer.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let trace_id = header.split(';').find_map(|f| f.strip_prefix("Root=")).map(str::to_owned);
+        let sampled = header.split(';').any(|f| f == "Sampled=1");
+        let bytes = answer.bytes().await.map_err(io::Error::other)?;
+        Ok(Reply { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), trace_id, sampled })
+    }
+}
