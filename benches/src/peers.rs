@@ -6,6 +6,7 @@ use std::sync::{Arc, Once, OnceLock};
 
 use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
 use opentelemetry::context::FutureExt as _;
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{
     SpanContext as OtelSpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState, Tracer as _,
     TracerProvider as _,
@@ -77,16 +78,22 @@ pub(crate) async fn otel_span_async(x: u64) -> u64 {
     async move { work(x) }.with_context(opentelemetry::Context::current_with_span(span)).await
 }
 
+/// The global API's tracer with no provider installed, made once as an application would keep it.
+fn otel_noop() -> &'static BoxedTracer {
+    static NOOP: OnceLock<BoxedTracer> = OnceLock::new();
+    NOOP.get_or_init(|| opentelemetry::global::tracer("bench"))
+}
+
 /// The same span from the global API with no provider installed: OpenTelemetry's cost without a trace.
 #[inline(never)]
 pub(crate) fn otel_global(x: u64) -> u64 {
-    opentelemetry::global::tracer("bench").in_span("otel_span", |_cx| work(x))
+    otel_noop().in_span("otel_span", |_cx| work(x))
 }
 
 /// The same, `async`.
 #[inline(never)]
 pub(crate) async fn otel_global_async(x: u64) -> u64 {
-    let span = opentelemetry::global::tracer("bench").start("otel_span_async");
+    let span = otel_noop().start("otel_span_async");
     async move { work(x) }.with_context(opentelemetry::Context::current_with_span(span)).await
 }
 

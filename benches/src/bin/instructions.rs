@@ -1,6 +1,5 @@
 //! Runs one contender's call `n` times after a warm-up, for `callgrind.sh` to count the instructions: the script
-//! runs it twice with different `n` under `valgrind --tool=callgrind` and divides the difference by the difference
-//! in calls, so start-up and warm-up cancel out.
+//! runs it under `valgrind --tool=callgrind`, collecting only inside [`measured`], and divides by `n`.
 //!
 //! `instructions <contender> <sampled|unsampled|no-trace> <sync|async> <n>`
 #![allow(missing_docs)]
@@ -8,7 +7,34 @@
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use xray_bench::{Contender, Mode, repeat, run_in};
+use xray_bench::{Call, Contender, Mode, repeat, run_in};
+
+/// The calls counted: everything this thread executes inside this function (and nothing else) is collected.
+#[inline(never)]
+fn measured(call: &Call<'_>, is_async: bool, calls: u64) {
+    run(call, is_async, calls);
+}
+
+/// The warm-up, not counted: the same calls outside [`measured`].
+#[inline(never)]
+fn warm_up(call: &Call<'_>, is_async: bool, calls: u64) {
+    // Not the same machine code as `measured`, or the linker may fold the two into one symbol.
+    black_box("warm-up");
+    run(call, is_async, calls);
+}
+
+#[inline(always)]
+fn run(call: &Call<'_>, is_async: bool, calls: u64) {
+    if is_async {
+        repeat(call, calls, || {
+            black_box(call.call_async(black_box(7)));
+        });
+    } else {
+        repeat(call, calls, || {
+            black_box(call.call(black_box(7)));
+        });
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,19 +50,8 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     run_in(contender, mode, |call| {
-        let run = |calls| {
-            if is_async {
-                repeat(&call, calls, || {
-                    black_box(call.call_async(black_box(7)));
-                });
-            } else {
-                repeat(&call, calls, || {
-                    black_box(call.call(black_box(7)));
-                });
-            }
-        };
-        run(1_000);
-        run(n);
+        warm_up(&call, is_async, 1_000);
+        measured(&call, is_async, n);
     });
     ExitCode::SUCCESS
 }
