@@ -180,9 +180,9 @@ fn hex_u64(value: u64) -> [u8; 16] {
 fn hex_u32(value: u32) -> [u8; 8] {
     // Spread the 8 nibbles over the 8 bytes of a u64, nibble i (from the least significant) into byte i.
     let mut x = u64::from(value);
-    x = (x & 0xFFFF_0000) << 16 | (x & 0xFFFF);
-    x = (x & 0x0000_FF00_0000_FF00) << 8 | (x & 0x0000_00FF_0000_00FF);
-    x = (x & 0x00F0_00F0_00F0_00F0) << 4 | (x & 0x000F_000F_000F_000F);
+    x = ((x & 0xFFFF_0000) << 16) | (x & 0xFFFF);
+    x = ((x & 0x0000_FF00_0000_FF00) << 8) | (x & 0x0000_00FF_0000_00FF);
+    x = ((x & 0x00F0_00F0_00F0_00F0) << 4) | (x & 0x000F_000F_000F_000F);
     // Each byte n (0-15) becomes '0' + n, plus 39 more for n >= 10 ('a' - '0' - 10).
     let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
     (x + 0x3030_3030_3030_3030 + letters * 39).to_be_bytes()
@@ -194,13 +194,13 @@ fn hex_u32(value: u32) -> [u8; 8] {
 fn eight_digits(value: u32) -> [u8; 8] {
     let value = u64::from(value);
     // Four digits in each 32-bit lane, the first four in the low lane (the first byte written).
-    let mut x = value / 10_000 | (value % 10_000) << 32;
+    let mut x = (value / 10_000) | ((value % 10_000) << 32);
     // Two in each 16-bit lane: v / 100 is (v * 10486) >> 20 for every v below 10 000.
     let high = ((x * 10_486) >> 20) & 0x0000_007F_0000_007F;
-    x = high | (x - high * 100) << 16;
+    x = high | ((x - high * 100) << 16);
     // One in each byte: v / 10 is (v * 103) >> 10 for every v below 100.
     let high = ((x * 103) >> 10) & 0x000F_000F_000F_000F;
-    x = high | (x - high * 10) << 8;
+    x = high | ((x - high * 10) << 8);
     (x + 0x3030_3030_3030_3030).to_le_bytes()
 }
 
