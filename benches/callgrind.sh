@@ -16,7 +16,7 @@ n="${N:-10000}"
 contenders=("$@")
 [ ${#contenders[@]} -eq 0 ] && contenders=(plain xray-rs tracing fastrace opentelemetry xray-lite)
 
-# Prints the instructions collected inside `measured` in one run.
+# Prints the instructions collected inside `measured` (or `measured_invocations`) in one run.
 count() {
     local dir total
     dir=$(mktemp -d)
@@ -35,5 +35,16 @@ for contender in "${contenders[@]}"; do
             awk -v c="$contender" -v k="$kind" -v m="$mode" -v t="$total" -v n="$n" \
                 'BEGIN { printf "%-14s %-6s %-10s %12.1f\n", c, k, m, t / n }'
         done
+    done
+done
+
+# One Lambda invocation: the handler of benches/src/handler.rs, plain and traced (documents written, discarded).
+inv=$((n / 10))
+printf '\n%-30s %16s\n' 'invocation (handler.rs)' 'instr/invocation'
+for kind in plain traced; do
+    for mode in sampled unsampled; do
+        [ "$kind" = plain ] && [ "$mode" = unsampled ] && continue
+        total=$(count invocation "$kind" "$mode" "$inv")
+        awk -v k="$kind, $mode" -v t="$total" -v n="$inv" 'BEGIN { printf "%-30s %16.0f\n", k, t / n }'
     done
 done
