@@ -104,6 +104,20 @@ fn document(c: &mut Criterion) {
     println!("document size: {} bytes", probe.raw()[0].len());
 }
 
+/// The physical floors under the rows above: one clock read (a sampled subsegment reads it twice) and one UDP send
+/// of a datagram the size of the 600-byte document on a connected loopback socket (every document is one).
+fn floors(c: &mut Criterion) {
+    let receiver = sink_socket();
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sender.connect(receiver.local_addr().expect("address")).expect("connect");
+    sender.set_nonblocking(true).expect("non-blocking");
+    let datagram = vec![b'x'; 690];
+    let mut group = c.benchmark_group("floor");
+    group.bench_function("clock read (CLOCK_REALTIME)", |b| b.iter(xray_core::__private::Timestamp::now));
+    group.bench_function("UDP send, 690 B, loopback", |b| b.iter(|| sender.send(black_box(&datagram))));
+    group.finish();
+}
+
 /// CPU time this thread has run, from the scheduler's own accounting.
 fn thread_cpu() -> Duration {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
@@ -165,5 +179,5 @@ fn config() -> Criterion {
     Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3))
 }
 
-criterion_group! { name = benches; config = config(); targets = invocation, document, throughput }
+criterion_group! { name = benches; config = config(); targets = invocation, document, floors, throughput }
 criterion_main!(benches);

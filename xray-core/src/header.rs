@@ -319,7 +319,7 @@ mod tests {
             format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=2"),
             format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=10"),
             format!("Root={root};Parent=53995c3f42cd8adz;Sampled=1"),
-            format!("Root=1-5759e988-bd862e3fe1be46a99427279g;Parent=53995c3f42cd8ad8;Sampled=1"),
+            "Root=1-5759e988-bd862e3fe1be46a99427279g;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
             format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1;novalue"),
             format!("Root={root};Parent=53995c3f42cd8ad8"),
         ] {
