@@ -1,6 +1,7 @@
 //! A small HTTP proxy on 127.0.0.1 in front of moto: it answers the next requests with canned failures (a 500, a
-//! 503, a throttling error) before forwarding again, and keeps the `X-Amzn-Trace-Id` values of every request it saw.
-//! Retries, throttling and the injected header are thereby tested against real HTTP, with the real SDK.
+//! 503, a throttling error) before forwarding again, and keeps the `X-Amzn-Trace-Id` values and the body of every
+//! request it saw. Retries, throttling, the injected header and what went on the wire (where moto drops it) are
+//! thereby tested against real HTTP, with the real SDK.
 
 use std::collections::VecDeque;
 use std::io;
@@ -39,6 +40,7 @@ struct Shared {
     upstream: String,
     failures: Mutex<VecDeque<Failure>>,
     headers: Mutex<Vec<Vec<String>>>,
+    bodies: Mutex<Vec<String>>,
     client: reqwest::Client,
 }
 
@@ -73,6 +75,11 @@ impl Proxy {
     pub fn trace_headers(&self) -> Vec<Vec<String>> {
         self.shared.headers.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
+
+    /// The body of every request seen so far, as text.
+    pub fn bodies(&self) -> Vec<String> {
+        self.shared.bodies.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 impl Drop for Proxy {
@@ -85,10 +92,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let seen =
         request.headers().get_all("x-amzn-trace-id").iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     shared.headers.lock().unwrap_or_else(PoisonError::into_inner).push(seen.collect());
+    let (parts, body) = request.into_parts();
+    let body = match to_bytes(body, 64 << 20).await {
+        Ok(body) => body,
+        Err(err) => return canned(Failure::status(502).with_body(err.to_string())),
+    };
+    shared.bodies.lock().unwrap_or_else(PoisonError::into_inner).push(String::from_utf8_lossy(&body).into_owned());
     let failure = shared.failures.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
     match failure {
         Some(failure) => canned(failure),
-        None => forward(&shared, request).await.unwrap_or_else(|err| canned(Failure::status(502).with_body(err))),
+        None => forward(&shared, parts, body).await.unwrap_or_else(|err| canned(Failure::status(502).with_body(err))),
     }
 }
 
@@ -110,9 +123,11 @@ fn canned(failure: Failure) -> Response {
     response
 }
 
-async fn forward(shared: &Shared, request: Request) -> Result<Response, String> {
-    let (parts, body) = request.into_parts();
-    let body = to_bytes(body, 64 << 20).await.map_err(|e| e.to_string())?;
+async fn forward(
+    shared: &Shared,
+    parts: axum::http::request::Parts,
+    body: axum::body::Bytes,
+) -> Result<Response, String> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut headers = parts.headers;
     headers.remove("host");

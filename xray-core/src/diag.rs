@@ -42,6 +42,8 @@ kinds! {
     BadSamplingRules,
     /// A recording call referred to a subsegment that has already been sent.
     Closed,
+    /// A trace carrier could not be put on an outgoing message, or a message's carrier could not be read.
+    Carrier,
 }
 
 const KEEP: usize = 256;

@@ -28,7 +28,7 @@ use crate::context::Context;
 use crate::diag::diag;
 use crate::document::Name;
 use crate::header::TraceHeader;
-use crate::panics::Instrumented;
+use crate::panics::{Instrumented, run_caught};
 use crate::record::Recorder;
 use crate::sampling::SamplingRequest;
 use crate::subsegment::Subsegment;
@@ -157,6 +157,13 @@ impl Processing {
     /// Runs the processing's async body in its context; a panic is recorded on it.
     pub fn instrument<F: Future>(&self, body: F) -> Instrumented<F> {
         Instrumented::new(self.context(), body)
+    }
+
+    /// Runs the processing's synchronous body with its context entered; a panic is recorded on it, then resumed.
+    pub fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+        let Some(ctx) = self.context() else { return body() };
+        let _entered = ctx.enter();
+        run_caught(body, crate::record::current)
     }
 
     /// Ends the processing: the segment and what it holds, or the subsegment, are sent.

@@ -146,3 +146,25 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
     .await;
     done.into_iter().map(|v| v.expect("finished")).collect()
 }
+
+#[test]
+fn a_synchronous_body_runs_in_the_processings_context_and_its_panic_is_recorded() {
+    let sink = MemorySink::new();
+    let message = received(Some(PRODUCER));
+    let header = sink.run(|| {
+        let processing = Processing::begin(&message, Mode::Continue, "consumer", "handle");
+        let header = processing.run(|| Context::current().expect("context").trace_header_value());
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| processing.run(|| panic!("poisoned"))));
+        assert!(caught.is_err(), "the panic goes on");
+        processing.end();
+        header
+    });
+    let docs = documents(&sink);
+    assert_eq!((docs.len(), &docs[0]["trace_id"], &docs[0]["fault"]), (1, &PRODUCER_ROOT.into(), &true.into()));
+    // A call made in the body names the processing's segment as its parent.
+    let segment = docs[0]["id"].as_str().expect("id");
+    assert_eq!(header, format!("Root={PRODUCER_ROOT};Parent={segment};Sampled=1;Lineage=a87bd80c:1"));
+    assert_eq!(docs[0]["cause"]["exceptions"][0]["message"], "poisoned");
+    // Outside it, the thread's context is what it was.
+    assert!(Context::current().is_none());
+}

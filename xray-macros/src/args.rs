@@ -12,6 +12,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, LitStr, Path, Token};
 
+use crate::rules::{is_name_char, is_valid_annotation_key};
+
 /// The arguments of `#[traced]`.
 #[derive(Default)]
 pub(crate) struct TracedArgs {
@@ -25,6 +27,8 @@ pub(crate) struct TracedArgs {
     pub(crate) capture_ret: bool,
     pub(crate) err: bool,
     pub(crate) krate: Option<Path>,
+    /// `#[traced_publish]` only: how its sends carry the trace.
+    pub(crate) carrier: Carrier,
 }
 
 /// The arguments of `#[traced_handler]`.
@@ -34,6 +38,46 @@ pub(crate) struct HandlerArgs {
     pub(crate) capture_response: bool,
     pub(crate) err: bool,
     pub(crate) krate: Option<Path>,
+}
+
+/// The arguments of `#[traced_subscribe]`.
+#[derive(Default)]
+pub(crate) struct SubscribeArgs {
+    pub(crate) mode: Mode,
+    pub(crate) name: Option<LitStr>,
+    pub(crate) queue: Option<Expr>,
+    pub(crate) message: Option<Ident>,
+    pub(crate) err: bool,
+    pub(crate) krate: Option<Path>,
+}
+
+/// `carrier = "system_attribute" | "message_attribute" | "body"`, as `xray_core::sqs::Carrier` names them.
+#[derive(Clone, Copy, Default)]
+pub(crate) enum Carrier {
+    #[default]
+    SystemAttribute,
+    MessageAttribute,
+    Body,
+}
+
+impl Carrier {
+    const NAMES: &'static [(&'static str, Carrier)] = &[
+        ("system_attribute", Carrier::SystemAttribute),
+        ("message_attribute", Carrier::MessageAttribute),
+        ("body", Carrier::Body),
+    ];
+}
+
+/// `mode = "continue" | "link"`, as `xray_core::queue::Mode` names them.
+#[derive(Clone, Copy, Default)]
+pub(crate) enum Mode {
+    #[default]
+    Continue,
+    Link,
+}
+
+impl Mode {
+    const NAMES: &'static [(&'static str, Mode)] = &[("continue", Mode::Continue), ("link", Mode::Link)];
 }
 
 /// `namespace = "remote" | "aws"`.
@@ -151,7 +195,7 @@ fn string_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
 }
 
 /// A `name = "..."` that X-Ray accepts as it is: 1 to 200 letters, numbers, spaces and `_.:/%&#=+-@` (the segment
-/// document schema's rule, which `xray_core::segment::is_valid_name_char` applies at run time). Checked here, so the
+/// document schema's rule, which `xray_core::rules` applies at run time). Checked here, so the
 /// runtime need not check the name at every call.
 fn name_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
     let lit = string_value(arg, example)?;
@@ -173,18 +217,49 @@ fn name_value(arg: &RawArg, example: &str) -> syn::Result<LitStr> {
     }
 }
 
-/// Whether an X-Ray name may hold `c`.
-fn is_name_char(c: char) -> bool {
-    match u8::try_from(c) {
-        Ok(b) if b.is_ascii() => b.is_ascii_alphanumeric() || b" _.:/%&#=+-@".contains(&b),
-        _ => c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()),
-    }
-}
-
 /// A function's name as a subsegment name. Rust identifiers may hold marks that X-Ray names may not; those become
 /// `_`, as the runtime would make them.
 pub(crate) fn name_from_ident(ident: &str) -> String {
     ident.chars().take(200).map(|c| if is_name_char(c) { c } else { '_' }).collect()
+}
+
+/// One of `names`, given as a string literal: `carrier = "body"`.
+fn choice<T: Copy>(arg: &RawArg, names: &[(&str, T)]) -> syn::Result<T> {
+    let lit = string_value(arg, &format!("\"{}\"", names[0].0))?;
+    let value = lit.value();
+    match names.iter().find(|(name, _)| *name == value) {
+        Some((_, choice)) => Ok(*choice),
+        None => {
+            let list = names.iter().map(|(name, _)| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+            Err(syn::Error::new(lit.span(), format!("unknown {} `{value}`, expected one of: {list}", arg.key)))
+        }
+    }
+}
+
+/// `key = ident`.
+fn ident_value(arg: &RawArg, example: &str) -> syn::Result<Ident> {
+    match &arg.value {
+        RawValue::Expr(Expr::Path(p)) if p.qself.is_none() && p.attrs.is_empty() => match p.path.get_ident() {
+            Some(ident) => Ok(ident.clone()),
+            None => {
+                Err(syn::Error::new(p.span(), format!("`{}` expects a parameter's name, like `{example}`", arg.key)))
+            }
+        },
+        RawValue::Expr(other) => {
+            Err(syn::Error::new(other.span(), format!("`{}` expects a parameter's name, like `{example}`", arg.key)))
+        }
+        _ => {
+            Err(syn::Error::new(arg.key.span(), format!("`{}` expects a parameter's name, like `{example}`", arg.key)))
+        }
+    }
+}
+
+/// `key = expr`.
+fn expr_value(arg: &RawArg, example: &str) -> syn::Result<Expr> {
+    match &arg.value {
+        RawValue::Expr(expr) => Ok(expr.clone()),
+        _ => Err(syn::Error::new(arg.key.span(), format!("`{}` expects a value, like `{example}`", arg.key))),
+    }
 }
 
 fn path_value(arg: &RawArg) -> syn::Result<Path> {
@@ -202,11 +277,6 @@ fn list<T: Parse>(arg: &RawArg) -> syn::Result<Punctuated<T, Token![,]>> {
         RawValue::List(tokens) => Punctuated::<T, Token![,]>::parse_terminated.parse2(tokens.clone()),
         _ => Err(syn::Error::new(arg.key.span(), format!("`{}` expects a list, like `{}(...)`", arg.key, arg.key))),
     }
-}
-
-/// Whether `key` is a valid annotation key: 1 to 500 ASCII letters, digits or underscores (as X-Ray requires).
-fn is_valid_annotation_key(key: &str) -> bool {
-    (1..=500).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn key_values(arg: &RawArg, annotation: bool) -> syn::Result<Vec<KeyValue>> {
@@ -240,10 +310,34 @@ impl TracedArgs {
         "crate",
     ];
 
+    const VALID_PUBLISH: &'static [&'static str] = &[
+        "name",
+        "namespace",
+        "annotate",
+        "metadata",
+        "skip",
+        "skip_all",
+        "capture_args",
+        "capture_ret",
+        "err",
+        "carrier",
+        "crate",
+    ];
+
+    /// The arguments of `#[traced]`.
     pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
+        Self::parse_valid(tokens, Self::VALID)
+    }
+
+    /// The arguments of `#[traced_publish]`: those of `#[traced]` and `carrier`.
+    pub(crate) fn parse_publish(tokens: TokenStream) -> syn::Result<Self> {
+        Self::parse_valid(tokens, Self::VALID_PUBLISH)
+    }
+
+    fn parse_valid(tokens: TokenStream, valid: &[&str]) -> syn::Result<Self> {
         let mut args = Self { err: true, ..Self::default() };
         let mut skip_span = None;
-        for arg in check(tokens, Self::VALID)? {
+        for arg in check(tokens, valid)? {
             match arg.key.to_string().as_str() {
                 "name" => args.name = Some(name_value(&arg, "\"load_order\"")?),
                 "namespace" => {
@@ -279,6 +373,7 @@ impl TracedArgs {
                     args.capture_ret = true;
                 }
                 "err" => args.err = bool_value(&arg)?,
+                "carrier" => args.carrier = choice(&arg, Carrier::NAMES)?,
                 _ => args.krate = Some(path_value(&arg)?),
             }
         }
@@ -298,6 +393,25 @@ impl HandlerArgs {
             match arg.key.to_string().as_str() {
                 "name" => args.name = Some(name_value(&arg, "\"## handler\"")?),
                 "capture_response" => args.capture_response = bool_value(&arg)?,
+                "err" => args.err = bool_value(&arg)?,
+                _ => args.krate = Some(path_value(&arg)?),
+            }
+        }
+        Ok(args)
+    }
+}
+
+impl SubscribeArgs {
+    const VALID: &'static [&'static str] = &["mode", "name", "queue", "message", "err", "crate"];
+
+    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
+        let mut args = Self { err: true, ..Self::default() };
+        for arg in check(tokens, Self::VALID)? {
+            match arg.key.to_string().as_str() {
+                "mode" => args.mode = choice(&arg, Mode::NAMES)?,
+                "name" => args.name = Some(name_value(&arg, "\"handle_order\"")?),
+                "queue" => args.queue = Some(expr_value(&arg, "queue = \"orders\"")?),
+                "message" => args.message = Some(ident_value(&arg, "message = order")?),
                 "err" => args.err = bool_value(&arg)?,
                 _ => args.krate = Some(path_value(&arg)?),
             }

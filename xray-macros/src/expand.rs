@@ -8,13 +8,16 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Attribute, Expr, FnArg, Ident, Item, ItemFn, Pat, Path, ReturnType, Type};
 
-use crate::args::{HandlerArgs, Namespace, TracedArgs, name_from_ident};
+use crate::args::{Carrier, HandlerArgs, Mode, Namespace, SubscribeArgs, TracedArgs, name_from_ident};
+use crate::rewrite::rewrite_sends;
 
 /// Which attribute is being expanded.
 #[derive(Clone, Copy)]
 pub(crate) enum Attr {
     Traced,
     TracedHandler,
+    TracedPublish,
+    TracedSubscribe,
 }
 
 /// An attribute's expansion: the instrumented function, the item unchanged when `off`, or the item unchanged plus
@@ -32,6 +35,8 @@ pub(crate) fn entry(attr: Attr, args: TokenStream, item: TokenStream, off: bool)
 enum Checked {
     Traced(TracedArgs, ItemFn),
     Handler(HandlerArgs, ItemFn, HandlerForm),
+    Publish(TracedArgs, ItemFn),
+    Subscribe(SubscribeArgs, ItemFn, MessageParam),
 }
 
 fn check(attr: Attr, args: TokenStream, item: TokenStream) -> syn::Result<Checked> {
@@ -51,6 +56,18 @@ fn check(attr: Attr, args: TokenStream, item: TokenStream) -> syn::Result<Checke
             let form = handler_form(&func)?;
             Ok(Checked::Handler(args, func, form))
         }
+        Attr::TracedPublish => {
+            let func = parse_fn(item, "traced_publish")?;
+            let args = TracedArgs::parse_publish(args)?;
+            check_skip(&args, &func)?;
+            Ok(Checked::Publish(args, func))
+        }
+        Attr::TracedSubscribe => {
+            let func = parse_fn(item, "traced_subscribe")?;
+            let args = SubscribeArgs::parse(args)?;
+            let message = message_param(&args, &func)?;
+            Ok(Checked::Subscribe(args, func, message))
+        }
     }
 }
 
@@ -59,6 +76,8 @@ impl Checked {
         match self {
             Self::Traced(args, func) => traced(&args, &func),
             Self::Handler(args, func, form) => traced_handler(&args, &func, &form),
+            Self::Publish(args, func) => traced_publish(&args, func),
+            Self::Subscribe(args, func, message) => traced_subscribe(&args, &func, &message),
         }
     }
 }
@@ -204,7 +223,7 @@ fn borrow_of(expr: &Expr) -> TokenStream {
 }
 
 /// `tokens`, every token of them spanned at `span`.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {
@@ -385,6 +404,179 @@ fn traced_handler(args: &HandlerArgs, func: &ItemFn, form: &HandlerForm) -> Toke
     }
 }
 
+/// `#[traced_publish]`: `#[traced]` around the body, whose publishing calls' `.send()` go through a per-call
+/// interceptor that carries the trace by the chosen carrier (see `rewrite`).
+fn traced_publish(args: &TracedArgs, mut func: ItemFn) -> TokenStream {
+    let private = private_path(args.krate.as_ref());
+    let carrier = match args.carrier {
+        Carrier::SystemAttribute => quote!(#private::sqs::Carrier::SystemAttribute),
+        Carrier::MessageAttribute => quote!(#private::sqs::Carrier::MessageAttribute),
+        Carrier::Body => quote!(#private::sqs::Carrier::Body),
+    };
+    rewrite_sends(&mut func.block, &quote!(#private::sqs::Publish::with_carrier), &carrier);
+    traced(args, &func)
+}
+
+/// The parameter `#[traced_subscribe]` reads the message from.
+struct MessageParam {
+    /// Its position among the function's inputs.
+    index: usize,
+    ident: Ident,
+    mutable: bool,
+    /// `message: &SqsMessage` rather than `message: SqsMessage`.
+    by_ref: bool,
+}
+
+/// The message types `#[traced_subscribe]` finds by name: `aws_lambda_events::sqs::SqsMessage` and
+/// `aws_sdk_sqs::types::Message`.
+const MESSAGE_TYPES: &[&str] = &["SqsMessage", "Message"];
+
+const MESSAGE_EXPECTED: &str = "`#[traced_subscribe]` takes one message, as `message: SqsMessage` \
+                                (`aws_lambda_events::sqs`) or `message: Message` (`aws_sdk_sqs::types`), by value or \
+                                by reference";
+
+/// `ty` without the invisible groups and parentheses around it.
+fn ungrouped(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(group) => ungrouped(&group.elem),
+        Type::Paren(paren) => ungrouped(&paren.elem),
+        other => other,
+    }
+}
+
+/// Whether `ty` names a message type, by value or by reference (of any kind: `&mut` is refused later, with a
+/// message saying why).
+fn is_message_type(ty: &Type) -> bool {
+    match ungrouped(ty) {
+        Type::Reference(reference) => is_message_type(&reference.elem),
+        ty => MESSAGE_TYPES.iter().any(|name| last_segment_is(ty, name)),
+    }
+}
+
+/// Finds the message parameter: the one `message = ...` names, else the one whose type is a message type.
+fn message_param(args: &SubscribeArgs, func: &ItemFn) -> syn::Result<MessageParam> {
+    let typed = func.sig.inputs.iter().enumerate().filter_map(|(index, arg)| match arg {
+        FnArg::Typed(typed) => Some((index, typed)),
+        FnArg::Receiver(_) => None,
+    });
+    let (index, param) = match &args.message {
+        Some(name) => {
+            let named = typed.clone().find(|(_, typed)| matches!(&*typed.pat, Pat::Ident(pat) if pat.ident == *name));
+            named.ok_or_else(|| {
+                syn::Error::new(
+                    name.span(),
+                    format!("`message` names `{name}`, which is not a parameter of `{}`", func.sig.ident),
+                )
+            })?
+        }
+        None => {
+            let mut found = typed.filter(|(_, typed)| is_message_type(&typed.ty));
+            let first = found.next().ok_or_else(|| {
+                syn::Error::new(func.sig.paren_token.span.join(), format!("{MESSAGE_EXPECTED}; found none"))
+            })?;
+            if let Some((_, second)) = found.next() {
+                return Err(syn::Error::new_spanned(
+                    &second.pat,
+                    "`#[traced_subscribe]` found several message parameters: name the one to trace with \
+                     `message = <parameter>`",
+                ));
+            }
+            first
+        }
+    };
+    let by_ref = match ungrouped(&param.ty) {
+        Type::Reference(reference) if reference.mutability.is_some() => {
+            return Err(syn::Error::new_spanned(
+                &param.ty,
+                "`#[traced_subscribe]` takes the message by value or by shared reference, not by `&mut`",
+            ));
+        }
+        Type::Reference(reference) if matches!(ungrouped(&reference.elem), Type::Path(_)) => true,
+        Type::Path(path) if path.qself.is_none() => false,
+        _ => return Err(syn::Error::new_spanned(&param.ty, MESSAGE_EXPECTED)),
+    };
+    match &*param.pat {
+        Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+            Ok(MessageParam { index, ident: pat.ident.clone(), mutable: pat.mutability.is_some(), by_ref })
+        }
+        _ => Err(syn::Error::new_spanned(
+            &param.pat,
+            "`#[traced_subscribe]` needs the message bound to a name, like `message: SqsMessage`",
+        )),
+    }
+}
+
+/// `#[traced_subscribe]`.
+fn traced_subscribe(args: &SubscribeArgs, func: &ItemFn, message: &MessageParam) -> TokenStream {
+    let private = private_path(args.krate.as_ref());
+    let fn_name = func.sig.ident.to_string();
+    let name = args.name.as_ref().map_or_else(|| name_from_ident(&fn_name), syn::LitStr::value);
+    let mode = match args.mode {
+        Mode::Continue => quote!(#private::sqs::Mode::Continue),
+        Mode::Link => quote!(#private::sqs::Mode::Link),
+    };
+    // Spanned at the user's expression, so that a value that is not a string is reported there.
+    let queue = match &args.queue {
+        None => quote!(::core::option::Option::None),
+        Some(expr) => {
+            let (value, span) = (borrow_of(expr), expr.span());
+            quote_spanned!(span=> ::core::option::Option::Some(::core::convert::AsRef::<str>::as_ref(#value)))
+        }
+    };
+    // The message is read, then shadowed by the message with its original body when the body was an envelope (by
+    // reference: a copy, only then). The parameter's `mut`, if any, moves to the shadowing binding. The call is
+    // spanned at the parameter, where a parameter that is not a message is reported.
+    let mutability = message.mutable.then(|| quote!(mut));
+    let span = message.ident.span();
+    // A parameter named `_message` is one the body does not mean to use: reading and shadowing it is the macro's
+    // doing, so it is spanned as the macro's, and the user's crate does not warn about using or binding it.
+    let ident = if message.ident.to_string().starts_with('_') {
+        &Ident::new(&message.ident.to_string(), Span::call_site())
+    } else {
+        &message.ident
+    };
+    let restore = if message.by_ref {
+        let subscribe = respan(quote!(#private::sqs::subscribe_ref), span);
+        quote! {
+            let (mut __xray_subscription, __xray_message) = #subscribe(#ident, #queue, #mode, #fn_name, #name);
+            let #mutability #ident = &*__xray_message;
+        }
+    } else {
+        let subscribe = respan(quote!(#private::sqs::subscribe), span);
+        quote! {
+            let (mut __xray_subscription, #mutability #ident) = #subscribe(#ident, #queue, #mode, #fn_name, #name);
+        }
+    };
+    let processing = quote!(#private::sqs::Subscription::processing(&__xray_subscription));
+    let body = body_with_return_edge(func);
+    // async: the body runs as an inner future polled in the processing's context; sync: as a closure run with it
+    // entered. Either way a panic is recorded on the processing, then resumed.
+    let run = if func.sig.asyncness.is_some() {
+        quote!(#private::sqs::Processing::instrument(#processing, async move #body).await)
+    } else {
+        quote!(#private::sqs::Processing::run(#processing, move || #body))
+    };
+    let record_err = args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_subscription)));
+    let (attrs, inner_attrs) = split_attrs(func);
+    let vis = &func.vis;
+    let mut sig = func.sig.clone();
+    if let Some(FnArg::Typed(typed)) = sig.inputs.iter_mut().nth(message.index)
+        && let Pat::Ident(pat) = &mut *typed.pat
+    {
+        pat.mutability = None;
+    }
+    quote! {
+        #(#attrs)* #vis #sig {
+            #(#inner_attrs)*
+            #restore
+            let __xray_ret = #run;
+            #record_err
+            #private::sqs::Subscription::end(__xray_subscription);
+            __xray_ret
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,25 +589,49 @@ mod tests {
         )
     }
 
-    #[test]
-    fn off_emits_the_item_unchanged() {
-        for attr in [Attr::Traced, Attr::TracedHandler] {
-            let args = match attr {
-                Attr::Traced => quote!(name = "x", err = false),
-                Attr::TracedHandler => quote!(capture_response),
-            };
-            let input = match attr {
-                Attr::Traced => item(),
-                Attr::TracedHandler => quote!(
+    /// Arguments and a function each attribute accepts.
+    fn accepted(attr: Attr) -> (TokenStream, TokenStream) {
+        match attr {
+            Attr::Traced => (quote!(name = "x", err = false), item()),
+            Attr::TracedHandler => (
+                quote!(capture_response),
+                quote!(
                     async fn h(event: LambdaEvent<()>) -> Result<(), E> {
                         Ok(())
                     }
                 ),
-            };
+            ),
+            Attr::TracedPublish => (
+                quote!(carrier = "body"),
+                quote!(
+                    async fn p(sqs: &Client) -> Result<(), E> {
+                        sqs.send_message().send().await?;
+                        Ok(())
+                    }
+                ),
+            ),
+            Attr::TracedSubscribe => (
+                quote!(mode = "link", queue = "orders"),
+                quote!(
+                    fn s(mut message: SqsMessage) -> Result<(), E> {
+                        message.body = None;
+                        Ok(())
+                    }
+                ),
+            ),
+        }
+    }
+
+    const ALL: [Attr; 4] = [Attr::Traced, Attr::TracedHandler, Attr::TracedPublish, Attr::TracedSubscribe];
+
+    #[test]
+    fn off_emits_the_item_unchanged() {
+        for attr in ALL {
+            let (args, input) = accepted(attr);
             assert_eq!(entry(attr, args.clone(), input.clone(), true).to_string(), input.to_string());
             let on = entry(attr, args, input.clone(), false).to_string();
             assert_ne!(on, input.to_string());
-            assert!(on.contains("__private"), "{on}");
+            assert!(on.contains("__private") && !on.contains("compile_error"), "{on}");
         }
     }
 
@@ -427,12 +643,55 @@ mod tests {
             (Attr::TracedHandler, quote!(), quote! { fn h(event: LambdaEvent<()>) {} }),
             (Attr::TracedHandler, quote!(), quote! { async fn h(event: String) {} }),
             (Attr::TracedHandler, quote!(), quote! { async fn h(&self) {} }),
+            (Attr::TracedPublish, quote!(capture_args, skip(idd)), item()),
+            (Attr::TracedSubscribe, quote!(), item()),
+            (Attr::TracedSubscribe, quote!(), quote! { fn s(m: &mut SqsMessage) {} }),
+            (Attr::TracedSubscribe, quote!(message = n), quote! { fn s(m: SqsMessage) {} }),
         ];
         for (attr, args, input) in cases {
             let on = entry(attr, args.clone(), input.clone(), false).to_string();
             assert!(on.contains("compile_error"), "{on}");
             assert_eq!(entry(attr, args, input, true).to_string(), on);
         }
+    }
+
+    #[test]
+    fn a_subscribed_message_moves_its_mut_to_the_binding_that_shadows_it() {
+        let (args, input) = accepted(Attr::TracedSubscribe);
+        let out = entry(Attr::TracedSubscribe, args, input, false).to_string();
+        assert!(out.starts_with("fn s (message : SqsMessage)"), "{out}");
+        assert!(out.contains("let (mut __xray_subscription , mut message) = :: xray_core"), "{out}");
+    }
+
+    #[test]
+    fn the_message_parameter_is_found_by_type_or_by_name() {
+        let find = |args: TokenStream, input: TokenStream| {
+            let func: ItemFn = syn::parse2(input).expect("fn");
+            let args = SubscribeArgs::parse(args).expect("args");
+            message_param(&args, &func).map(|m| (m.index, m.ident.to_string(), m.by_ref)).map_err(|e| e.to_string())
+        };
+        let by_type = quote!(
+            async fn s(&self, deps: &Deps, m: &aws_sdk_sqs::types::Message) {}
+        );
+        assert_eq!(find(quote!(), by_type), Ok((2, "m".to_owned(), true)));
+        let two = quote!(
+            fn s(a: SqsMessage, b: SqsMessage) {}
+        );
+        assert_eq!(find(quote!(message = b), two.clone()), Ok((1, "b".to_owned(), false)));
+        assert!(find(quote!(), two).is_err_and(|e| e.contains("several message parameters")));
+        let aliased = quote!(
+            fn s(order: Order) {}
+        );
+        assert_eq!(find(quote!(message = order), aliased.clone()), Ok((0, "order".to_owned(), false)));
+        assert!(find(quote!(), aliased).is_err_and(|e| e.contains("found none")));
+        let pattern = quote!(
+            fn s(SqsMessage { body, .. }: SqsMessage) {}
+        );
+        assert!(find(quote!(), pattern).is_err_and(|e| e.contains("bound to a name")));
+        let tuple = quote!(
+            fn s(m: (SqsMessage, u8)) {}
+        );
+        assert!(find(quote!(message = m), tuple).is_err_and(|e| e.starts_with("`#[traced_subscribe]` takes one")));
     }
 
     #[test]

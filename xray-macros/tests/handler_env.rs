@@ -1,5 +1,6 @@
 //! `#[traced_handler]` and the process: the cold start, the environment variables it reads, and the
-//! `_X_AMZN_TRACE_ID` fallback. One test in its own process, because all of these are process-wide.
+//! `_X_AMZN_TRACE_ID` fallback; `#[traced_subscribe]`'s segment named after the same service. One test in its own
+//! process, because all of these are process-wide.
 #![allow(missing_docs)]
 
 mod common;
@@ -8,7 +9,7 @@ use common::{FACADE, ROOT, SAMPLED, documents, exact};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::{Value, json};
 use xray_core::testing::MemorySink;
-use xray_core::traced_handler;
+use xray_core::{traced_handler, traced_subscribe};
 
 const ENV_ROOT: &str = "1-5759e988-000000000000000000000e57";
 const ENV_HEADER: &str = "Root=1-5759e988-000000000000000000000e57;Parent=00000000000e0e57;Sampled=1";
@@ -16,6 +17,11 @@ const ENV_HEADER: &str = "Root=1-5759e988-000000000000000000000e57;Parent=000000
 #[traced_handler]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({ "got": event.payload }))
+}
+
+#[traced_subscribe]
+async fn process(message: aws_lambda_events::sqs::SqsMessage) -> Option<String> {
+    message.body
 }
 
 fn event(header: Option<&str>, payload: Value) -> LambdaEvent<Value> {
@@ -56,4 +62,12 @@ async fn cold_start_service_capture_switch_and_env_header_fallback() {
             "metadata": {"orders": {"## handler response": {"got": 2}}},
         })
     );
+
+    // A message processed in its producer's trace: the segment is named after the service.
+    let mut message = aws_lambda_events::sqs::SqsMessage::default();
+    message.attributes.insert("AWSTraceHeader".to_owned(), SAMPLED.to_owned());
+    sink.clear();
+    sink.scope(process(message)).await;
+    let docs = documents(&sink);
+    assert_eq!((docs.len(), &docs[0]["name"], &docs[0]["parent_id"]), (1, &json!("orders"), &json!(FACADE)));
 }

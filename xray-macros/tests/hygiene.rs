@@ -5,7 +5,7 @@
 
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use xray_core::testing::MemorySink;
-use xray_core::{Trace, traced, traced_handler};
+use xray_core::{Trace, traced, traced_handler, traced_publish, traced_subscribe};
 
 mod core {}
 mod std_shadow {
@@ -49,6 +49,22 @@ async fn handler(event: LambdaEvent<u32>) -> Result<u32> {
     async_fn(event.payload).await
 }
 
+#[traced_subscribe(queue = "orders", mode = "link")]
+async fn subscribed(message: aws_lambda_events::sqs::SqsMessage) -> Result<u32> {
+    sync_fn(u32::from(message.body.is_some()))
+}
+
+#[traced_subscribe]
+fn subscribed_sync(message: &aws_sdk_sqs::types::Message) -> Result<u32> {
+    sync_fn(u32::from(message.body.is_some()))
+}
+
+#[traced_publish(carrier = "body")]
+async fn published(sqs: &aws_sdk_sqs::Client) -> Result<u32> {
+    let sent = sqs.send_message().queue_url("q").message_body("m").send().await;
+    if sent.is_ok() { ::std::result::Result::Ok(1) } else { ::std::result::Result::Err(Error) }
+}
+
 #[tokio::test]
 async fn macros_compile_and_run_in_a_crate_that_shadows_everything() {
     let mut context = LambdaContext::default();
@@ -69,4 +85,14 @@ async fn macros_compile_and_run_in_a_crate_that_shadows_everything() {
     let names: Vec<String> =
         sink.documents().iter().map(|d| d["name"].as_str().unwrap_or_default().to_owned()).collect();
     assert_eq!(names, ["## handler", "sync_fn", "async_fn", "## handler", "unit"]);
+
+    let mut message = aws_lambda_events::sqs::SqsMessage::default();
+    message.body = ::std::option::Option::Some("m".to_owned());
+    let sdk = aws_sdk_sqs::types::Message::builder().body("m").build();
+    let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let out = sink.scope(Trace::lambda(::std::option::Option::Some(header)).context().scope(subscribed(message))).await;
+    assert!(matches!(out, ::std::result::Result::Ok(1)));
+    assert!(matches!(sink.run(|| subscribed_sync(&sdk)), ::std::result::Result::Ok(1)));
+    // Built, not run: sending needs a client configured for a server.
+    let _ = published;
 }

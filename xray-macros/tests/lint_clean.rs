@@ -6,10 +6,12 @@
 
 use std::fmt::Display;
 
+use aws_lambda_events::sqs::SqsMessage;
+use aws_sdk_sqs::types::Message;
 use lambda_runtime::{Context, Error, LambdaEvent, Service, service_fn};
 use serde_json::{Value, json};
 use xray_core::testing::MemorySink;
-use xray_core::{Trace, traced, traced_handler};
+use xray_core::{Trace, traced, traced_handler, traced_publish, traced_subscribe};
 
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
@@ -20,8 +22,10 @@ mod runtime {
 // One-line bodies, as a crate that does not use rustfmt writes them.
 #[rustfmt::skip]
 mod one_line {
+    use aws_lambda_events::sqs::SqsMessage;
+    use aws_sdk_sqs::Client;
     use lambda_runtime::{Error, LambdaEvent};
-    use xray_core::{traced, traced_handler};
+    use xray_core::{traced, traced_handler, traced_publish, traced_subscribe};
 
     #[traced] pub(crate) fn literal() -> u32 { 1 }
     #[traced] pub(crate) fn statement() { literal(); }
@@ -30,6 +34,9 @@ mod one_line {
     #[traced] pub(crate) async fn literal_async() -> u32 { 1 }
     #[traced] pub(crate) async fn opaque_async() -> impl std::fmt::Display { 1 }
     #[traced_handler] pub(crate) async fn handler(event: LambdaEvent<u32>) -> Result<u32, Error> { Ok(event.payload) }
+    #[traced_subscribe] pub(crate) async fn subscribed(message: SqsMessage) -> Option<String> { message.body }
+    #[traced_subscribe] pub(crate) fn subscribed_sync(_message: &SqsMessage) {}
+    #[traced_publish] pub(crate) async fn published(sqs: &Client) -> bool { sqs.send_message().send().await.is_ok() }
 }
 
 #[traced]
@@ -170,6 +177,52 @@ async fn awaiting_handler(event: LambdaEvent<u32>) -> Result<u32, Error> {
     Ok(awaits(event.payload).await)
 }
 
+#[traced_subscribe]
+async fn subscribed(message: SqsMessage) -> Result<usize, String> {
+    message.body.map(|b| b.len()).ok_or_else(|| "no body".to_owned())
+}
+
+#[traced_subscribe(mode = "link", name = "by reference", queue = "orders", err = false, crate = crate::runtime)]
+async fn subscribed_by_reference(message: &Message) -> Result<usize, String> {
+    message.body.as_deref().map(str::len).ok_or_else(|| "no body".to_owned())
+}
+
+#[traced_subscribe(queue = queue)]
+fn subscribed_sync(queue: &str, mut message: Message) -> usize {
+    message.body.take().map_or(queue.len(), |b| b.len())
+}
+
+#[traced_subscribe(message = order)]
+fn subscribed_named(order: &SqsMessage, _other: &SqsMessage) -> bool {
+    order.body.is_some()
+}
+
+#[traced_publish]
+async fn published(sqs: &aws_sdk_sqs::Client, body: &str) -> Result<(), aws_sdk_sqs::Error> {
+    sqs.send_message().queue_url("q").message_body(body).send().await?;
+    Ok(())
+}
+
+#[traced_publish(
+    name = "publish all",
+    carrier = "body",
+    annotate(n = bodies.len()),
+    capture_args,
+    skip(sqs),
+    capture_ret,
+    err = false,
+    crate = crate::runtime
+)]
+async fn published_all(sqs: &aws_sdk_sqs::Client, bodies: &[&str]) -> usize {
+    let sends = bodies.iter().map(|b| sqs.send_message().queue_url("q").message_body(*b).send());
+    futures::future::join_all(sends).await.iter().filter(|r| r.is_ok()).count()
+}
+
+#[traced_publish(carrier = "message_attribute")]
+fn published_sync(n: u32) -> u32 {
+    n + 1
+}
+
 fn event<T>(payload: T) -> LambdaEvent<T> {
     let mut context = Context::default();
     context.xray_trace_id = Some(SAMPLED.to_owned());
@@ -222,5 +275,19 @@ async fn every_form_runs() {
     assert_eq!(sink.scope(service.call(event(2))).await.ok(), Some(12));
     assert_eq!(sink.scope(awaiting_handler(event(3))).await.ok(), Some(6));
     assert_eq!(sink.scope(one_line::handler(event(4))).await.ok(), Some(4));
+
+    let mut message = SqsMessage::default();
+    message.body = Some("abc".to_owned());
+    message.attributes.insert("AWSTraceHeader".to_owned(), SAMPLED.to_owned());
+    let sdk = Message::builder().body("ab").build();
+    assert_eq!(sink.scope(subscribed(message.clone())).await, Ok(3));
+    assert_eq!(sink.scope(subscribed_by_reference(&sdk)).await, Ok(2));
+    assert_eq!(sink.run(|| subscribed_sync("orders", sdk.clone())), 2);
+    assert!(sink.run(|| subscribed_named(&message, &message)));
+    assert_eq!(sink.scope(one_line::subscribed(message.clone())).await.as_deref(), Some("abc"));
+    sink.run(|| one_line::subscribed_sync(&message));
+    assert_eq!(published_sync(1), 2);
+    // Built, not run: sending needs a client configured for a server.
+    let _ = (published, published_all, one_line::published);
     assert!(!sink.documents().is_empty());
 }

@@ -5,6 +5,7 @@ mod dynamodb;
 mod propagation;
 mod sns;
 mod sqs;
+mod sqs_carriers;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};

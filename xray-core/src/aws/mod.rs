@@ -27,11 +27,17 @@
 //! per-service resource fields, `http.response.status` / `content_length`, and the outcome:
 //! `error` for 4xx, `throttle` (and `error`) for 429 and throttling error codes, `fault` for 5xx,
 //! timeouts and connection failures, with a `cause` naming the service's error code and message.
+//!
+//! With the `sqs` (and `sns`) feature, the messages an SQS `SendMessage`/`SendMessageBatch` (SNS `Publish`/
+//! `PublishBatch`) sends carry the call's trace header as well, and `ReceiveMessage` asks for it: see
+//! `xray_core::sqs` for the carriers and `XRayInterceptor::publishing` for choosing one per call.
 
 mod classify;
 mod interceptor;
 mod resources;
 
+#[cfg(feature = "sqs")]
+pub use interceptor::PublishingInterceptor;
 pub use interceptor::XRayInterceptor;
 
 /// Builds an instrumented client of any `aws-sdk-*` crate from an `SdkConfig`:

@@ -2,6 +2,8 @@
 //! check as `xray-core`'s tests), and a few lookups keep assertions short.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+pub mod wire;
+
 use serde_json::Value;
 use xray_core::testing::MemorySink;
 

@@ -1,0 +1,237 @@
+//! The consumer side, recorded: one received SQS message processed in its producer's trace, or linked from the
+//! consumer's ([`crate::queue`] says how each mode looks). What `#[traced_subscribe]` expands to, callable by hand.
+//!
+//! ```
+//! use aws_lambda_events::sqs::SqsMessage;
+//! use xray_core::queue::Mode;
+//! use xray_core::sqs::{process, wrap_body};
+//! # use xray_core::testing::MemorySink;
+//!
+//! async fn store(body: &str) -> Result<usize, std::io::Error> {
+//!     Ok(body.len())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # let sink = MemorySink::new();
+//! # sink.scope(async {
+//! let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+//! let mut message = SqsMessage::default();
+//! message.body = Some(wrap_body(header, "order 7"));
+//!
+//! // A segment in the producer's trace, named after the consuming service.
+//! let mut subscription = process(&message, None, Mode::Continue, "orders-worker", "store");
+//! // The envelope the producer's `body` carrier wrapped the payload in is gone.
+//! let message = subscription.restore(message);
+//! let body = message.body.as_deref().unwrap_or_default();
+//! let stored = subscription.processing().instrument(store(body)).await;
+//! if let (Err(error), Some(rec)) = (&stored, subscription.recorder()) {
+//!     rec.record_error(error);
+//! }
+//! subscription.end();
+//! assert_eq!(stored.unwrap(), 7);
+//! # }).await;
+//! # let sent = sink.documents();
+//! # assert_eq!(sent[0]["name"], "orders-worker");
+//! # assert_eq!(sent[0]["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+//! # assert_eq!(sent[0]["parent_id"], "53995c3f42cd8ad8");
+//! # }
+//! ```
+
+use std::borrow::Cow;
+
+use aws_lambda_events::sqs::SqsMessage;
+use aws_sdk_sqs::types::Message;
+
+use super::read::{Received, queue_name, read_event, read_sdk};
+use crate::queue::{self, Mode, Processing};
+use crate::record::Recorder;
+
+/// A received SQS message [`process`] (and `#[traced_subscribe]`) takes: an `aws_lambda_events` `SqsMessage`, as a
+/// Lambda event source mapping delivers it, or an `aws-sdk-sqs` `Message`, as `ReceiveMessage` returns it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a received SQS message",
+    label = "expected `aws_lambda_events::sqs::SqsMessage` or `aws_sdk_sqs::types::Message`",
+    note = "`#[traced_subscribe]` takes one message, by value or by reference"
+)]
+pub trait Consumable: Clone {
+    /// What the message tells about its producer. `queue` (a name, URL or ARN) names the message's queue, in place of
+    /// the one the message names, if any.
+    fn read<'a>(&'a self, queue: Option<&'a str>) -> Received<'a>;
+
+    /// The body as it arrived.
+    fn body(&self) -> Option<&str>;
+
+    /// Replaces the body.
+    fn set_body(&mut self, body: String);
+}
+
+impl Consumable for SqsMessage {
+    fn read<'a>(&'a self, queue: Option<&'a str>) -> Received<'a> {
+        let mut received = read_event(self);
+        if let Some(queue) = queue {
+            received.queue = Some(queue_name(queue));
+        }
+        received
+    }
+
+    fn body(&self) -> Option<&str> {
+        self.body.as_deref()
+    }
+
+    fn set_body(&mut self, body: String) {
+        self.body = Some(body);
+    }
+}
+
+impl Consumable for Message {
+    fn read<'a>(&'a self, queue: Option<&'a str>) -> Received<'a> {
+        read_sdk(self, queue)
+    }
+
+    fn body(&self) -> Option<&str> {
+        self.body.as_deref()
+    }
+
+    fn set_body(&mut self, body: String) {
+        self.body = Some(body);
+    }
+}
+
+/// Begins processing `message`: reads its producer's header (system attribute, then message attribute, then body
+/// envelope), its `SentTimestamp`, id and queue (`queue` when given), and begins the [`Processing`]: in
+/// [`Mode::Continue`] a segment named `segment_name` in the producer's trace, in [`Mode::Link`] (or when the message
+/// has no usable header) a subsegment named `subsegment_name` of the current trace.
+///
+/// When the body was a trace envelope, [`Subscription::restore`] gives the message back with its original body.
+pub fn process<M: Consumable>(
+    message: &M,
+    queue: Option<&str>,
+    mode: Mode,
+    segment_name: impl Into<Cow<'static, str>>,
+    subsegment_name: impl Into<Cow<'static, str>>,
+) -> Subscription {
+    let received = message.read(queue);
+    let found = queue::Received {
+        header: received.trace_header.as_deref(),
+        sent_at_ms: received.sent_timestamp_ms,
+        message_id: received.message_id,
+        queue: received.queue,
+    };
+    let processing = Processing::begin(&found, mode, segment_name, subsegment_name);
+    // The body read back is the message's own unless an envelope was unwrapped: then it is another string.
+    let original_body = match (received.body, message.body()) {
+        (Some(body), Some(raw)) if body.as_ptr() != raw.as_ptr() || body.len() != raw.len() => Some(body.into_owned()),
+        _ => None,
+    };
+    Subscription { processing, original_body }
+}
+
+/// One message's processing, begun by [`process`]; ends (and is sent) with [`Subscription::end`] or when dropped.
+#[derive(Debug)]
+pub struct Subscription {
+    processing: Processing,
+    /// The payload inside the message's trace envelope, until [`Subscription::restore`] puts it back.
+    original_body: Option<String>,
+}
+
+impl Subscription {
+    /// The processing: its context ([`Processing::instrument`], [`Processing::run`]) and recorder.
+    pub fn processing(&self) -> &Processing {
+        &self.processing
+    }
+
+    /// The payload the producer's body envelope held, if the message had one and it has not been restored yet.
+    pub fn original_body(&self) -> Option<&str> {
+        self.original_body.as_deref()
+    }
+
+    /// `message` with its original body in place of the envelope, if it had one; else `message` as it is.
+    pub fn restore<M: Consumable>(&mut self, mut message: M) -> M {
+        if let Some(body) = self.original_body.take() {
+            message.set_body(body);
+        }
+        message
+    }
+
+    /// A borrowed `message` as [`Subscription::restore`] gives it: a copy with the original body if it had an
+    /// envelope, else `message` itself.
+    pub fn restore_ref<'m, M: Consumable>(&mut self, message: &'m M) -> Cow<'m, M> {
+        match self.original_body.take() {
+            Some(body) => {
+                let mut copy = message.clone();
+                copy.set_body(body);
+                Cow::Owned(copy)
+            }
+            None => Cow::Borrowed(message),
+        }
+    }
+
+    /// Records on the processing's segment or subsegment; `None` when nothing is recorded.
+    pub fn recorder(&self) -> Option<Recorder> {
+        self.processing.recorder()
+    }
+
+    /// Ends the processing: its segment (continue mode) or subsegment is sent.
+    pub fn end(self) {
+        self.processing.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqs::{TRACE_ATTRIBUTE, wrap_body};
+
+    const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+
+    fn event(body: &str) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.body = Some(body.to_owned());
+        message.event_source_arn = Some("arn:aws:sqs:us-east-1:123456789012:orders".to_owned());
+        message
+    }
+
+    #[test]
+    fn an_envelope_is_restored_by_value_and_by_reference() {
+        let message = event(&wrap_body(HEADER, "payload"));
+        let mut subscription = process(&message, None, Mode::Continue, "s", "f");
+        assert_eq!(subscription.original_body(), Some("payload"));
+        let restored = subscription.restore_ref(&message);
+        assert!(matches!(restored, Cow::Owned(_)));
+        assert_eq!(restored.body.as_deref(), Some("payload"));
+        // Taken once.
+        assert_eq!(subscription.original_body(), None);
+
+        let mut subscription = process(&message, None, Mode::Continue, "s", "f");
+        let restored = subscription.restore(message.clone());
+        assert_eq!((restored.body.as_deref(), restored.attributes.len()), (Some("payload"), 0));
+        subscription.end();
+    }
+
+    #[test]
+    fn a_message_without_an_envelope_is_left_as_it_is() {
+        let mut message = event("plain");
+        message.attributes.insert(TRACE_ATTRIBUTE.to_owned(), HEADER.to_owned());
+        let mut subscription = process(&message, None, Mode::Continue, "s", "f");
+        assert_eq!(subscription.original_body(), None);
+        assert!(matches!(subscription.restore_ref(&message), Cow::Borrowed(m) if std::ptr::eq(m, &message)));
+        assert_eq!(subscription.restore(message.clone()), message);
+    }
+
+    #[test]
+    fn an_envelope_whose_payload_is_borrowed_from_it_is_still_unwrapped() {
+        // The unwrapped body borrows from inside the envelope: told apart by where it starts, not by its text.
+        let message = Message::builder().body(wrap_body(HEADER, "x")).build();
+        let subscription = process(&message, Some("jobs"), Mode::Link, "s", "f");
+        assert_eq!(subscription.original_body(), Some("x"));
+    }
+
+    #[test]
+    fn the_queue_given_names_the_queue_of_either_message_type() {
+        let message = event("x");
+        assert_eq!(message.read(None).queue, Some("orders"));
+        assert_eq!(message.read(Some("https://sqs.us-east-1.amazonaws.com/1/jobs")).queue, Some("jobs"));
+        let sdk = Message::builder().body("x").build();
+        assert_eq!((sdk.read(None).queue, sdk.read(Some("jobs")).queue), (None, Some("jobs")));
+    }
+}
