@@ -96,7 +96,13 @@ impl TraceHeader {
         let mut sampled = None;
         let mut extra = Vec::new();
         let mut fields = 0;
-        for field in text.split(';').map(str::trim).filter(|f| !f.is_empty()) {
+        // Lambda's own header starts `Root=...;Parent=...;Sampled=.`: read those three at their fixed places, and
+        // the rest (`Lineage`, ...) as any header.
+        let mut rest = text;
+        if let Some((r, p, s, after)) = canonical_start(text) {
+            (root, parent, sampled, fields, rest) = (Some(r), Some(p), Some(s), 3, after);
+        }
+        for field in rest.split(';').map(str::trim).filter(|f| !f.is_empty()) {
             fields += 1;
             let (key, value) = field.split_once('=').ok_or_else(|| HeaderError::MissingEquals(field.to_owned()))?;
             let (key, value) = (key.trim(), value.trim());
@@ -226,6 +232,31 @@ fn agreed<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
     values.iter().all(|v| *v == first).then_some(first)
 }
 
+/// `Root=<trace id>;Parent=<segment id>;Sampled=<1|0|?>` at the very start of `text`, followed by its end or a `;`:
+/// the three fields and what follows them. `None` for any other shape (spaces, another order, an invalid id), which
+/// the general parser then reads, so the result is the same either way.
+fn canonical_start(text: &str) -> Option<(TraceId, SegmentId, Sampled, &str)> {
+    const ROOT: &str = "Root=";
+    const PARENT: &str = ";Parent=";
+    const SAMPLED: &str = ";Sampled=";
+    let rest = text.strip_prefix(ROOT)?;
+    let (root, rest) = (rest.get(..TraceId::LEN)?, rest.get(TraceId::LEN..)?);
+    let rest = rest.strip_prefix(PARENT)?;
+    let (parent, rest) = (rest.get(..SegmentId::LEN)?, rest.get(SegmentId::LEN..)?);
+    let rest = rest.strip_prefix(SAMPLED)?;
+    let (flag, rest) = (rest.get(..1)?, rest.get(1..)?);
+    if !(rest.is_empty() || rest.starts_with(';')) {
+        return None;
+    }
+    let sampled = match flag {
+        "1" => Sampled::Yes,
+        "0" => Sampled::No,
+        "?" => Sampled::Requested,
+        _ => return None,
+    };
+    Some((root.parse().ok()?, parent.parse().ok()?, sampled, rest))
+}
+
 fn set_once<T>(slot: &mut Option<T>, value: T, key: &'static str) -> Result<(), HeaderError> {
     if slot.replace(value).is_some() {
         return Err(HeaderError::DuplicateKey(key));
@@ -275,6 +306,28 @@ mod tests {
     use super::*;
 
     // Regression (issue 10, point 1): a header that failed strict parsing lost its Root and Lineage.
+    #[test]
+    fn the_canonical_start_reads_as_the_general_parser_does() {
+        let root = "1-5759e988-bd862e3fe1be46a994272793";
+        for text in [
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1"),
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:1"),
+            format!("Root={root};Parent=53995C3F42CD8AD8;Sampled=?;foo=bar;Self=1-x"),
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1;"),
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1;Root={root}"),
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1;Sampled=0"),
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=2"),
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=10"),
+            format!("Root={root};Parent=53995c3f42cd8adz;Sampled=1"),
+            "Root=1-5759e988-bd862e3fe1be46a99427279g;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1;novalue"),
+            format!("Root={root};Parent=53995c3f42cd8ad8"),
+        ] {
+            // A leading space takes the general parser's path.
+            assert_eq!(TraceHeader::parse(&text), TraceHeader::parse(&format!(" {text}")), "{text}");
+        }
+    }
+
     #[test]
     fn salvage_keeps_root_lineage_and_unknown_keys() {
         let text = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5;Sampled=1");

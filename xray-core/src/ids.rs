@@ -54,7 +54,12 @@ fn parse_hex(text: &str, digits: usize) -> Option<u128> {
         return None;
     }
     text.bytes().try_fold(0u128, |acc, b| {
-        let digit = (b as char).to_digit(16)?;
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
         Some(acc << 4 | u128::from(digit))
     })
 }

@@ -15,10 +15,44 @@ pub(crate) enum Placement {
     Embedded,
 }
 
+/// Whether a byte must be escaped in a JSON string.
+#[inline(always)]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any byte of `bytes` must be escaped, looking at eight bytes at a time.
+#[inline(always)]
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether a byte of `x` is zero (exact for the lowest such byte, which is all that matters here).
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A byte below 0x20 (its top three bits clear), a quote or a backslash.
+        if has_zero(x & (0xE0 * ONES)) || has_zero(x ^ (b'"' as u64 * ONES)) || has_zero(x ^ (b'\\' as u64 * ONES)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| needs_escape(b))
+}
+
 /// Writes `text` as a JSON string.
 pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
     let bytes = text.as_bytes();
+    // Names and keys rarely need escaping: one scan, then one copy.
+    if !any_needs_escape(bytes) {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -78,26 +112,96 @@ fn write_u64(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// Writes seconds since the epoch with exactly six decimals (microseconds).
+#[cfg(test)]
 fn write_time(out: &mut Vec<u8>, time: Timestamp) {
-    let micros = time.as_micros();
-    let mut secs = micros / 1_000_000;
-    let frac = (micros % 1_000_000) as u32;
-    let [a, b] = DECIMAL_PAIRS[(frac / 10_000) as usize];
-    let [c, d] = DECIMAL_PAIRS[(frac / 100 % 100) as usize];
-    let [e, f] = DECIMAL_PAIRS[(frac % 100) as usize];
-    if !(1_000_000_000..10_000_000_000).contains(&secs) {
-        write_u64(out, secs);
-        out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
-        return;
+    let mut head = Head::new();
+    head.time(time);
+    out.extend_from_slice(head.written());
+}
+
+/// The fixed-shape fields at the start of a document (ids, times, trace id), written into a stack buffer and copied
+/// into the document in one go: one capacity check instead of one per field.
+struct Head {
+    buf: [u8; Head::CAPACITY],
+    len: usize,
+}
+
+impl Head {
+    /// Room for the longest head: `id`, two times of up to 21 characters, `trace_id`, `parent_id` and `type`, with
+    /// their keys (about 200 bytes).
+    const CAPACITY: usize = 256;
+
+    #[inline(always)]
+    fn new() -> Self {
+        Self { buf: [0; Self::CAPACITY], len: 0 }
     }
-    // Every time from 2001 to 2286 has ten digits of seconds: written in a buffer of fixed size, without a loop.
-    let mut text = [0u8; 17];
-    for at in [8, 6, 4, 2, 0] {
-        text[at..at + 2].copy_from_slice(&DECIMAL_PAIRS[(secs % 100) as usize]);
-        secs /= 100;
+
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
     }
-    text[10..].copy_from_slice(&[b'.', a, b, c, d, e, f]);
-    out.extend_from_slice(&text);
+
+    #[inline(always)]
+    fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Seconds since the epoch with exactly six decimals (microseconds).
+    #[inline(always)]
+    fn time(&mut self, time: Timestamp) {
+        if let Some(text) = ten_digit_time(time) {
+            self.put(&text);
+            return;
+        }
+        let micros = time.as_micros();
+        let mut text = Vec::with_capacity(20);
+        write_u64(&mut text, micros / 1_000_000);
+        let frac = (micros % 1_000_000) as u32;
+        let [f0, f1] = DECIMAL_PAIRS[(frac / 10_000) as usize];
+        let [f2, f3] = DECIMAL_PAIRS[(frac / 100 % 100) as usize];
+        let [f4, f5] = DECIMAL_PAIRS[(frac % 100) as usize];
+        self.put(&text);
+        self.put(&[b'.', f0, f1, f2, f3, f4, f5]);
+    }
+}
+
+/// A 64-bit id as 16 lowercase hex digits.
+#[inline(always)]
+fn hex_u64(value: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&hex_u32((value >> 32) as u32));
+    out[8..].copy_from_slice(&hex_u32(value as u32));
+    out
+}
+
+/// A 32-bit value as 8 lowercase hex digits, computed on all digits at once rather than a table lookup per byte.
+#[inline(always)]
+fn hex_u32(value: u32) -> [u8; 8] {
+    // Spread the 8 nibbles over the 8 bytes of a u64, nibble i (from the least significant) into byte i.
+    let mut x = u64::from(value);
+    x = ((x & 0xFFFF_0000) << 16) | (x & 0xFFFF);
+    x = ((x & 0x0000_FF00_0000_FF00) << 8) | (x & 0x0000_00FF_0000_00FF);
+    x = ((x & 0x00F0_00F0_00F0_00F0) << 4) | (x & 0x000F_000F_000F_000F);
+    // Each byte n (0-15) becomes '0' + n, plus 39 more for n >= 10 ('a' - '0' - 10).
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (x + 0x3030_3030_3030_3030 + letters * 39).to_be_bytes()
+}
+
+/// `value` (below 100 000 000) as exactly 8 decimal digits, computed on all digits at once: the halves, then the
+/// pairs in each half, then the digits in each pair, each step one multiplication for every lane.
+#[inline(always)]
+fn eight_digits(value: u32) -> [u8; 8] {
+    let value = u64::from(value);
+    // Four digits in each 32-bit lane, the first four in the low lane (the first byte written).
+    let mut x = (value / 10_000) | ((value % 10_000) << 32);
+    // Two in each 16-bit lane: v / 100 is (v * 10486) >> 20 for every v below 10 000.
+    let high = ((x * 10_486) >> 20) & 0x0000_007F_0000_007F;
+    x = high | ((x - high * 100) << 16);
+    // One in each byte: v / 10 is (v * 103) >> 10 for every v below 100.
+    let high = ((x * 103) >> 10) & 0x000F_000F_000F_000F;
+    x = high | ((x - high * 10) << 8);
+    (x + 0x3030_3030_3030_3030).to_le_bytes()
 }
 
 fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
@@ -131,31 +235,14 @@ pub(crate) fn write_document(
     placement: Placement,
     children: &mut dyn FnMut(&mut Vec<u8>) -> usize,
 ) {
+    // Most documents are this head and a closing brace: room for both, and the name, at once.
+    out.reserve(Head::CAPACITY + entity.name.len() + 16);
     out.extend_from_slice(b"{\"name\":");
     write_str(out, &entity.name);
-    out.extend_from_slice(b",\"id\":\"");
-    out.extend_from_slice(&entity.id.to_bytes());
-    out.extend_from_slice(b"\",\"start_time\":");
-    write_time(out, entity.start);
-    match entity.end {
-        Some(end) => {
-            out.extend_from_slice(b",\"end_time\":");
-            write_time(out, end.max(entity.start));
-        }
-        None => out.extend_from_slice(b",\"in_progress\":true"),
-    }
-    if placement == Placement::Top {
-        out.extend_from_slice(b",\"trace_id\":\"");
-        out.extend_from_slice(trace_id);
-        out.push(b'"');
-        if let Some(parent) = entity.parent_id {
-            out.extend_from_slice(b",\"parent_id\":\"");
-            out.extend_from_slice(&parent.to_bytes());
-            out.push(b'"');
-        }
-        if entity.kind == Kind::Subsegment {
-            out.extend_from_slice(b",\"type\":\"subsegment\"");
-        }
+    if let Some(head) = lambda_head(entity, trace_id, placement) {
+        out.extend_from_slice(&head);
+    } else {
+        write_head(out, entity, trace_id, placement);
     }
     if let Some(namespace) = entity.namespace {
         write_key(out, "namespace");
@@ -196,6 +283,81 @@ pub(crate) fn write_document(
         out.push(b']');
     }
     out.push(b'}');
+}
+
+/// The head of any document: `id`, the times, and at the top `trace_id`, `parent_id` and `type`.
+fn write_head(out: &mut Vec<u8>, entity: &Entity, trace_id: &[u8; TraceId::LEN], placement: Placement) {
+    let mut head = Head::new();
+    head.put(b",\"id\":\"");
+    head.put(&hex_u64(entity.id.as_u64()));
+    head.put(b"\",\"start_time\":");
+    head.time(entity.start);
+    match entity.end {
+        Some(end) => {
+            head.put(b",\"end_time\":");
+            head.time(end.max(entity.start));
+        }
+        None => head.put(b",\"in_progress\":true"),
+    }
+    if placement == Placement::Top {
+        head.put(b",\"trace_id\":\"");
+        head.put(trace_id);
+        head.put(b"\"");
+        if let Some(parent) = entity.parent_id {
+            head.put(b",\"parent_id\":\"");
+            head.put(&hex_u64(parent.as_u64()));
+            head.put(b"\"");
+        }
+        if entity.kind == Kind::Subsegment {
+            head.put(b",\"type\":\"subsegment\"");
+        }
+    }
+    out.extend_from_slice(head.written());
+}
+
+/// The head of the document sent most: a completed subsegment sent on its own (in Lambda, every one), dated from 2001
+/// to 2286. Each field has a fixed length and so a fixed place, and the head is written without a length check.
+#[inline(always)]
+fn lambda_head(entity: &Entity, trace_id: &[u8; TraceId::LEN], placement: Placement) -> Option<[u8; LAMBDA_HEAD_LEN]> {
+    let end = entity.end?.max(entity.start);
+    let parent = entity.parent_id?;
+    if placement != Placement::Top || entity.kind != Kind::Subsegment {
+        return None;
+    }
+    let (start, end) = (ten_digit_time(entity.start)?, ten_digit_time(end)?);
+    let mut head = LAMBDA_HEAD;
+    head[ID..ID + 16].copy_from_slice(&hex_u64(entity.id.as_u64()));
+    head[START..START + 17].copy_from_slice(&start);
+    head[END..END + 17].copy_from_slice(&end);
+    head[TRACE..TRACE + TraceId::LEN].copy_from_slice(trace_id);
+    head[PARENT..PARENT + 16].copy_from_slice(&hex_u64(parent.as_u64()));
+    Some(head)
+}
+
+/// [`lambda_head`]'s template, the places of its fields and its length.
+const LAMBDA_HEAD: [u8; LAMBDA_HEAD_LEN] = *b",\"id\":\"................\",\"start_time\":..........\
+    .......,\"end_time\":.................,\"trace_id\":\"...................................\",\"parent_id\":\"\
+    ................\",\"type\":\"subsegment\"";
+const ID: usize = 7;
+const START: usize = ID + 16 + 15;
+const END: usize = START + 17 + 12;
+const TRACE: usize = END + 17 + 13;
+const PARENT: usize = TRACE + TraceId::LEN + 15;
+const LAMBDA_HEAD_LEN: usize = PARENT + 16 + 21;
+
+/// A time as ten digits of seconds and six of microseconds, if it has ten digits of seconds (2001 to 2286).
+#[inline(always)]
+fn ten_digit_time(time: Timestamp) -> Option<[u8; 17]> {
+    let micros = time.as_micros();
+    let secs = micros / 1_000_000;
+    if !(1_000_000_000..10_000_000_000).contains(&secs) {
+        return None;
+    }
+    let mut text = [b'.'; 17];
+    text[..2].copy_from_slice(&DECIMAL_PAIRS[(secs / 100_000_000) as usize]);
+    text[2..10].copy_from_slice(&eight_digits((secs % 100_000_000) as u32));
+    text[11..].copy_from_slice(&eight_digits((micros % 1_000_000) as u32)[2..]);
+    Some(text)
 }
 
 fn write_extra(out: &mut Vec<u8>, kind: Kind, extra: &Extra) {
@@ -305,6 +467,59 @@ mod tests {
         let text = String::from_utf8(out).expect("utf8");
         assert!(text.contains("\"start_time\":1700000000.000007"), "{text}");
         assert!(text.contains("\"end_time\":1700000000.250000"), "{text}");
+    }
+
+    #[test]
+    fn the_lambda_head_is_the_general_head() {
+        let trace_id = TraceId::new().to_bytes();
+        for (start, length) in
+            [(1_700_000_000_000_007, 1500), (1_000_000_000_000_000, 0), (9_999_999_999_000_000, 999_999)]
+        {
+            let mut e = Entity::new(Kind::Subsegment, Name::checked("child"), Some(SegmentId::new()));
+            e.start = Timestamp::from_micros(start);
+            e.end = Some(Timestamp::from_micros(start + length));
+            let fast = lambda_head(&e, &trace_id, Placement::Top).expect("a lambda head");
+            let mut general = Vec::new();
+            write_head(&mut general, &e, &trace_id, Placement::Top);
+            assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&general));
+        }
+        let mut open = Entity::new(Kind::Subsegment, Name::checked("child"), Some(SegmentId::new()));
+        assert!(lambda_head(&open, &trace_id, Placement::Top).is_none());
+        open.end = Some(open.start);
+        assert!(lambda_head(&open, &trace_id, Placement::Embedded).is_none());
+    }
+
+    #[test]
+    fn eight_digits_are_decimal() {
+        for value in (0..100_000_000).step_by(9_973).chain([0, 9, 10, 99, 100, 9_999, 10_000, 99_999_999]) {
+            assert_eq!(eight_digits(value), *format!("{value:08}").as_bytes(), "{value}");
+        }
+    }
+
+    #[test]
+    fn ids_are_written_as_their_text_form() {
+        for value in [0, 1, 9, 10, 15, 16, 0xabcdef, 0x53995c3f42cd8ad8, u64::MAX, 0x0123_4567_89ab_cdef] {
+            assert_eq!(hex_u64(value), SegmentId::from_u64(value).to_bytes(), "{value:x}");
+        }
+        for _ in 0..1000 {
+            let id = SegmentId::new();
+            assert_eq!(hex_u64(id.as_u64()), id.to_bytes());
+        }
+    }
+
+    #[test]
+    fn a_character_to_escape_is_found_anywhere() {
+        for special in ['"', '\\', '\n', '\u{1}', '\u{1f}'] {
+            for at in 0..20 {
+                let mut text: String = "abcdefghij0123456789".into();
+                text.insert(at, special);
+                assert!(any_needs_escape(text.as_bytes()), "{text:?}");
+                let mut out = Vec::new();
+                write_str(&mut out, &text);
+                assert_eq!(serde_json::from_slice::<String>(&out).expect("valid"), text);
+            }
+        }
+        assert!(!any_needs_escape("plain name: with spaces & é ~ \u{7f}".as_bytes()));
     }
 
     #[test]

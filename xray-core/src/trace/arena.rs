@@ -40,19 +40,17 @@ impl Tree {
     pub(crate) fn insert(&mut self, entity: Entity, parent: Option<Handle>) -> Handle {
         let id = entity.id;
         let parent = parent.filter(|p| self.get_mut(*p).is_some()).map(|p| p.idx);
-        let slot = Slot { generation: 0, parent, entity: Some(entity) };
-        match self.free.pop() {
-            Some(idx) => {
-                let old = &mut self.slots[idx as usize];
-                let generation = old.generation.wrapping_add(1);
-                *old = Slot { generation, ..slot };
-                Handle { idx, generation, id }
-            }
-            None => {
-                self.slots.push(slot);
-                Handle { idx: (self.slots.len() - 1) as u32, generation: 0, id }
-            }
+        // A freed slot is refilled in place: the entity is moved once, straight into the arena.
+        if let Some(idx) = self.free.pop()
+            && let Some(old) = self.slots.get_mut(idx as usize)
+        {
+            old.generation = old.generation.wrapping_add(1);
+            old.parent = parent;
+            old.entity = Some(entity);
+            return Handle { idx, generation: old.generation, id };
         }
+        self.slots.push(Slot { generation: 0, parent, entity: Some(entity) });
+        Handle { idx: (self.slots.len() - 1) as u32, generation: 0, id }
     }
 
     pub(crate) fn take(&mut self, idx: u32) -> Option<Entity> {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Instructions per call of each contender, counted by callgrind: unlike time, the count does not move with the
+# machine's load. Each case runs N calls after a warm-up of 1000, collecting only inside the calling thread's
+# `measured` function (so start-up, set-up and warm-up are left out), and divides by N. Work other threads do
+# (fastrace's collector thread) is not counted. The plain function's figure is the loop's own cost.
+#
+#   benches/callgrind.sh                      # every contender, mode and kind
+#   benches/callgrind.sh xray-rs fastrace     # some contenders
+#   N=2000 benches/callgrind.sh               # fewer calls (faster)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet --profile bench -p xray-bench --bin instructions
+bin="${CARGO_TARGET_DIR:-target}/release/instructions"
+n="${N:-10000}"
+contenders=("$@")
+[ ${#contenders[@]} -eq 0 ] && contenders=(plain xray-rs tracing fastrace opentelemetry xray-lite)
+
+# Prints the instructions collected inside `measured` (or `measured_invocations`) in one run.
+count() {
+    local dir total
+    dir=$(mktemp -d)
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*instructions::measured*' \
+        --callgrind-out-file="$dir/cg" "$bin" "$@" >/dev/null 2>"$dir/log"
+    total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dir/cg")
+    rm -rf "$dir"
+    echo "${total:-0}"
+}
+
+printf '%-14s %-6s %-10s %12s\n' contender kind mode 'instr/call'
+for contender in "${contenders[@]}"; do
+    for kind in sync async; do
+        for mode in sampled unsampled no-trace; do
+            total=$(count "$contender" "$mode" "$kind" "$n")
+            awk -v c="$contender" -v k="$kind" -v m="$mode" -v t="$total" -v n="$n" \
+                'BEGIN { printf "%-14s %-6s %-10s %12.1f\n", c, k, m, t / n }'
+        done
+    done
+done
+
+# One Lambda invocation: the handler of benches/src/handler.rs, plain and traced (documents written, discarded).
+inv=$((n / 10))
+printf '\n%-30s %16s\n' 'invocation (handler.rs)' 'instr/invocation'
+for kind in plain traced; do
+    for mode in sampled unsampled; do
+        [ "$kind" = plain ] && [ "$mode" = unsampled ] && continue
+        total=$(count invocation "$kind" "$mode" "$inv")
+        awk -v k="$kind, $mode" -v t="$total" -v n="$inv" 'BEGIN { printf "%-30s %16.0f\n", k, t / n }'
+    done
+done

@@ -1,0 +1,96 @@
+//! Runs one contender's call `n` times after a warm-up, for `callgrind.sh` to count the instructions: the script
+//! runs it under `valgrind --tool=callgrind`, collecting only inside [`measured`], and divides by `n`.
+//!
+//! `instructions <contender> <sampled|unsampled|no-trace> <sync|async> <n>`, or
+//! `instructions invocation <plain|traced> <sampled|unsampled> <n>` for one Lambda invocation (`handler.rs`), its
+//! documents written and discarded.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use std::sync::Arc;
+
+use xray_bench::handler::{event, plain_handler, traced_handler};
+use xray_bench::{Call, Contender, Mode, SAMPLED, UNSAMPLED, ready, repeat, run_in};
+use xray_core::testing::Discard;
+
+/// Invocations counted, like [`measured`]; the events are made before, outside.
+#[inline(never)]
+fn measured_invocations(traced: bool, events: Vec<lambda_runtime::LambdaEvent<u64>>) {
+    for e in events {
+        let out = if traced { ready(traced_handler(e)) } else { ready(plain_handler(e)) };
+        black_box(out.ok());
+    }
+}
+
+/// `instructions invocation <plain|traced> <sampled|unsampled> <n>`.
+fn invocations(args: &[String]) -> ExitCode {
+    let (Some(kind), Some(header), Some(n)) = (
+        args.first().map(|k| k == "traced"),
+        args.get(1).map(|m| if m == "unsampled" { UNSAMPLED } else { SAMPLED }),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: instructions invocation <plain|traced> <sampled|unsampled> <calls>");
+        return ExitCode::FAILURE;
+    };
+    xray_core::emit::run_scoped(Arc::new(Discard), || {
+        let warm: Vec<_> = (0..100).map(|_| event(Some(header))).collect();
+        for e in warm {
+            black_box(ready(traced_handler(e)).ok());
+            black_box(ready(plain_handler(event(Some(header)))).ok());
+        }
+        measured_invocations(kind, (0..n).map(|_| event(Some(header))).collect());
+    });
+    ExitCode::SUCCESS
+}
+
+/// The calls counted: everything this thread executes inside this function (and nothing else) is collected.
+#[inline(never)]
+fn measured(call: &Call<'_>, is_async: bool, calls: u64) {
+    run(call, is_async, calls);
+}
+
+/// The warm-up, not counted: the same calls outside [`measured`].
+#[inline(never)]
+fn warm_up(call: &Call<'_>, is_async: bool, calls: u64) {
+    // Not the same machine code as `measured`, or the linker may fold the two into one symbol.
+    black_box("warm-up");
+    run(call, is_async, calls);
+}
+
+#[inline(always)]
+fn run(call: &Call<'_>, is_async: bool, calls: u64) {
+    if is_async {
+        repeat(call, calls, || {
+            black_box(call.call_async(black_box(7)));
+        });
+    } else {
+        repeat(call, calls, || {
+            black_box(call.call(black_box(7)));
+        });
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "invocation") {
+        return invocations(&args[1..]);
+    }
+    let parsed = match args.as_slice() {
+        [c, m, k, n] => Contender::from_name(c)
+            .zip(Mode::from_name(m))
+            .zip(n.parse::<u64>().ok())
+            .map(|((c, m), n)| (c, m, k == "async", n)),
+        _ => None,
+    };
+    let Some((contender, mode, is_async, n)) = parsed else {
+        eprintln!("usage: instructions <contender> <sampled|unsampled|no-trace> <sync|async> <calls>");
+        return ExitCode::FAILURE;
+    };
+    run_in(contender, mode, |call| {
+        warm_up(&call, is_async, 1_000);
+        measured(&call, is_async, n);
+    });
+    ExitCode::SUCCESS
+}
