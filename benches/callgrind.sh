@@ -48,3 +48,13 @@ for kind in plain traced; do
         awk -v k="$kind, $mode" -v t="$total" -v n="$inv" 'BEGIN { printf "%-30s %16.0f\n", k, t / n }'
     done
 done
+
+# One SQS message through #[traced_subscribe] (continue mode), against the same async fn plain.
+printf '\n%-30s %16s\n' 'queue message (handler.rs)' 'instr/message'
+for kind in plain traced; do
+    for mode in sampled unsampled; do
+        [ "$kind" = plain ] && [ "$mode" = unsampled ] && continue
+        total=$(count queue "$kind" "$mode" "$inv")
+        awk -v k="$kind, $mode" -v t="$total" -v n="$inv" 'BEGIN { printf "%-30s %16.0f\n", k, t / n }'
+    done
+done

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use xray_bench::counting::{Counting, counted};
-use xray_bench::handler::{event, plain_handler, traced_handler};
+use xray_bench::handler::{event, message, plain_handler, plain_message, subscribed_message, traced_handler};
 use xray_bench::{SAMPLED, UNSAMPLED, ready};
 use xray_core::emit::{self, Emitter, UdpEmitter};
 use xray_core::testing::Discard;
@@ -60,6 +60,32 @@ fn invocation(c: &mut Criterion) {
             traced as f64 / 1000.0,
             (traced as f64 - plain as f64) / 1000.0
         );
+    });
+}
+
+/// One queue message: `#[traced_subscribe]` in continue mode (header read from `AWSTraceHeader`, a segment in the
+/// producer's trace with its wait subsegment, written and discarded) against the same async fn plain.
+fn queue(c: &mut Criterion) {
+    let (sampled, unsampled) = (message(SAMPLED), message(UNSAMPLED));
+    let mut group = c.benchmark_group("queue");
+    group.bench_function("plain async fn, one SqsMessage", |b| b.iter(|| ready(plain_message(black_box(&sampled)))));
+    emit::run_scoped(Arc::new(Discard), || {
+        group.bench_function("#[traced_subscribe], continue, sampled", |b| {
+            b.iter(|| ready(subscribed_message(black_box(&sampled))))
+        });
+        group.bench_function("#[traced_subscribe], continue, Sampled=0", |b| {
+            b.iter(|| ready(subscribed_message(black_box(&unsampled))))
+        });
+    });
+    group.finish();
+    emit::run_scoped(Arc::new(Discard), || {
+        ready(subscribed_message(&sampled));
+        let (allocs, ()) = counted(|| {
+            (0..1000).for_each(|_| {
+                black_box(ready(subscribed_message(&sampled)));
+            })
+        });
+        println!("heap allocations per message, #[traced_subscribe] sampled: {:.2}", allocs as f64 / 1000.0);
     });
 }
 
@@ -179,5 +205,5 @@ fn config() -> Criterion {
     Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3))
 }
 
-criterion_group! { name = benches; config = config(); targets = invocation, document, floors, throughput }
+criterion_group! { name = benches; config = config(); targets = invocation, queue, document, floors, throughput }
 criterion_main!(benches);

@@ -1,5 +1,7 @@
-//! One Lambda invocation: a handler making three calls, plain and with `#[traced_handler]` + three `#[traced]`.
+//! One Lambda invocation: a handler making three calls, plain and with `#[traced_handler]` + three `#[traced]`; and
+//! one queue message, plain and with `#[traced_subscribe]`.
 
+use aws_lambda_events::sqs::SqsMessage;
 use lambda_runtime::{Context, Error, LambdaEvent};
 
 use crate::work;
@@ -60,4 +62,29 @@ pub async fn traced_handler(event: LambdaEvent<u64>) -> Result<u64, Error> {
     let order = traced_load(event.payload).await?;
     let total = traced_price(order).await?;
     Ok(traced_render(total))
+}
+
+/// An SQS message as a Lambda event source mapping delivers it, its producer's trace header in `AWSTraceHeader`.
+pub fn message(header: &str) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some("059f36b4-87a3-44ab-83d2-661975830a7d".to_owned());
+    message.body = Some(r#"{"order":7}"#.to_owned());
+    message.event_source_arn = Some("arn:aws:sqs:us-east-1:123456789012:orders".to_owned());
+    message.attributes.insert("AWSTraceHeader".to_owned(), header.to_owned());
+    message.attributes.insert("SentTimestamp".to_owned(), "1764230400000".to_owned());
+    message
+}
+
+/// Processes one message, untraced.
+#[inline(never)]
+pub async fn plain_message(message: &SqsMessage) -> usize {
+    work(message.body.as_deref().map_or(0, str::len) as u64) as usize
+}
+
+/// Processes one message in its producer's trace (`#[traced_subscribe]`, continue mode): a segment with the
+/// producer's trace id and the send call as parent, starting when the message was sent, with its wait subsegment.
+#[xray_core::traced_subscribe]
+#[inline(never)]
+pub async fn subscribed_message(message: &SqsMessage) -> usize {
+    work(message.body.as_deref().map_or(0, str::len) as u64) as usize
 }

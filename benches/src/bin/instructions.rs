@@ -3,7 +3,8 @@
 //!
 //! `instructions <contender> <sampled|unsampled|no-trace> <sync|async> <n>`, or
 //! `instructions invocation <plain|traced> <sampled|unsampled> <n>` for one Lambda invocation (`handler.rs`), its
-//! documents written and discarded.
+//! documents written and discarded; or `instructions queue <plain|traced> <sampled|unsampled> <n>` for one SQS message
+//! through `#[traced_subscribe]` (continue mode).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use xray_bench::handler::{event, plain_handler, traced_handler};
+use xray_bench::handler::{event, message, plain_handler, plain_message, subscribed_message, traced_handler};
 use xray_bench::{Call, Contender, Mode, SAMPLED, UNSAMPLED, ready, repeat, run_in};
 use xray_core::testing::Discard;
 
@@ -22,6 +23,36 @@ fn measured_invocations(traced: bool, events: Vec<lambda_runtime::LambdaEvent<u6
         let out = if traced { ready(traced_handler(e)) } else { ready(plain_handler(e)) };
         black_box(out.ok());
     }
+}
+
+/// Messages counted, like [`measured`].
+#[inline(never)]
+fn measured_messages(traced: bool, message: &aws_lambda_events::sqs::SqsMessage, n: usize) {
+    for _ in 0..n {
+        let out = if traced { ready(subscribed_message(message)) } else { ready(plain_message(message)) };
+        black_box(out);
+    }
+}
+
+/// `instructions queue <plain|traced> <sampled|unsampled> <n>`.
+fn messages(args: &[String]) -> ExitCode {
+    let (Some(traced), Some(header), Some(n)) = (
+        args.first().map(|k| k == "traced"),
+        args.get(1).map(|m| if m == "unsampled" { UNSAMPLED } else { SAMPLED }),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: instructions queue <plain|traced> <sampled|unsampled> <calls>");
+        return ExitCode::FAILURE;
+    };
+    let message = message(header);
+    xray_core::emit::run_scoped(Arc::new(Discard), || {
+        for _ in 0..100 {
+            black_box(ready(subscribed_message(&message)));
+            black_box(ready(plain_message(&message)));
+        }
+        measured_messages(traced, &message, n);
+    });
+    ExitCode::SUCCESS
 }
 
 /// `instructions invocation <plain|traced> <sampled|unsampled> <n>`.
@@ -76,6 +107,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "invocation") {
         return invocations(&args[1..]);
+    }
+    if args.first().is_some_and(|a| a == "queue") {
+        return messages(&args[1..]);
     }
     let parsed = match args.as_slice() {
         [c, m, k, n] => Contender::from_name(c)
