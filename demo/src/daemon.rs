@@ -66,6 +66,12 @@ impl Daemon {
 
     /// The trace once it is whole: every parent received, nothing in progress, and nothing new for a moment.
     pub async fn complete_tree(&self, trace_id: &str, timeout: Duration) -> io::Result<Tree> {
+        self.complete_tree_with(trace_id, &[], timeout).await
+    }
+
+    /// The trace once it is whole, as [`Daemon::complete_tree`], and has an entity of each of `names` (the
+    /// segments of the functions that process its messages, which arrive later).
+    pub async fn complete_tree_with(&self, trace_id: &str, names: &[&str], timeout: Duration) -> io::Result<Tree> {
         let deadline = Instant::now() + timeout;
         let mut last = Value::Null;
         loop {
@@ -75,6 +81,7 @@ impl Daemon {
             if let Some(tree) = tree
                 && tree.missing_parents.is_empty()
                 && tree.nodes.iter().all(|n| !n.entity.in_progress)
+                && names.iter().all(|name| tree.nodes.iter().any(|n| n.entity.name == *name))
                 && seen == last
             {
                 return Ok(tree);

@@ -29,3 +29,4 @@ pub mod lambda;
 pub mod pricing;
 pub mod process;
 pub mod stack;
+pub mod triggers;

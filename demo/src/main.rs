@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use demo::stack::{Options, Reply, Stack};
+use demo::stack::{CONSUMER, Options, POLLED_QUEUE, POLLER, PUSHED_QUEUE, Reply, Stack};
 use http::Method;
 use serde_json::json;
 
@@ -17,9 +17,12 @@ struct Args {
     /// X-Ray on (as the template's Environment=production) or off (Environment=development).
     #[arg(long, value_enum, default_value = "on")]
     tracing: Tracing,
-    /// Do not create the DynamoDB table, to see how a failing DynamoDB call shows in the trace (the API answers 500).
+    /// Do not create the orders table, to see how a failing DynamoDB call shows in the trace (the API answers 500).
     #[arg(long)]
     no_table: bool,
+    /// Do not create the fulfilments table, to see how a message that cannot be processed shows in the trace.
+    #[arg(long)]
+    no_fulfilments_table: bool,
     /// Keep everything running after the order, until Ctrl-C, to send requests of your own.
     #[arg(long)]
     keep_running: bool,
@@ -45,6 +48,7 @@ async fn run(args: Args) -> io::Result<()> {
     let mut options = Options::new(if tracing { "tracing-on" } else { "tracing-off" })?;
     options.tracing = tracing;
     options.create_table = !args.no_table;
+    options.create_fulfilments_table = !args.no_fulfilments_table;
     let environment = options.environment();
     say(&format!(
         "examples/template.yaml with Environment={environment}: X-Ray {}",
@@ -52,14 +56,26 @@ async fn run(args: Args) -> io::Result<()> {
     ));
     let stack = Stack::start(options).await?;
     let daemon = stack.daemon();
-    let table = if args.no_table { "no table (--no-table)" } else { "table `orders`" };
-    say(&format!("moto (DynamoDB) at {}, {table}", stack.moto_endpoint()));
+    let tables = match (args.no_table, args.no_fulfilments_table) {
+        (false, false) => "tables `orders` and `fulfilments`",
+        (true, false) => "table `fulfilments` (no `orders`: --no-table)",
+        (false, true) => "table `orders` (no `fulfilments`: --no-fulfilments-table)",
+        (true, true) => "no tables",
+    };
+    say(&format!(
+        "moto (DynamoDB, SQS) at {}, {tables}, queues `{POLLED_QUEUE}` and `{PUSHED_QUEUE}`",
+        stack.moto_endpoint()
+    ));
     say(&format!("xray-local daemon on udp://{}, data in {}", daemon.addr(), data_dir(&stack)));
     say(&format!("pricing API stand-in at {} (40 ms per quote)", stack.pricing_url()));
     for function in stack.functions() {
         say(&format!("{} under xray-local lambda: {}", function.name(), function.invoke_url()));
     }
     say(&format!("API Gateway stand-in: stage {environment} at {}", stack.api_url()));
+    say(&format!(
+        "schedule stand-in: invokes {POLLER} every {} s; SQS event source mapping stand-in: `{PUSHED_QUEUE}` -> {CONSUMER}",
+        stack.options().poll_every.as_secs_f64()
+    ));
 
     let order = json!({"customer_id": "c-42", "sku": "book", "quantity": 2});
     say(&format!("POST /{environment}/orders {order}"));
@@ -69,14 +85,29 @@ async fn run(args: Args) -> io::Result<()> {
     if placed.status != expected {
         return Err(io::Error::other(format!("expected {expected}; the logs are in {}", log_dir(&stack))));
     }
-    if let Some(id) = placed.body["order_id"].as_str() {
-        say(&format!("GET /{environment}/orders/{id}"));
-        show(&stack.request(Method::GET, &format!("/orders/{id}"), None).await?);
+    let order_id = placed.body["order_id"].as_str().unwrap_or_default().to_owned();
+    if !order_id.is_empty() {
+        say(&format!("GET /{environment}/orders/{order_id}"));
+        show(&stack.request(Method::GET, &format!("/orders/{order_id}"), None).await?);
+        let expected = if args.no_fulfilments_table { 0 } else { 2 };
+        let via = stack.fulfilments(&order_id, expected, Duration::from_secs(30)).await?;
+        say(&format!(
+            "the order event went to `{POLLED_QUEUE}` and `{PUSHED_QUEUE}`; fulfilments stored in DynamoDB: {}",
+            if via.is_empty() { "none".to_owned() } else { via.join(", ") }
+        ));
+        if via.len() != expected {
+            return Err(io::Error::other(format!(
+                "expected {expected} fulfilments; the logs are in {}",
+                log_dir(&stack)
+            )));
+        }
     }
 
     if tracing {
         let trace_id = placed.trace_id.clone().ok_or_else(|| io::Error::other("the API answered no trace id"))?;
-        daemon.complete_tree(&trace_id, Duration::from_secs(20)).await?;
+        // With an order placed, its events' processing (the poller's and the consumer's segments) is in this trace.
+        let consumers: &[&str] = if order_id.is_empty() { &[] } else { &[POLLER, CONSUMER] };
+        daemon.complete_tree_with(&trace_id, consumers, Duration::from_secs(30)).await?;
         say(&format!("the trace of the POST, as `xray-local show {trace_id}` prints it:\n"));
         daemon.print_waterfall(&trace_id)?;
         println!();

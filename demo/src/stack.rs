@@ -1,9 +1,11 @@
-//! Everything `template.yaml` deploys, started locally: moto for DynamoDB (and SQS), `xray-local daemon` for X-Ray,
-//! each function under `xray-local lambda`, the stand-ins for API Gateway and the pricing API, and what connects
-//! them. One [`Stack`] per run; dropping it stops every process it started.
+//! Everything `template.yaml` deploys, started locally: moto for DynamoDB and SQS, `xray-local daemon` for X-Ray,
+//! each function under `xray-local lambda`, the stand-ins for API Gateway, the pricing API, the poller's schedule
+//! and the consumer's event source mapping, and what connects them. One [`Stack`] per run; dropping it stops every
+//! process it started.
 //!
 //! The functions and the API's routes are tables ([`functions`], [`routes`]): a function of the template is one
-//! more entry in each, a trigger one more stand-in beside the gateway, started by [`Stack::start`].
+//! more entry in each, a trigger one more stand-in beside the gateway ([`crate::triggers`]), started by
+//! [`Stack::start`].
 
 use std::io;
 use std::path::PathBuf;
@@ -18,9 +20,24 @@ use crate::daemon::Daemon;
 use crate::gateway::{ApiSpec, Gateway, Route};
 use crate::lambda::{Emulator, FunctionSpec, REGION};
 use crate::pricing::Pricing;
+use crate::triggers::{EventSourceMapping, Schedule};
 
-/// The DynamoDB table the functions share (`OrdersTable`).
+/// The DynamoDB table of the orders (`OrdersTable`).
 pub const TABLE: &str = "orders";
+/// The DynamoDB table of the fulfilments (`FulfilmentsTable`).
+pub const FULFILMENTS_TABLE: &str = "fulfilments";
+/// The queue the poller reads on its schedule (`PolledQueue`).
+pub const POLLED_QUEUE: &str = "order-events-polled";
+/// The queue the consumer's event source mapping reads (`PushedQueue`).
+pub const PUSHED_QUEUE: &str = "order-events-pushed";
+/// The functions, as the stack names them.
+pub const ORDERS_API: &str = "orders-api";
+/// See [`ORDERS_API`].
+pub const PUBLISHER: &str = "order-publisher";
+/// See [`ORDERS_API`].
+pub const POLLER: &str = "order-poller";
+/// See [`ORDERS_API`].
+pub const CONSUMER: &str = "order-consumer";
 /// The API's name (`OrdersApi`'s `Name`).
 pub const API_NAME: &str = "orders";
 
@@ -30,8 +47,13 @@ pub struct Options {
     /// X-Ray on (the template's `Environment=production`: `TracingEnabled` on the API, `Tracing: Active` on the
     /// functions) or off (`development`: no tracing on the API, `PassThrough` on the functions).
     pub tracing: bool,
-    /// Whether to create the table; without it every DynamoDB call fails.
+    /// Whether to create the orders table; without it every call of `orders-api` to DynamoDB fails.
     pub create_table: bool,
+    /// Whether to create the fulfilments table; without it every message the poller and the consumer process
+    /// fails.
+    pub create_fulfilments_table: bool,
+    /// How often the poller's schedule invokes it (`rate(1 minute)` in the template).
+    pub poll_every: Duration,
     /// How long the pricing API takes per quote.
     pub pricing_latency: Duration,
     /// Where xray-local keeps its database and the processes their logs; emptied first.
@@ -39,12 +61,15 @@ pub struct Options {
 }
 
 impl Options {
-    /// The defaults for a run in `target/demo/{name}`: tracing on, the table created, 40 ms per quote.
+    /// The defaults for a run in `target/demo/{name}`: tracing on, the tables created, 40 ms per quote, the poller
+    /// every second.
     pub fn new(name: &str) -> io::Result<Self> {
         let (target, _) = target_dirs()?;
         Ok(Self {
             tracing: true,
             create_table: true,
+            create_fulfilments_table: true,
+            poll_every: Duration::from_secs(1),
             pricing_latency: Duration::from_millis(40),
             dir: target.join("demo").join(name),
         })
@@ -61,16 +86,34 @@ impl Options {
 pub struct Wiring {
     /// The pricing API (`PricingUrl`).
     pub pricing_url: String,
+    /// `PolledQueue`'s URL.
+    pub polled_queue_url: String,
+    /// `PushedQueue`'s URL.
+    pub pushed_queue_url: String,
 }
 
 /// The functions the stack runs, with the environment `template.yaml` gives them.
 pub fn functions(wiring: &Wiring) -> Vec<FunctionSpec> {
     let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    vec![FunctionSpec {
-        name: "orders-api",
-        package: "orders-api",
-        env: env(&[("ORDERS_TABLE", TABLE), ("PRICING_URL", &wiring.pricing_url)]),
-    }]
+    let queues = format!("{},{}", wiring.polled_queue_url, wiring.pushed_queue_url);
+    vec![
+        FunctionSpec {
+            name: ORDERS_API,
+            package: "orders-api",
+            env: env(&[
+                ("ORDERS_TABLE", TABLE),
+                ("PRICING_URL", &wiring.pricing_url),
+                ("ORDER_EVENTS_QUEUE_URLS", &queues),
+            ]),
+        },
+        FunctionSpec { name: PUBLISHER, package: "publisher", env: env(&[("ORDER_EVENTS_QUEUE_URLS", &queues)]) },
+        FunctionSpec {
+            name: POLLER,
+            package: "poller",
+            env: env(&[("QUEUE_URL", &wiring.polled_queue_url), ("FULFILMENTS_TABLE", FULFILMENTS_TABLE)]),
+        },
+        FunctionSpec { name: CONSUMER, package: "consumer", env: env(&[("FULFILMENTS_TABLE", FULFILMENTS_TABLE)]) },
+    ]
 }
 
 /// The API's routes, as the `Api` events of `template.yaml` declare them.
@@ -79,7 +122,7 @@ pub fn routes(functions: &[Emulator]) -> Vec<Route> {
     let route = |method: Method, resource: &'static str, function: &'static str| {
         Some(Route { method, resource, function, invoke_url: invoke_url(function)? })
     };
-    [route(Method::POST, "/orders", "orders-api"), route(Method::GET, "/orders/{id}", "orders-api")]
+    [route(Method::POST, "/orders", ORDERS_API), route(Method::GET, "/orders/{id}", ORDERS_API)]
         .into_iter()
         .flatten()
         .collect()
@@ -108,6 +151,9 @@ pub struct Reply {
 #[derive(Debug)]
 pub struct Stack {
     gateway: Gateway,
+    // Held for their `Drop`, which stops them.
+    _schedule: Schedule,
+    _event_source: EventSourceMapping,
     functions: Vec<Emulator>,
     pricing: Pricing,
     daemon: Daemon,
@@ -128,10 +174,22 @@ impl Stack {
         std::fs::create_dir_all(&data_dir)?;
 
         let moto = blocking(Moto::start).await?;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&xray_tests::sdk::config(&moto.endpoint));
+        let sdk_config = xray_tests::sdk::config(&moto.endpoint);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
         if options.create_table {
             orders_api::create_table(&dynamodb, TABLE).await.map_err(io::Error::other)?;
         }
+        if options.create_fulfilments_table {
+            order_events::create_fulfilments_table(&dynamodb, FULFILMENTS_TABLE).await.map_err(io::Error::other)?;
+        }
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config);
+        let mut queue_urls = Vec::new();
+        for queue in [POLLED_QUEUE, PUSHED_QUEUE] {
+            let created = sqs.create_queue().queue_name(queue).send().await.map_err(io::Error::other)?;
+            queue_urls.push(created.queue_url.ok_or_else(|| io::Error::other("CreateQueue answered no URL"))?);
+        }
+        let [polled_queue_url, pushed_queue_url] =
+            <[String; 2]>::try_from(queue_urls).map_err(|_| io::Error::other("two queues"))?;
         let (xray_local, logs) = (binaries.xray_local.clone(), log_dir.clone());
         let daemon = blocking(move || Daemon::start(&xray_local, &data_dir, &logs)).await?;
         let pricing = Pricing::start(options.pricing_latency).await?;
@@ -146,7 +204,8 @@ impl Stack {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
         let mut functions_started = Vec::new();
-        let wiring = Wiring { pricing_url: pricing.url() };
+        let wiring =
+            Wiring { pricing_url: pricing.url(), polled_queue_url, pushed_queue_url: pushed_queue_url.clone() };
         for spec in functions(&wiring) {
             let (binary, xray_local) = (binaries.function(spec.package), binaries.xray_local.clone());
             let (daemon, active, aws_env, logs) = (daemon.addr(), options.tracing, aws_env.clone(), log_dir.clone());
@@ -162,8 +221,24 @@ impl Stack {
             routes: routes(&functions_started),
         })
         .await?;
+        let invoke_url = |name: &str| {
+            let function = functions_started.iter().find(|f| f.name() == name);
+            function.map(Emulator::invoke_url).ok_or_else(|| io::Error::other(format!("{name} did not start")))
+        };
+        let schedule = Schedule::start(invoke_url(POLLER)?, "order-poller-every-minute", options.poll_every);
+        let event_source = EventSourceMapping::start(sqs, pushed_queue_url, invoke_url(CONSUMER)?);
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(io::Error::other)?;
-        Ok(Self { gateway, functions: functions_started, pricing, daemon, moto, client, options })
+        Ok(Self {
+            gateway,
+            _schedule: schedule,
+            _event_source: event_source,
+            functions: functions_started,
+            pricing,
+            daemon,
+            moto,
+            client,
+            options,
+        })
     }
 
     /// The API stage's base URL.
@@ -179,6 +254,28 @@ impl Stack {
     /// moto's endpoint.
     pub fn moto_endpoint(&self) -> &str {
         &self.moto.endpoint
+    }
+
+    /// Where the order `order_id` has been fulfilled (`poller`, `consumer`), once `expected` places have or after
+    /// `timeout`, whichever comes first.
+    pub async fn fulfilments(&self, order_id: &str, expected: usize, timeout: Duration) -> io::Result<Vec<String>> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&xray_tests::sdk::config(&self.moto.endpoint));
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let mut via = order_events::fulfilled_via(&dynamodb, FULFILMENTS_TABLE, order_id).await.unwrap_or_default();
+            if via.len() >= expected || std::time::Instant::now() > deadline {
+                via.sort();
+                return Ok(via);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Invokes the function `name` directly (as `aws lambda invoke` does), in the trace of `trace_header` if any.
+    pub async fn invoke(&self, name: &str, payload: &Value, trace_header: Option<&str>) -> io::Result<Reply> {
+        let function = self.functions.iter().find(|f| f.name() == name);
+        let function = function.ok_or_else(|| io::Error::other(format!("no function {name}")))?;
+        self.send(self.client.post(function.invoke_url()), Some(payload), trace_header).await
     }
 
     /// The X-Ray daemon.
@@ -209,7 +306,15 @@ impl Stack {
         body: Option<&Value>,
         trace_header: Option<&str>,
     ) -> io::Result<Reply> {
-        let mut request = self.client.request(method, format!("{}{path}", self.api_url()));
+        self.send(self.client.request(method, format!("{}{path}", self.api_url())), body, trace_header).await
+    }
+
+    async fn send(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        body: Option<&Value>,
+        trace_header: Option<&str>,
+    ) -> io::Result<Reply> {
         if let Some(header) = trace_header {
             request = request.header("x-amzn-trace-id", header);
         }

@@ -218,7 +218,7 @@ async fn a_missing_table_is_a_fault_of_save_order_and_the_api_answers_500() {
     let save = entity(&tree, "save_order");
     assert_eq!(
         save.exception.as_deref(),
-        Some("orders_api::store::StoreError: PutItem failed: ResourceNotFoundException: Requested resource not found")
+        Some("order_events::CallError: PutItem failed: ResourceNotFoundException: Requested resource not found")
     );
     assert_eq!(parent(&tree, dynamodb).id, save.id);
 }

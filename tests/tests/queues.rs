@@ -18,7 +18,7 @@ use xray_core::sqs::{Carrier, batch_response};
 use xray_core::testing::MemorySink;
 use xray_core::{Trace, traced_handler, traced_publish, traced_subscribe};
 use xray_schema_check::fixtures::{FACADE, ROOT, SAMPLED};
-use xray_tests::{moto, schema, sdk};
+use xray_tests::{event_source, moto, schema, sdk};
 
 /// The consumer's own invocation (a scheduled poller, or the Lambda function the event source mapping invokes): a
 /// trace of its own, unrelated to the producer's.
@@ -230,27 +230,6 @@ impl Consumer {
     }
 }
 
-/// `Records[i]` of the event an event source mapping delivers for a received message.
-fn record(message: &Message, queue: &str) -> Value {
-    let attributes: serde_json::Map<String, Value> = message
-        .attributes()
-        .into_iter()
-        .flatten()
-        .map(|(name, value)| (name.as_str().to_owned(), Value::from(value.as_str())))
-        .collect();
-    json!({
-        "messageId": message.message_id(),
-        "receiptHandle": message.receipt_handle(),
-        "body": message.body(),
-        "attributes": attributes,
-        "messageAttributes": {},
-        "md5OfBody": message.md5_of_body(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:{}:123456789012:{queue}", sdk::REGION),
-        "awsRegion": sdk::REGION,
-    })
-}
-
 #[tokio::test]
 async fn lambda_path_each_record_of_the_event_continues_its_producers_trace_and_failures_go_back_in_the_response() {
     let table = new_table().await;
@@ -271,12 +250,13 @@ async fn lambda_path_each_record_of_the_event_continues_its_producers_trace_and_
         .expect("received");
     let messages = received.messages.unwrap_or_default();
     assert_eq!(messages.len(), 3);
-    let event = json!({"Records": messages.iter().map(|m| record(m, &queue)).collect::<Vec<_>>()});
-    let attributes = &event["Records"][0]["attributes"];
+    let record = event_source::record(&messages[0], &queue);
+    let attributes = &record["attributes"];
     for name in ["AWSTraceHeader", "SentTimestamp", "ApproximateReceiveCount", "SenderId"] {
         assert!(attributes[name].is_string(), "{name} in {attributes}");
     }
-    let event: SqsEvent = serde_json::from_value(event).expect("an SQS event");
+    let event = event_source::event(&messages, &queue);
+    assert_eq!(event.records.len(), 3);
     let mut context = LambdaContext::default();
     context.xray_trace_id = Some(CONSUMER.to_owned());
 

@@ -16,12 +16,15 @@
 //! ## handler                  annotations ColdStart, Service, order_id, customer_id; error on 4xx, fault on 5xx
 //! ├─ quote                    annotation sku: our call to the pricing API, fault when it fails
 //! │  └─ <pricing host>        remote: method, URL, status (from xray_core::http::XRayMiddleware)
-//! └─ save_order               fault when the order could not be stored
-//!    └─ DynamoDB              aws: PutItem, table_name, request_id (from xray_core::aws_client!)
+//! ├─ save_order               fault when the order could not be stored
+//! │  └─ DynamoDB              aws: PutItem, table_name, request_id (from xray_core::aws_client!)
+//! └─ publish_order_event      with ORDER_EVENTS_QUEUE_URLS: the OrderPlaced event (crate order-events)
+//!    └─ SQS                   aws: SendMessage, queue_url; the consumers' segments hang under it
 //! ```
 //!
-//! Settings (environment): `ORDERS_TABLE` (the table), `PRICING_URL` (the pricing API's base URL), and the usual
-//! AWS ones (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` to point DynamoDB at moto locally).
+//! Settings (environment): `ORDERS_TABLE` (the table), `PRICING_URL` (the pricing API's base URL),
+//! `ORDER_EVENTS_QUEUE_URLS` (optional: queues that get an `OrderPlaced` event per order, comma-separated), and the
+//! usual AWS ones (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` to point the clients at moto locally).
 //!
 //! ```no_run
 //! use lambda_runtime::{Error, run, service_fn};
@@ -45,18 +48,23 @@ use aws_lambda_events::encodings::Body;
 use http::Method;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use lambda_runtime::{Context, Error, LambdaEvent};
+use order_events::setting;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::json;
 use xray_core::{put_annotation, traced_handler};
 
 pub use order::{NewOrder, Order};
+pub use order_events::{CallError, OrderEvent};
 pub use pricing::{PricingError, Quote};
-pub use store::{StoreError, create_table};
+pub use store::create_table;
 
 /// Environment variable naming the DynamoDB table.
 pub const TABLE_ENV: &str = "ORDERS_TABLE";
 /// Environment variable holding the pricing API's base URL.
 pub const PRICING_URL_ENV: &str = "PRICING_URL";
+/// Environment variable listing the queues (URLs, comma-separated) that get an `OrderPlaced` event for each order;
+/// optional.
+pub const EVENT_QUEUES_ENV: &str = "ORDER_EVENTS_QUEUE_URLS";
 
 /// How long a call to the pricing API may take before the order fails with 502 (well inside Lambda's timeout).
 const PRICING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -65,9 +73,11 @@ const PRICING_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct Deps {
     dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
     http: ClientWithMiddleware,
     table: String,
     pricing_url: String,
+    event_queues: Vec<String>,
 }
 
 impl Deps {
@@ -78,21 +88,29 @@ impl Deps {
         Self {
             // Every DynamoDB call a subsegment, the trace header on every attempt.
             dynamodb: xray_core::aws_client!(aws_sdk_dynamodb, sdk_config),
+            sqs: xray_core::aws_client!(aws_sdk_sqs, sdk_config),
             // Every HTTP request a `remote` subsegment, the trace header on every request.
             http: reqwest_middleware::ClientBuilder::new(client).with(xray_core::http::XRayMiddleware::new()).build(),
             table: table.into(),
             pricing_url: pricing_url.into(),
+            event_queues: Vec::new(),
         }
     }
 
-    /// Clients configured from the environment: `ORDERS_TABLE`, `PRICING_URL` and the AWS SDK's own settings.
+    /// The same, also sending an `OrderPlaced` event ([`OrderEvent`]) to each of `queue_urls` for every order placed.
+    pub fn publishing_to(mut self, queue_urls: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.event_queues = queue_urls.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Clients configured from the environment: `ORDERS_TABLE`, `PRICING_URL`, `ORDER_EVENTS_QUEUE_URLS` (optional)
+    /// and the AWS SDK's own settings.
     pub async fn from_env() -> Result<Self, Error> {
-        let setting = |name: &str| {
-            std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("{name} is not set"))
-        };
         let (table, pricing_url) = (setting(TABLE_ENV)?, setting(PRICING_URL_ENV)?);
+        let queues = std::env::var(EVENT_QUEUES_ENV).unwrap_or_default();
+        let queues = queues.split(',').map(str::trim).filter(|url| !url.is_empty());
         let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Ok(Self::new(&sdk_config, table, pricing_url))
+        Ok(Self::new(&sdk_config, table, pricing_url).publishing_to(queues))
     }
 }
 
@@ -103,7 +121,8 @@ enum Failure {
     NotFound,
     UnknownSku(String),
     Pricing(PricingError),
-    Store(StoreError),
+    Store(CallError),
+    Publish(CallError),
 }
 
 impl Failure {
@@ -120,6 +139,10 @@ impl Failure {
             Self::Store(error) => {
                 eprintln!("orders-api: storing failed: {error}");
                 (500, "the order could not be stored".to_owned())
+            }
+            Self::Publish(error) => {
+                eprintln!("orders-api: publishing the order event failed: {error}");
+                (500, "the order was stored but could not be announced".to_owned())
             }
         };
         respond(status, &json!({ "message": message }))
@@ -175,6 +198,10 @@ async fn place_order(
         .ok_or_else(|| Failure::UnknownSku(new.sku.clone()))?;
     let order = Order::priced(order_id, new, &quote);
     store::save_order(&deps.dynamodb, &deps.table, &order).await.map_err(Failure::Store)?;
+    if !deps.event_queues.is_empty() {
+        let event = order.placed_event();
+        order_events::publish_order_event(&deps.sqs, &deps.event_queues, &event).await.map_err(Failure::Publish)?;
+    }
     Ok(respond(201, &order.to_json()))
 }
 

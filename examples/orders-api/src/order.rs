@@ -71,6 +71,12 @@ impl Order {
         }
     }
 
+    /// The event announcing this order to the queues.
+    pub fn placed_event(&self) -> order_events::OrderEvent {
+        let Self { order_id, customer_id, sku, quantity, total_cents, currency, .. } = self;
+        order_events::OrderEvent::placed(order_id, customer_id, sku, *quantity, *total_cents, currency)
+    }
+
     /// The order as the API answers it.
     pub fn to_json(&self) -> Value {
         json!({

@@ -231,7 +231,7 @@ async fn a_missing_table_is_a_fault_of_save_order_under_dynamodb_s_error() {
     let save = named(&docs, "save_order");
     assert_eq!(save["fault"], true);
     let exceptions = save["cause"]["exceptions"].as_array().expect("exceptions");
-    assert!(exceptions[0]["type"].as_str().is_some_and(|t| t.ends_with("StoreError")), "{save:#}");
+    assert!(exceptions[0]["type"].as_str().is_some_and(|t| t.ends_with("CallError")), "{save:#}");
     assert_eq!(exceptions[0]["message"], "PutItem failed: ResourceNotFoundException: Requested resource not found");
     // ... and the handler answered 500: a fault of the invocation's handler subsegment, nothing stored.
     let handler_doc = named(&docs, "## handler");
@@ -257,4 +257,39 @@ async fn client_errors_mark_the_handler_error_and_pricing_failures_fault_quote()
     assert_eq!(named(&docs, "quote")["fault"], true);
     assert_eq!(named(&docs, "## handler")["fault"], true);
     assert!(docs.iter().all(|d| d["name"] != "save_order"), "nothing is stored after a failed quote");
+}
+
+#[tokio::test]
+async fn each_order_placed_is_announced_to_the_queues_in_its_trace() {
+    let (deps, ..) = deps(true).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk::config(&moto::shared().endpoint));
+    let queue = sqs.create_queue().queue_name(unique("order-events")).send().await.expect("queue").queue_url;
+    let queue = queue.expect("url");
+    let deps = deps.publishing_to([queue.clone()]);
+    let (response, docs) = traced(&deps, post(BOOK)).await;
+    assert_eq!(response.status_code, 201);
+
+    let names: Vec<&str> = docs.iter().filter_map(|d| d["name"].as_str()).collect();
+    assert_eq!(names, ["127.0.0.1", "quote", "DynamoDB", "save_order", "SQS", "publish_order_event", "## handler"]);
+    let publish = named(&docs, "publish_order_event");
+    assert_eq!(publish["parent_id"], named(&docs, "## handler")["id"]);
+    assert_eq!(publish["annotations"]["order_id"], body(&response)["order_id"]);
+    let send = named(&docs, "SQS");
+    assert_eq!((&send["parent_id"], &send["aws"]["operation"]), (&publish["id"], &json!("SendMessage")));
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader)
+        .send()
+        .await
+        .expect("received");
+    let message = &received.messages.unwrap_or_default()[0];
+    let event = orders_api::OrderEvent::parse(message.body().unwrap_or_default()).expect("an order event");
+    assert_eq!(
+        (event.order_id.as_str(), event.total_cents),
+        (publish["annotations"]["order_id"].as_str().unwrap_or_default(), 2999)
+    );
+    let header = message.attributes().and_then(|a| a.values().next()).cloned().unwrap_or_default();
+    assert_eq!(header, format!("Root={ROOT};Parent={};Sampled=1", send["id"].as_str().expect("id")));
 }

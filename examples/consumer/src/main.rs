@@ -1,0 +1,10 @@
+//! The `consumer` Lambda function: the handler of the library crate, run by `lambda_runtime`.
+
+use lambda_runtime::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // Built once per execution environment, shared by every invocation.
+    let deps = consumer::Deps::from_env().await?;
+    run(service_fn(|event| consumer::handler(&deps, event))).await
+}
