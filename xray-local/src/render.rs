@@ -13,8 +13,10 @@ use crate::store::{Invalid, Status};
 
 /// Width of the timeline column, in characters.
 pub const BAR_WIDTH: usize = 40;
-/// Width of the name column, in characters.
+/// Width of the name column, in characters, at least ...
 const NAME_WIDTH: usize = 36;
+/// ... and at most, when deeper or longer names need more; longer ones are cut with an ellipsis.
+const MAX_NAME_WIDTH: usize = 60;
 
 /// `text` with every character a terminal would act on instead of show written as a visible escape: `\n`, `\r`,
 /// `\t`, `\0`, `\x1b` (other control characters as `\xNN`), and `\u{202e}` for the Unicode line separators and
@@ -145,7 +147,18 @@ pub fn waterfall(tree: &Tree, color: Color) -> String {
         let parent = escape(parent);
         let _ = writeln!(out, "(parent {parent} was not received; its children are shown at the top level)");
     }
-    let _ = writeln!(out, "{:>9} {:>9}  {:<NAME_WIDTH$} timeline", "offset", "duration", "name");
+    // Wide enough for the deepest name (3 columns per level), within bounds that keep the timeline on the line.
+    let width = tree
+        .nodes
+        .iter()
+        .map(|n| {
+            let ns = n.entity.namespace.as_deref().map_or(0, |ns| escape(ns).chars().count() + 3);
+            3 * n.depth + escape(&n.entity.name).chars().count() + ns
+        })
+        .max()
+        .unwrap_or(0)
+        .clamp(NAME_WIDTH, MAX_NAME_WIDTH);
+    let _ = writeln!(out, "{:>9} {:>9}  {:<width$} timeline", "offset", "duration", "name");
     let total = if s.duration > 0.0 { s.duration } else { 1e-6 };
     // Which ancestors still have children to come, for drawing the tree lines.
     let mut open: Vec<bool> = Vec::new();
@@ -170,12 +183,12 @@ pub fn waterfall(tree: &Tree, color: Color) -> String {
         if let Some(ns) = &e.namespace {
             let _ = write!(name, " ({})", escape(ns));
         }
-        let name = fit(&name, NAME_WIDTH);
+        let name = fit(&name, width);
         let offset = e.start - s.start;
         let dur = e.duration();
         let entity_marks = marks(e.fault, e.error, e.throttle, e.in_progress);
         let line = format!(
-            "{:>9} {:>9}  {name:<NAME_WIDTH$} |{}|{}",
+            "{:>9} {:>9}  {name:<width$} |{}|{}",
             duration(offset),
             dur.map(duration).unwrap_or_else(|| "…".into()),
             bar(offset, dur, total),
@@ -432,5 +445,26 @@ mod tests {
             ]
             .join("\n")
         );
+    }
+
+    #[test]
+    fn the_name_column_widens_for_deep_names_up_to_a_limit() {
+        let trace = "1-581cf771-a006649127e371903a2de979";
+        let nested = |name: &str, id: &str, children: Value| json!({"name": name, "id": id, "start_time": 100.0, "end_time": 100.1, "subsegments": children});
+        let deep = nested("order-events-polled wait", "000000000000000d", json!([]));
+        let long = nested(&"x".repeat(70), "000000000000000e", json!([]));
+        let mut doc = nested(
+            "a",
+            "000000000000000a",
+            json!([nested("b", "000000000000000b", json!([nested("c", "000000000000000c", json!([deep, long]))]))]),
+        );
+        doc["trace_id"] = trace.into();
+        let text = waterfall(&Tree::build(trace, [&doc]), Color::Never);
+        let lines: Vec<&str> = text.lines().collect();
+        let row = |name: &str| lines.iter().find(|l| l.contains(name)).copied().unwrap_or_default();
+        // The column grows for the longest name (3 columns per level + 70), up to 60, where that name is cut.
+        assert!(row("polled wait").contains("├─ order-events-polled wait "), "{text}");
+        assert!(row("xxx").contains(&format!("└─ {}… |", "x".repeat(50))), "{text}");
+        assert_eq!(lines[1], format!("{:>9} {:>9}  {:<60} timeline", "offset", "duration", "name"));
     }
 }
