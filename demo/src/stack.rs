@@ -183,13 +183,12 @@ impl Stack {
             order_events::create_fulfilments_table(&dynamodb, FULFILMENTS_TABLE).await.map_err(io::Error::other)?;
         }
         let sqs = aws_sdk_sqs::Client::new(&sdk_config);
-        let mut queue_urls = Vec::new();
-        for queue in [POLLED_QUEUE, PUSHED_QUEUE] {
-            let created = sqs.create_queue().queue_name(queue).send().await.map_err(io::Error::other)?;
-            queue_urls.push(created.queue_url.ok_or_else(|| io::Error::other("CreateQueue answered no URL"))?);
-        }
-        let [polled_queue_url, pushed_queue_url] =
-            <[String; 2]>::try_from(queue_urls).map_err(|_| io::Error::other("two queues"))?;
+        let create_queue = async |name: &str| {
+            let created = sqs.create_queue().queue_name(name).send().await.map_err(io::Error::other)?;
+            created.queue_url.ok_or_else(|| io::Error::other("CreateQueue answered no URL"))
+        };
+        let (polled_queue_url, pushed_queue_url) =
+            (create_queue(POLLED_QUEUE).await?, create_queue(PUSHED_QUEUE).await?);
         let (xray_local, logs) = (binaries.xray_local.clone(), log_dir.clone());
         let daemon = blocking(move || Daemon::start(&xray_local, &data_dir, &logs)).await?;
         let pricing = Pricing::start(options.pricing_latency).await?;

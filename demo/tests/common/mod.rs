@@ -149,3 +149,24 @@ pub(crate) fn check_queue_leg(tree: &Tree, publish: &str, order_id: &str) {
         assert_eq!(aws["table_name"], FULFILMENTS_TABLE);
     }
 }
+
+/// The outline (as [`outline`] writes it) of an order event's publish and its processing by both functions, each
+/// line indented by `indent`.
+pub(crate) fn queue_leg(indent: &str) -> Vec<String> {
+    [
+        "publish_order_event",
+        "  SQS (aws)",
+        "    order-poller",
+        "      order-events-polled wait",
+        "      fulfil",
+        "        DynamoDB (aws)",
+        "  SQS (aws)",
+        "    order-consumer",
+        "      order-events-pushed wait",
+        "      fulfil",
+        "        DynamoDB (aws)",
+    ]
+    .iter()
+    .map(|line| format!("{indent}{line}"))
+    .collect()
+}
