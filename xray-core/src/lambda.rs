@@ -52,10 +52,9 @@ pub(crate) fn service(fallback: &'static str) -> Cow<'static, str> {
             .filter(|s| !s.trim().is_empty())
             .or_else(|| crate::config::get().function_name.clone())
     });
-    match configured {
-        Some(name) => Cow::Owned(name.clone()),
-        None => Cow::Borrowed(fallback),
-    }
+    // Borrowed from the process-wide setting: in Lambda, where the function's name is always set, an invocation
+    // would otherwise copy it for its `Service` annotation.
+    Cow::Borrowed(configured.as_deref().unwrap_or(fallback))
 }
 
 /// Whether `POWERTOOLS_TRACER_CAPTURE_RESPONSE` asks every handler to store its response.
