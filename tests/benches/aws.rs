@@ -5,12 +5,13 @@
 //! next to the same lifecycle without the hooks.
 //!
 //! `sqs_carrier` prices the `AWSTraceHeader` attribute a sampled `SendMessage` gets: the hooks with a real
-//! `SendMessageInput` (the interceptor adds the attribute; its request, serialized by the SDK, carries it) next to the
-//! same input the interceptor does not recognize (no attribute, the request without it); and the SDK's own cost of
-//! serializing and signing a message with the attribute, as whole in-process calls of a client without the
-//! interceptor, with and without the caller setting the same attribute. The attribute's cost is the sum of the two
-//! differences; the hooks' difference is also measured in its two parts (the input change, the larger request's
-//! resource fields), which stay readable when other work shares the machine.
+//! `SendMessageInput` (the interceptor adds the attribute and takes the resource fields from the typed input; the
+//! request, serialized by the SDK, carries the attribute) next to the same input the interceptor does not recognize,
+//! which it handles as a build without the `sqs` feature does (no attribute, the resource fields read from the request
+//! without it); and the SDK's own cost of serializing and signing a message with the attribute, as whole in-process
+//! calls of a client without the interceptor, with and without the caller setting the same attribute. The
+//! interceptor's share is the first difference, the attribute's whole cost the sum of the two; the input change is
+//! also measured on its own (unsampled), which stays readable when other work shares the machine.
 //!
 //! `cargo bench -p xray-tests --bench aws -- --warm-up-time 1 --measurement-time 3`
 
@@ -258,10 +259,9 @@ fn sqs_carrier(c: &mut Criterion) {
             lifecycle(Some(&interceptor), &components, &operation, input, &with).expect("no hook fails")
         })
     });
-    // The two parts of the difference on their own, short enough to stay steady on a busy machine: putting the
-    // attribute on the input (unsampled, so no subsegment is opened and the `Sampled=0` header is formatted for it:
-    // a sampled call lends the header it already has). (Reading the resource fields of the larger request
-    // is inside the full hook rows above: the resource reader is not public.)
+    // The input change on its own, short enough to stay steady on a busy machine: putting the attribute on the input
+    // (unsampled, so no subsegment is opened and the `Sampled=0` header is formatted for it: a sampled call lends the
+    // header it already has).
     let before_serialization = |input: Input| {
         let mut cfg = ConfigBag::base();
         cfg.push_shared_layer(operation.clone());

@@ -24,14 +24,14 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::context::Context;
-use crate::document::Exception;
+use crate::document::{Exception, Name};
 pub use crate::panics::Instrumented;
 use crate::record::Recorder;
-use crate::subsegment::Subsegment;
+use crate::subsegment::{Opened, Subsegment};
 use crate::trace::Trace;
 
 /// Environment variable naming the service in the handler subsegment's `Service` annotation (Powertools' name).
@@ -52,10 +52,9 @@ pub(crate) fn service(fallback: &'static str) -> Cow<'static, str> {
             .filter(|s| !s.trim().is_empty())
             .or_else(|| crate::config::get().function_name.clone())
     });
-    match configured {
-        Some(name) => Cow::Owned(name.clone()),
-        None => Cow::Borrowed(fallback),
-    }
+    // Borrowed from the process-wide setting: in Lambda, where the function's name is always set, an invocation
+    // would otherwise copy it for its `Service` annotation.
+    Cow::Borrowed(configured.as_deref().unwrap_or(fallback))
 }
 
 /// Whether `POWERTOOLS_TRACER_CAPTURE_RESPONSE` asks every handler to store its response.
@@ -64,6 +63,60 @@ fn capture_response_env() -> bool {
     *CAPTURE.get_or_init(|| {
         std::env::var(CAPTURE_RESPONSE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v.trim() == "1")
     })
+}
+
+/// Does in Lambda's init phase what the first invocation would otherwise pay for: reads the settings and the
+/// environment variables the handler subsegment uses, and opens the UDP socket to the daemon (unless another
+/// emitter is installed). Does nothing when tracing is switched off. Call it in `main`, before
+/// `lambda_runtime::run`:
+///
+/// ```no_run
+/// # async fn run() {}
+/// #[tokio::main]
+/// async fn main() {
+///     xray_core::lambda::prepare();
+///     // lambda_runtime::run(service_fn(handler)).await
+/// #   run().await
+/// }
+/// ```
+///
+/// It also runs the code a traced invocation runs once, so that it is loaded before the first one: a throwaway
+/// invocation with two subsegments, whose documents are written and dropped, and one datagram a loopback socket sends
+/// to itself. Nothing goes to the daemon, and the `ColdStart` annotation stays the first real invocation's.
+/// Optional: without it, the first traced invocation pays for all this (about 90 us; see BENCHMARKS.md, "Cold
+/// start"). It never fails, and calling it again only repeats the throwaway work.
+pub fn prepare() {
+    if !crate::config::enabled() {
+        return;
+    }
+    let _service = service("handler");
+    let _capture = capture_response_env();
+    crate::emit::prepare();
+    crate::emit::run_scoped(Arc::new(Nowhere), || {
+        let invocation = Invocation::open(Some(PREPARE_HEADER), "## prepare", "handler", false, true);
+        {
+            let _in = invocation.ctx.clone().enter();
+            // What `#[traced]` opens on a `fn`, then on an `async fn`.
+            drop(crate::subsegment::subsegment("prepare"));
+            if let Some(opened) = Opened::child_of_current(Name::checked("prepare"), None) {
+                opened.run_as_current(|| ());
+                opened.end();
+            }
+        }
+        invocation.end();
+    });
+}
+
+/// The header of `prepare()`'s throwaway invocation: sampled, so every step a recorded invocation takes is run.
+const PREPARE_HEADER: &str = "Root=1-00000000-000000000000000000000000;Parent=0000000000000001;Sampled=1";
+
+/// Drops what `prepare()` writes.
+struct Nowhere;
+
+impl crate::emit::Emitter for Nowhere {
+    fn send(&self, document: &[u8]) {
+        std::hint::black_box(document);
+    }
 }
 
 /// One invocation of a handler: its trace and its handler subsegment.
@@ -97,6 +150,16 @@ impl Invocation {
         capture_response: bool,
     ) -> Self {
         let cold = COLD_START.swap(false, Ordering::Relaxed);
+        Self::open(header, name, service_fallback, capture_response, cold)
+    }
+
+    fn open(
+        header: Option<&str>,
+        name: &'static str,
+        service_fallback: &'static str,
+        capture_response: bool,
+        cold: bool,
+    ) -> Self {
         let env_header;
         let header = match header.filter(|h| !h.trim().is_empty()) {
             Some(h) => Some(h),

@@ -20,6 +20,7 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_types::region::Region;
+use serde_json::{Map, Value};
 
 use crate::context::{State, state};
 use crate::diag::diag;
@@ -111,6 +112,8 @@ struct InFlight {
     subsegment: Mutex<Option<Subsegment>>,
     header: Option<String>,
     service: String,
+    /// The resource fields came from the typed input: the serialized request is not read for them.
+    resources_recorded: bool,
 }
 
 /// The operation's call record, from the head layer only: a miss does not walk the bag's other layers.
@@ -146,7 +149,7 @@ impl Hooks {
     // Not `read_before_execution`: client interceptors see that hook before the operation's configuration (its
     // `Metadata`) is in the bag. This is the next hook, still once per operation and before any attempt, and the
     // last one that can change the input, which the carriers write to.
-    fn before_serialization(&self, _context: &mut BeforeSerializationInterceptorContextMut<'_>, cfg: &mut ConfigBag) {
+    fn before_serialization(&self, context: &mut BeforeSerializationInterceptorContextMut<'_>, cfg: &mut ConfigBag) {
         let claimed = call(cfg);
         // Another instance owns the call, or this one (added twice) has begun it already.
         if claimed.is_some_and(|call| call.owner != self.id || call.recording.is_some()) {
@@ -154,10 +157,11 @@ impl Hooks {
         }
         #[cfg(feature = "sqs")]
         let carrier = claimed.map_or_else(Carrier::default, |call| call.carrier);
-        let recording = begin(cfg);
+        // Read before the carrier changes the input; it changes no resource field.
+        let recording = begin(cfg, || resources::from_input(context.input()));
         // A call that records nothing still carries the decision (`Sampled=0`) on its messages.
         #[cfg(feature = "sqs")]
-        crate::sqs::produce::outgoing(_context.input_mut(), carrier, || match &recording {
+        crate::sqs::produce::outgoing(context.input_mut(), carrier, || match &recording {
             Some(call) => call.header.as_deref().map(Cow::Borrowed),
             None => downstream::header(None).map(Cow::Owned),
         });
@@ -172,7 +176,7 @@ impl Hooks {
     }
 
     fn after_serialization(&self, context: &BeforeTransmitInterceptorContextRef<'_>, cfg: &mut ConfigBag) {
-        let Some(call) = recorded(self.id, cfg) else { return };
+        let Some(call) = recorded(self.id, cfg).filter(|call| !call.resources_recorded) else { return };
         let guard = call.subsegment.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(subsegment) = guard.as_ref() {
             let found = resources::from_request(&call.service, context.request());
@@ -227,8 +231,9 @@ impl Hooks {
     }
 }
 
-/// Opens the operation's subsegment; `None` when the call is not recorded.
-fn begin(cfg: &ConfigBag) -> Option<InFlight> {
+/// Opens the operation's subsegment, with the resource fields `typed_resources` finds in the input, if it knows the
+/// input; `None` when the call is not recorded.
+fn begin(cfg: &ConfigBag, typed_resources: impl FnOnce() -> Option<Map<String, Value>>) -> Option<InFlight> {
     if state() == State::NotRecording {
         // Nothing to keep: `modify_before_transmit` still propagates the decision.
         return None;
@@ -239,15 +244,19 @@ fn begin(cfg: &ConfigBag) -> Option<InFlight> {
     if !subsegment.is_recording() {
         return None;
     }
+    let typed_resources = typed_resources();
+    let resources_recorded = typed_resources.is_some();
     subsegment.recorder().set_aws(Aws {
         operation: metadata.map(|m| m.name().to_owned()),
         region: cfg.load::<Region>().map(|r| r.as_ref().to_owned()),
+        resources: typed_resources.unwrap_or_default(),
         ..Aws::default()
     });
     Some(InFlight {
         header: downstream::header(Some(&subsegment)),
         service: service.to_owned(),
         subsegment: Mutex::new(Some(subsegment)),
+        resources_recorded,
     })
 }
 

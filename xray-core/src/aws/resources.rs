@@ -5,10 +5,15 @@
 //! protocol, so no SDK crate is a dependency here: JSON bodies (SQS, DynamoDB, Kinesis, EventBridge), form bodies
 //! (SNS), and the request path or host (Lambda, S3); SQS `ReceiveMessage` also counts the messages in its response.
 //! Services without an entry record no resource fields.
+//!
+//! With the `sqs` feature, the inputs the interceptor already downcasts to put the trace header on (`SendMessage`,
+//! `SendMessageBatch`, `ReceiveMessage`) give the same fields from their typed members instead ([`from_input`]):
+//! the request those calls serialize is the larger for the header, and parsing it back cost as much as the header.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use aws_smithy_runtime_api::client::interceptors::context::Input;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -38,6 +43,41 @@ pub(super) fn from_request(service: &str, request: &HttpRequest) -> Map<String, 
         _ => {}
     }
     fields
+}
+
+/// The resource fields of an operation whose input type is known here, the same [`from_request`] finds in its
+/// serialized request; `None` for every other input, whose request is then read.
+pub(super) fn from_input(input: &Input) -> Option<Map<String, Value>> {
+    #[cfg(feature = "sqs")]
+    {
+        use aws_sdk_sqs::operation::receive_message::ReceiveMessageInput;
+        use aws_sdk_sqs::operation::send_message::SendMessageInput;
+        use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchInput;
+
+        let (queue_url, entries) = if let Some(send) = input.downcast_ref::<SendMessageInput>() {
+            (send.queue_url.as_deref(), None)
+        } else if let Some(batch) = input.downcast_ref::<SendMessageBatchInput>() {
+            (batch.queue_url.as_deref(), Some(batch.entries.as_ref().map(Vec::len)))
+        } else if let Some(receive) = input.downcast_ref::<ReceiveMessageInput>() {
+            (receive.queue_url.as_deref(), None)
+        } else {
+            return None;
+        };
+        let mut fields = Map::new();
+        if let Some(url) = queue_url {
+            fields.insert("queue_url".into(), url.into());
+        }
+        // The batch's `Entries`, serialized when set, are what `from_request` counts.
+        if let Some(Some(count)) = entries {
+            fields.insert("message_count".into(), count.into());
+        }
+        Some(fields)
+    }
+    #[cfg(not(feature = "sqs"))]
+    {
+        let _ = input;
+        None
+    }
 }
 
 /// The resource fields only a response tells: how many messages an SQS `ReceiveMessage` returned.
@@ -240,6 +280,34 @@ mod tests {
             fields("SQS", "http://sqs/", body),
             serde_json::json!({"queue_url": "http://q/1/jobs", "message_count": 2})
         );
+    }
+
+    #[cfg(feature = "sqs")]
+    #[test]
+    fn sqs_inputs_the_interceptor_knows_give_the_fields_their_requests_give() {
+        use aws_sdk_sqs::operation::receive_message::ReceiveMessageInput;
+        use aws_sdk_sqs::operation::send_message::SendMessageInput;
+        use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchInput;
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+        let typed = |input: Input| from_input(&input).map(Value::Object);
+        let url = "http://q/1/jobs";
+        let send = SendMessageInput::builder().queue_url(url).message_body("x").build().expect("input");
+        let body = r#"{"QueueUrl":"http://q/1/jobs","MessageBody":"x"}"#;
+        assert_eq!(typed(Input::erase(send)), Some(fields("SQS", "http://sqs/", body)));
+        let entry = |id: &str| SendMessageBatchRequestEntry::builder().id(id).message_body("x").build().expect("entry");
+        let batch = SendMessageBatchInput::builder().queue_url(url).entries(entry("a")).entries(entry("b")).build();
+        let body =
+            r#"{"QueueUrl":"http://q/1/jobs","Entries":[{"Id":"a","MessageBody":"x"},{"Id":"b","MessageBody":"x"}]}"#;
+        assert_eq!(typed(Input::erase(batch.expect("input"))), Some(fields("SQS", "http://sqs/", body)));
+        let receive = ReceiveMessageInput::builder().queue_url(url).max_number_of_messages(2).build();
+        let body = r#"{"QueueUrl":"http://q/1/jobs","MaxNumberOfMessages":2}"#;
+        assert_eq!(typed(Input::erase(receive.expect("input"))), Some(fields("SQS", "http://sqs/", body)));
+        // No queue URL (the SDK refuses the call before it is sent): no field, as from a body without one.
+        let bare = ReceiveMessageInput::builder().build().expect("input");
+        assert_eq!(typed(Input::erase(bare)), Some(fields("SQS", "http://sqs/", "{}")));
+        // Anything else is read from its request.
+        assert_eq!(typed(Input::erase(())), None);
     }
 
     #[test]

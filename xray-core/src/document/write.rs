@@ -21,24 +21,44 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Whether any byte of `bytes` must be escaped, looking at eight bytes at a time.
+/// Whether any byte of `bytes` must be escaped, looking at eight bytes at a time; the bytes left over are read as
+/// one more word overlapping the last one (or, below eight bytes, as two overlapping halves), not one by one.
 #[inline(always)]
 fn any_needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Whether a byte of `x` is zero (exact for the lowest such byte, which is all that matters here).
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    // A byte below 0x20 (its top three bits clear), a quote or a backslash.
+    let word_needs = |x: u64| {
+        has_zero(x & (0xE0 * ONES)) || has_zero(x ^ (b'"' as u64 * ONES)) || has_zero(x ^ (b'\\' as u64 * ONES))
+    };
+    let last_word = || {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[bytes.len() - 8..]);
+        u64::from_le_bytes(word)
+    };
+    let half = |at: usize| {
+        let mut half = [0u8; 4];
+        half.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(half))
+    };
+    let len = bytes.len();
+    if len < 4 {
+        return bytes.iter().any(|&b| needs_escape(b));
+    }
+    if len < 8 {
+        return word_needs(half(0) | half(len - 4) << 32);
+    }
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // A byte below 0x20 (its top three bits clear), a quote or a backslash.
-        if has_zero(x & (0xE0 * ONES)) || has_zero(x ^ (b'"' as u64 * ONES)) || has_zero(x ^ (b'\\' as u64 * ONES)) {
+        if word_needs(u64::from_le_bytes(word)) {
             return true;
         }
     }
-    chunks.remainder().iter().any(|&b| needs_escape(b))
+    !chunks.remainder().is_empty() && word_needs(last_word())
 }
 
 /// Writes `text` as a JSON string.
@@ -520,6 +540,18 @@ mod tests {
             }
         }
         assert!(!any_needs_escape("plain name: with spaces & é ~ \u{7f}".as_bytes()));
+        // Every length up to three words, every position: the word-wise scan agrees with a byte-wise one.
+        for len in 0..24 {
+            let plain = "abcdefghij0123456789xyz~".get(..len).expect("ascii");
+            assert!(!any_needs_escape(plain.as_bytes()), "{plain:?}");
+            for at in 0..len {
+                for special in [b'"', b'\\', b'\n', 0, 0x1f] {
+                    let mut text = plain.as_bytes().to_vec();
+                    text[at] = special;
+                    assert!(any_needs_escape(&text), "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -48,6 +48,13 @@ pub fn daemon() -> &'static Arc<UdpEmitter> {
     DEFAULT_UDP.get_or_init(|| Arc::new(UdpEmitter::new(crate::config::get().daemon.udp)))
 }
 
+/// Opens the daemon's socket, unless another emitter is installed, and runs the send path once without sending
+/// anything to the daemon (see [`crate::lambda::prepare`]).
+pub(crate) fn prepare() {
+    drop(global());
+    udp::warm_up();
+}
+
 /// The process-wide emitter: the one installed with [`set_global`], else the daemon's.
 pub fn global() -> Arc<dyn Emitter> {
     if let Ok(guard) = GLOBAL.read()
