@@ -4,6 +4,9 @@ use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // In Lambda's init phase: settings, the daemon's socket and a first run of the traced path, so the first
+    // invocation does not pay for them.
+    xray_core::lambda::prepare();
     // Built once per execution environment, shared by every invocation.
     let deps = publisher::Deps::from_env().await?;
     run(service_fn(|event| publisher::handler(&deps, event))).await
