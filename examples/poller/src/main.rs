@@ -4,8 +4,9 @@ use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // In Lambda's init phase: settings, the daemon's socket and a first run of the traced path, so the first
-    // invocation does not pay for them.
+    // Optional: the first invocation's tracing set-up (settings, the daemon's socket, a first run of the traced
+    // path: about 100 us) done in Lambda's init phase instead, where it takes about 130 us; worth it where init
+    // runs ahead of requests (provisioned concurrency). BENCHMARKS.md, "Cold start".
     xray_core::lambda::prepare();
     // Built once per execution environment, shared by every invocation.
     let deps = poller::Deps::from_env().await?;
