@@ -136,12 +136,6 @@ fn micros(seconds: f64) -> f64 {
     (seconds * 1e6).round() / 1e6
 }
 
-/// A request id shaped as API Gateway's (a UUID).
-fn request_id() -> String {
-    let hex = format!("{}{}", SegmentId::new(), SegmentId::new());
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
-}
-
 fn message(status: StatusCode, text: &str) -> Response {
     (status, [("content-type", "application/json")], json!({ "message": text }).to_string()).into_response()
 }
@@ -238,7 +232,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (start, request_id) = (now(), request_id());
+    let (start, request_id) = (now(), crate::uuid());
     let path = match uri.path().strip_prefix(&format!("/{}", api.spec.stage)) {
         Some("") => "/".to_owned(),
         Some(rest) if rest.starts_with('/') => rest.to_owned(),

@@ -30,3 +30,9 @@ pub mod pricing;
 pub mod process;
 pub mod stack;
 pub mod triggers;
+
+/// A random id shaped as the UUIDs AWS services use for request and event ids.
+fn uuid() -> String {
+    let hex = format!("{}{}", xray_core::SegmentId::new(), xray_core::SegmentId::new());
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}

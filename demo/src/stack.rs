@@ -116,11 +116,16 @@ pub fn functions(wiring: &Wiring) -> Vec<FunctionSpec> {
     ]
 }
 
+/// The Invoke API URL of the function `name` among `functions`.
+fn invoke_url(functions: &[Emulator], name: &str) -> io::Result<String> {
+    let function = functions.iter().find(|f| f.name() == name);
+    function.map(Emulator::invoke_url).ok_or_else(|| io::Error::other(format!("no function {name}")))
+}
+
 /// The API's routes, as the `Api` events of `template.yaml` declare them.
 pub fn routes(functions: &[Emulator]) -> Vec<Route> {
-    let invoke_url = |name: &str| functions.iter().find(|f| f.name() == name).map(Emulator::invoke_url);
     let route = |method: Method, resource: &'static str, function: &'static str| {
-        Some(Route { method, resource, function, invoke_url: invoke_url(function)? })
+        Some(Route { method, resource, function, invoke_url: invoke_url(functions, function).ok()? })
     };
     [route(Method::POST, "/orders", ORDERS_API), route(Method::GET, "/orders/{id}", ORDERS_API)]
         .into_iter()
@@ -220,12 +225,9 @@ impl Stack {
             routes: routes(&functions_started),
         })
         .await?;
-        let invoke_url = |name: &str| {
-            let function = functions_started.iter().find(|f| f.name() == name);
-            function.map(Emulator::invoke_url).ok_or_else(|| io::Error::other(format!("{name} did not start")))
-        };
-        let schedule = Schedule::start(invoke_url(POLLER)?, "order-poller-every-minute", options.poll_every);
-        let event_source = EventSourceMapping::start(sqs, pushed_queue_url, invoke_url(CONSUMER)?);
+        let poller = invoke_url(&functions_started, POLLER)?;
+        let schedule = Schedule::start(poller, "order-poller-every-minute", options.poll_every);
+        let event_source = EventSourceMapping::start(sqs, pushed_queue_url, invoke_url(&functions_started, CONSUMER)?);
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(io::Error::other)?;
         Ok(Self {
             gateway,
@@ -272,9 +274,7 @@ impl Stack {
 
     /// Invokes the function `name` directly (as `aws lambda invoke` does), in the trace of `trace_header` if any.
     pub async fn invoke(&self, name: &str, payload: &Value, trace_header: Option<&str>) -> io::Result<Reply> {
-        let function = self.functions.iter().find(|f| f.name() == name);
-        let function = function.ok_or_else(|| io::Error::other(format!("no function {name}")))?;
-        self.send(self.client.post(function.invoke_url()), Some(payload), trace_header).await
+        self.send(self.client.post(invoke_url(&self.functions, name)?), Some(payload), trace_header).await
     }
 
     /// The X-Ray daemon.

@@ -12,7 +12,6 @@ use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use serde_json::json;
 use tokio::task::JoinHandle;
-use xray_core::SegmentId;
 use xray_tests::event_source;
 
 use crate::lambda::{ACCOUNT_ID, REGION};
@@ -61,10 +60,9 @@ impl Schedule {
 
 /// The event a schedule rule sends.
 fn scheduled_event(rule_arn: &str) -> serde_json::Value {
-    let hex = format!("{}{}", SegmentId::new(), SegmentId::new());
     json!({
         "version": "0",
-        "id": format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]),
+        "id": crate::uuid(),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": ACCOUNT_ID,
