@@ -25,9 +25,19 @@ use xray_core::{put_annotation, traced, traced_publish};
 /// Environment variable naming the fulfilments table (`poller`, `consumer`).
 pub const FULFILMENTS_TABLE_ENV: &str = "FULFILMENTS_TABLE";
 
+/// Environment variable listing the queues (URLs, comma-separated) that get the order events (`orders-api`,
+/// `publisher`).
+pub const QUEUE_URLS_ENV: &str = "ORDER_EVENTS_QUEUE_URLS";
+
 /// The value of the environment variable `name`, which must be set and not blank.
 pub fn setting(name: &str) -> Result<String, String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("{name} is not set"))
+}
+
+/// The queues `ORDER_EVENTS_QUEUE_URLS` lists; none when it is not set.
+pub fn queue_urls_from_env() -> Vec<String> {
+    let urls = std::env::var(QUEUE_URLS_ENV).unwrap_or_default();
+    urls.split(',').map(str::trim).filter(|url| !url.is_empty()).map(str::to_owned).collect()
 }
 
 /// An order was placed: the message body, as JSON.

@@ -62,9 +62,6 @@ pub use store::create_table;
 pub const TABLE_ENV: &str = "ORDERS_TABLE";
 /// Environment variable holding the pricing API's base URL.
 pub const PRICING_URL_ENV: &str = "PRICING_URL";
-/// Environment variable listing the queues (URLs, comma-separated) that get an `OrderPlaced` event for each order;
-/// optional.
-pub const EVENT_QUEUES_ENV: &str = "ORDER_EVENTS_QUEUE_URLS";
 
 /// How long a call to the pricing API may take before the order fails with 502 (well inside Lambda's timeout).
 const PRICING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -107,8 +104,7 @@ impl Deps {
     /// and the AWS SDK's own settings.
     pub async fn from_env() -> Result<Self, Error> {
         let (table, pricing_url) = (setting(TABLE_ENV)?, setting(PRICING_URL_ENV)?);
-        let queues = std::env::var(EVENT_QUEUES_ENV).unwrap_or_default();
-        let queues = queues.split(',').map(str::trim).filter(|url| !url.is_empty());
+        let queues = order_events::queue_urls_from_env();
         let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
         Ok(Self::new(&sdk_config, table, pricing_url).publishing_to(queues))
     }

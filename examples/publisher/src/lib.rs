@@ -25,12 +25,9 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_runtime::{Error, LambdaEvent};
-use order_events::{OrderEvent, publish_order_event, setting};
+use order_events::{OrderEvent, QUEUE_URLS_ENV, publish_order_event, queue_urls_from_env};
 use serde::Serialize;
 use xray_core::traced_handler;
-
-/// Environment variable listing the queues (URLs, comma-separated) that get each event.
-pub const QUEUES_ENV: &str = "ORDER_EVENTS_QUEUE_URLS";
 
 /// What every invocation shares, built once per process.
 #[derive(Debug, Clone)]
@@ -49,8 +46,10 @@ impl Deps {
 
     /// Configured from the environment: `ORDER_EVENTS_QUEUE_URLS` and the AWS SDK's own settings.
     pub async fn from_env() -> Result<Self, Error> {
-        let queues = setting(QUEUES_ENV)?;
-        let queues = queues.split(',').map(str::trim).filter(|url| !url.is_empty());
+        let queues = queue_urls_from_env();
+        if queues.is_empty() {
+            return Err(format!("{QUEUE_URLS_ENV} is not set").into());
+        }
         let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
         Ok(Self::new(&sdk_config, queues))
     }
