@@ -28,10 +28,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::context::Context;
-use crate::document::{Exception, Name};
+use crate::document::Exception;
 pub use crate::panics::Instrumented;
 use crate::record::Recorder;
-use crate::subsegment::{Opened, Subsegment};
+use crate::subsegment::{Call, Subsegment};
 use crate::trace::Trace;
 
 /// Environment variable naming the service in the handler subsegment's `Service` annotation (Powertools' name).
@@ -97,10 +97,11 @@ pub fn prepare() {
         {
             let _in = invocation.ctx.clone().enter();
             // What `#[traced]` opens on a `fn`, then on an `async fn`.
-            drop(crate::subsegment::subsegment("prepare"));
-            if let Some(opened) = Opened::child_of_current(Name::checked("prepare"), None) {
-                opened.run_as_current(|| ());
-                opened.end();
+            drop(crate::__private::SyncSpan::open("prepare", None));
+            // An `async fn`'s call that waits once: adopted when it leaves, then ended.
+            if let Some((mut call, previous)) = Call::open_current("prepare", None) {
+                call.leave(previous);
+                call.end();
             }
         }
         invocation.end();

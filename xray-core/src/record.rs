@@ -16,7 +16,7 @@ use crate::diag::diag;
 use crate::document::{AnnotationValue, Aws, Cause, Entity, Exception, Http, Namespace, Refusal, Sql};
 use crate::ids::SegmentId;
 use crate::rules::{MAX_HTTP_FIELD_CHARS, truncate_chars};
-use crate::subsegment::{Opened, Subsegment};
+use crate::subsegment::Subsegment;
 use crate::trace::{Handle, Trace};
 
 /// Returned by [`try_current`] when there is no trace context and `AWS_XRAY_CONTEXT_MISSING=RUNTIME_ERROR`.
@@ -313,13 +313,6 @@ impl Subsegment {
     /// Records on this subsegment.
     pub fn recorder(&self) -> Recorder {
         Recorder::new(self.inner.clone())
-    }
-}
-
-impl Opened {
-    /// Records on this subsegment (through the current context, which holds its trace).
-    pub(crate) fn recorder(self) -> Recorder {
-        Recorder::new(self.resolve())
     }
 }
 

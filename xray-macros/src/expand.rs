@@ -290,6 +290,9 @@ fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
         }
     });
 
+    // An async fn recorded on before its body runs opens its subsegment in the trace's arena at once; otherwise it
+    // is kept out of it until something records on it.
+    let open = if is_async && before.is_some() { quote!(open_recorded) } else { quote!(open) };
     let body = body_with_return_edge(func);
     // async: the body runs as an inner future polled with the subsegment current, then the closure records the
     // outcome; sync: the body runs as a closure with the subsegment current. Either way a panic is recorded with its
@@ -317,7 +320,7 @@ fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
     quote! {
         #(#attrs)* #vis #sig {
             #(#inner_attrs)*
-            let __xray_span = #span::open(#name, #namespace);
+            let __xray_span = #span::#open(#name, #namespace);
             #before
             #run
         }

@@ -159,7 +159,8 @@ use crate::expand::Attr;
 ///
 /// ```text
 /// async fn load(id: u64) -> Result<String, Error> {
-///     let __xray_span = ::xray_core::__private::Span::open("load", None);
+///     // `open_recorded`, as annotations follow: the subsegment goes straight into the trace (see below).
+///     let __xray_span = ::xray_core::__private::Span::open_recorded("load", None);
 ///     /* annotations as above */
 ///     Span::instrument(__xray_span, async move { /* return edge */ body's statements }, |__xray_ret, __xray_span| {
 ///         (&&&&Outcome(__xray_ret)).__xray_record(__xray_span);
@@ -167,6 +168,12 @@ use crate::expand::Attr;
 ///     .await
 /// }
 /// ```
+///
+/// In Lambda a call's subsegment is kept by the call, out of the trace's shared store, until something needs it there
+/// (recording on it, a child call, a copy of the context, an `async fn` waiting): a call that records nothing but its
+/// times costs no lock and no allocation, and its document is written straight from the call when it ends. An
+/// `async fn` with `annotate`, `metadata` or `capture_args` opens with `Span::open_recorded`, which puts it there at
+/// once.
 ///
 /// The never-taken `__xray_fake_return` edge gives the compiler the declared return type before it reads the body,
 /// so a type error in the body points at the user's line, not at the attribute. The body's statements are placed in

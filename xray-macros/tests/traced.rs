@@ -110,6 +110,107 @@ async fn concurrent_children_on_other_threads_keep_their_parent() {
     }
 }
 
+// A call that records nothing is kept out of the trace's arena while it runs (see `xray_core`'s `trace::Pending`);
+// whatever needs it there (recording on it, a child, a copy of the context, a wait) adopts it. Each way must give the
+// same documents, each sent once.
+
+#[traced]
+fn annotated_in_body(n: u32) -> u32 {
+    xray_core::put_annotation("n", n);
+    leaf(n)
+}
+
+#[test]
+fn recording_in_a_sync_body_after_a_child_lands_on_the_call() {
+    let (out, docs) = sampled(|| {
+        let a = annotated_in_body(1);
+        a + leaf(5)
+    });
+    assert_eq!(out, 8);
+    assert_eq!(names(&docs), ["leaf", "annotated_in_body", "leaf"]);
+    let call = common::named(&docs, "annotated_in_body");
+    assert_eq!(
+        exact(call),
+        json!({"name": "annotated_in_body", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment",
+               "annotations": {"n": 1}})
+    );
+    assert_eq!(docs[0]["parent_id"], call["id"]);
+    assert_eq!(docs[2]["parent_id"], FACADE, "the call after it is its sibling");
+}
+
+#[tokio::test]
+async fn interleaved_calls_in_one_task_record_on_their_own_subsegments() {
+    #[traced]
+    async fn step(n: u32) -> u32 {
+        tokio::task::yield_now().await;
+        xray_core::put_annotation("step", n);
+        n
+    }
+    #[traced]
+    async fn quick(n: u32) -> u32 {
+        n
+    }
+    // `join!` polls both in this task: the two calls are current in turn in the same context.
+    let (out, docs) = sampled_async(async {
+        let (a, b) = tokio::join!(step(1), step(2));
+        a + b + quick(3).await
+    })
+    .await;
+    assert_eq!(out, 6);
+    assert_eq!(docs.len(), 3, "each call sent once: {docs:?}");
+    for n in [1, 2] {
+        let doc = docs.iter().find(|d| d["annotations"]["step"] == n).expect("each step's annotation");
+        assert_eq!(
+            exact(doc),
+            json!({"name": "step", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment",
+                   "annotations": {"step": n}})
+        );
+    }
+    assert_eq!(
+        exact(common::named(&docs, "quick")),
+        json!({"name": "quick", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_copied_inside_a_call_parents_what_runs_in_it() {
+    #[traced]
+    fn hand_over() -> xray_core::Context {
+        xray_core::Context::current().expect("a context")
+    }
+    #[traced]
+    async fn spawn_from_call() -> u32 {
+        tokio::spawn(xray_core::bind(fetch(4))).await.expect("task")
+    }
+    let ((ctx_child, spawned), docs) = sampled_async(async {
+        let ctx = hand_over();
+        let child = xray_core::Subsegment::begin_in(&ctx, "by hand");
+        let id = child.id();
+        child.end();
+        (id, spawn_from_call().await)
+    })
+    .await;
+    assert_eq!(spawned, 40);
+    assert_eq!(names(&docs), ["hand_over", "by hand", "fetch", "spawn_from_call"]);
+    let hand_over = common::named(&docs, "hand_over");
+    assert_eq!(docs[1]["parent_id"], hand_over["id"], "the copied context's subsegment is the call's");
+    assert_eq!(docs[1]["id"], ctx_child.expect("recorded").to_string());
+    assert_eq!(docs[2]["parent_id"], common::named(&docs, "spawn_from_call")["id"]);
+}
+
+#[tokio::test]
+async fn a_call_never_polled_and_dropped_outside_its_trace_is_not_sent_and_does_not_fail() {
+    let sink = MemorySink::new();
+    let trace = Trace::lambda(Some(SAMPLED));
+    let future = sink.run(|| {
+        let _in_trace = trace.context().enter();
+        fetch(1)
+    });
+    drop(future);
+    sink.run(|| trace.end());
+    assert!(documents(&sink).is_empty());
+}
+
 #[derive(Debug)]
 struct NotFound(u32);
 

@@ -87,10 +87,6 @@ impl Name {
     pub(crate) fn checked(name: &'static str) -> Self {
         Self(Cow::Borrowed(name))
     }
-
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// Error, fault and throttle flags.
@@ -144,12 +140,23 @@ pub(crate) struct Entity {
 
 impl Entity {
     pub(crate) fn new(kind: Kind, name: Name, parent_id: Option<SegmentId>) -> Self {
+        Self::opened(kind, SegmentId::new(), name.0, parent_id, Timestamp::now())
+    }
+
+    /// An entity `id` opened at `start`, nothing recorded on it yet. `name` has been made valid.
+    pub(crate) fn opened(
+        kind: Kind,
+        id: SegmentId,
+        name: Cow<'static, str>,
+        parent_id: Option<SegmentId>,
+        start: Timestamp,
+    ) -> Self {
         Self {
             kind,
-            id: SegmentId::new(),
+            id,
             parent_id,
-            name: name.0,
-            start: Timestamp::now(),
+            name,
+            start,
             end: None,
             status: Status::default(),
             namespace: None,
@@ -160,6 +167,16 @@ impl Entity {
 
     pub(crate) fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Marks a fault caused by a panic in the code this entity times (a cause already recorded is kept).
+    pub(crate) fn mark_panicked(&mut self) {
+        self.status.fault = true;
+        self.extra().cause.get_or_insert_with(|| Cause::Detail {
+            working_directory: None,
+            paths: Vec::new(),
+            exceptions: vec![Exception::new("panic", "the code panicked while this subsegment was open")],
+        });
     }
 
     /// Adds or replaces an annotation. An invalid key or a non-finite number is refused; a string longer than

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -14,10 +15,11 @@ use pin_project_lite::pin_project;
 use serde::Serialize;
 
 use crate::context::{State, state};
-use crate::document::{AnnotationValue, Exception, Name};
+use crate::document::{AnnotationValue, Exception};
 use crate::panics::run_caught;
 use crate::record::Recorder;
-use crate::subsegment::{Opened, SubsegmentGuard, open_guard};
+use crate::subsegment::Call;
+use crate::trace::Handle;
 
 pub use crate::clock::Timestamp;
 pub use crate::document::Namespace;
@@ -31,10 +33,12 @@ pub trait Recording {
 
 /// The subsegment of one call to a synchronous `#[traced]` function, current on this thread until the span drops,
 /// which ends it (in Lambda it is sent at once). Generated code drops the span in place: moving it would copy the
-/// whole guard through the stack on the unsampled path too.
+/// whole span through the stack on the unsampled path too.
 #[derive(Debug)]
 pub struct SyncSpan {
-    guard: Option<SubsegmentGuard>,
+    /// This call's subsegment and the one it made current in its place; `None` when nothing is recorded.
+    call: Option<(Call, Option<Handle>)>,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl SyncSpan {
@@ -44,24 +48,23 @@ impl SyncSpan {
     #[inline(always)]
     pub fn open(name: &'static str, namespace: Option<Namespace>) -> Self {
         if state() != State::Recording {
-            return Self { guard: None };
+            return Self { call: None, _not_send: PhantomData };
         }
         Self::open_recording(name, namespace)
     }
 
     #[cold]
     fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
-        let guard = open_guard(|| Name::checked(name), namespace);
-        Self { guard: guard.id().is_some().then_some(guard) }
+        Self { call: Call::open_current(name, namespace), _not_send: PhantomData }
     }
 
     /// Runs the body; a panic is recorded on this call's subsegment, then resumed.
     #[inline(always)]
     pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
-        if self.guard.is_none() {
+        if self.call.is_none() {
             return body();
         }
-        // The subsegment stays current until the guard drops, so `current()` is this call's subsegment.
+        // The subsegment stays current until the span drops, so `current()` is this call's subsegment.
         run_caught(body, crate::record::current)
     }
 }
@@ -70,20 +73,40 @@ impl Recording for SyncSpan {
     /// While the span is open its subsegment is the current one.
     #[inline(always)]
     fn recorder(&self) -> Option<Recorder> {
-        self.guard.as_ref().map(|_| crate::record::current())
+        self.call.as_ref().map(|_| crate::record::current())
+    }
+}
+
+impl Drop for SyncSpan {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some((call, previous)) = self.call.take() {
+            call.finish(previous);
+        }
     }
 }
 
 /// The subsegment of one call to a `#[traced]` `async fn`; ends when dropped (a panic in flight marks a fault).
 pub struct Span {
-    /// This call's subsegment; `None` when nothing is recorded. It names its trace without holding it: the future is
-    /// polled, and ends, in the task that opened it, whose context holds the trace.
-    opened: Option<Opened>,
+    state: SpanState,
+}
+
+/// Where a [`Span`]'s subsegment is.
+#[derive(Debug, Clone, Copy)]
+enum SpanState {
+    /// Nothing is recorded.
+    Off,
+    /// Sampled: the subsegment opens at the first poll, where the call's code first runs (the body of an `async fn`
+    /// starts at its first poll anyway, so the start time and the parent are the same).
+    Unopened(&'static str, Option<Namespace>),
+    /// Open. It names its trace without holding it: the future is polled, and ends, in the task that opened it,
+    /// whose context holds the trace.
+    Open(Call),
 }
 
 impl fmt::Debug for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Span").field("opened", &self.opened).finish()
+        f.debug_struct("Span").field("state", &self.state).finish()
     }
 }
 
@@ -94,25 +117,36 @@ impl Span {
     #[inline]
     pub fn open(name: &'static str, namespace: Option<Namespace>) -> Self {
         if state() != State::Recording {
-            return Self { opened: None };
+            return Self { state: SpanState::Off };
         }
-        Self::open_recording(name, namespace)
+        Self { state: SpanState::Unopened(name, namespace) }
+    }
+
+    /// [`Span::open`] for a call that records on its subsegment before its body first runs (annotations, metadata or
+    /// arguments from the attribute): the subsegment opens now, straight into the trace's arena, where that recording
+    /// finds it.
+    #[inline]
+    pub fn open_recorded(name: &'static str, namespace: Option<Namespace>) -> Self {
+        if state() != State::Recording {
+            return Self { state: SpanState::Off };
+        }
+        Self::open_adopted(name, namespace)
     }
 
     #[cold]
-    fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
-        Self { opened: Opened::child_of_current(Name::checked(name), namespace) }
+    fn open_adopted(name: &'static str, namespace: Option<Namespace>) -> Self {
+        Self { state: Call::open_adopted(name, namespace).map_or(SpanState::Off, SpanState::Open) }
     }
 
     /// Whether this call is recorded.
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.opened.is_some()
+        !matches!(self.state, SpanState::Off)
     }
 
     /// Runs an async body with this call's subsegment current at each poll (a panic is recorded, then resumed),
-    /// then `after` with the output, then ends the subsegment. The span lives in the returned future only, which
-    /// keeps the traced future small.
+    /// then `after` with the output, still current, then ends the subsegment. The span lives in the returned future
+    /// only, which keeps the traced future small.
     #[inline]
     pub fn instrument<F, A>(self, body: F, after: A) -> Traced<F, A>
     where
@@ -122,19 +156,42 @@ impl Span {
         Traced { span: self, after: Some(after), inner: body }
     }
 
-    /// Ends the subsegment (in Lambda it is sent at once).
+    /// Makes the subsegment current for one poll, opening it at the first: returns it and the subsegment it replaces.
+    #[cold]
+    fn enter(&mut self) -> Option<(Call, Option<Handle>)> {
+        let entered = match self.state {
+            SpanState::Off => None,
+            SpanState::Unopened(name, namespace) => Call::open_current(name, namespace),
+            SpanState::Open(call) => call.enter().map(|previous| (call, previous)),
+        };
+        match entered {
+            Some((call, _)) => self.state = SpanState::Open(call),
+            // No context of its trace at its first poll: it runs untraced.
+            None if matches!(self.state, SpanState::Unopened(..)) => self.state = SpanState::Off,
+            None => {}
+        }
+        entered
+    }
+
+    /// Ends the subsegment when it is not current (in Lambda it is sent at once).
     #[inline]
     fn close(&mut self) {
-        if let Some(opened) = self.opened.take() {
-            opened.end();
+        if let SpanState::Open(call) = self.state {
+            self.state = SpanState::Off;
+            call.end();
         }
     }
 }
 
 impl Recording for Span {
+    /// Records on the subsegment: from [`Span::open_recorded`] before the body runs, or from the code `after` runs,
+    /// while the subsegment is current.
     #[inline]
     fn recorder(&self) -> Option<Recorder> {
-        self.opened.map(Opened::recorder)
+        match &self.state {
+            SpanState::Open(call) => call.recorder(),
+            _ => None,
+        }
     }
 }
 
@@ -162,22 +219,46 @@ impl<F, A> fmt::Debug for Traced<F, A> {
     }
 }
 
+/// Makes the subsegment that was current before a poll of [`Traced`] current again when dropped (after a panic too),
+/// unless the call ended in that poll.
+struct Entered<'a> {
+    span: &'a mut Span,
+    previous: Option<Option<Handle>>,
+}
+
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let (SpanState::Open(call), Some(previous)) = (&mut self.span.state, self.previous) {
+            call.leave(previous);
+        }
+    }
+}
+
 impl<F: Future, A: FnOnce(&F::Output, &Span)> Future for Traced<F, A> {
     type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let Some(opened) = this.span.opened else {
+        if matches!(this.span.state, SpanState::Off) {
+            return this.inner.poll(cx);
+        }
+        let Some((call, previous)) = this.span.enter() else {
             return this.inner.poll(cx);
         };
+        let mut entered = Entered { span: &mut *this.span, previous: Some(previous) };
         let inner = this.inner;
-        let output = opened.run_as_current(move || run_caught(move || inner.poll(cx), crate::record::current));
-        if let Poll::Ready(out) = &output
-            && let Some(after) = this.after.take()
-        {
-            after(out, this.span);
-            this.span.close();
+        let output = run_caught(move || inner.poll(cx), crate::record::current);
+        if let Poll::Ready(out) = &output {
+            if let Some(after) = this.after.take() {
+                after(out, entered.span);
+            }
+            // Ends here, still current: `finish` makes `previous` current again.
+            entered.previous = None;
+            entered.span.state = SpanState::Off;
+            drop(entered);
+            call.finish(previous);
         }
         output
     }

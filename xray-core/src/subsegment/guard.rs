@@ -1,5 +1,4 @@
-//! A subsegment that is the current one until a guard drops: [`subsegment`] for synchronous code, and [`Opened`],
-//! what `#[traced]` keeps while a call runs.
+//! A subsegment that is the current one until a guard drops: [`subsegment`], for synchronous code.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,9 +7,9 @@ use std::marker::PhantomData;
 use super::close;
 use crate::context::{self, Context, State, state, with_current, with_current_mut};
 use crate::diag::diag;
-use crate::document::{Name, Namespace};
+use crate::document::Name;
 use crate::ids::SegmentId;
-use crate::trace::{Handle, Trace};
+use crate::trace::Handle;
 
 /// An open subsegment that is also the current one on this thread until the guard drops: for synchronous code.
 ///
@@ -55,10 +54,8 @@ impl Drop for SubsegmentGuard {
     }
 }
 
-/// An open subsegment named by its trace's serial number and its handle rather than by a reference to the trace:
-/// what `#[traced]` keeps while a call runs, so that a call takes no reference count. It is reached through the
-/// current context, which is its trace's as long as the call runs, and ends, where it started: in the same scope for a
-/// synchronous function, in the same task for an `async fn`.
+/// A guard's subsegment, named by its trace's serial number and its handle rather than by a reference to the trace:
+/// it is reached through the current context, which is its trace's as long as the guard is in scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Opened {
     serial: u64,
@@ -66,36 +63,9 @@ pub(crate) struct Opened {
 }
 
 impl Opened {
-    /// Opens `name` under the current subsegment, if the current trace records.
-    pub(crate) fn child_of_current(name: Name, namespace: Option<Namespace>) -> Option<Self> {
-        with_current(|ctx| {
-            let ctx = ctx?;
-            let handle = ctx.trace.begin(ctx.current, name, namespace)?;
-            Some(Self { serial: ctx.trace.serial(), handle })
-        })
-    }
-
     /// The current context, if it belongs to this subsegment's trace.
     fn with_trace<R>(self, f: impl FnOnce(&Context) -> R) -> Option<R> {
         with_current(|ctx| ctx.filter(|ctx| ctx.trace.serial() == self.serial).map(f))
-    }
-
-    /// Its trace and handle, if its trace is the current one.
-    pub(crate) fn resolve(self) -> Option<(Trace, Handle)> {
-        self.with_trace(|ctx| (ctx.trace.clone(), self.handle))
-    }
-
-    /// Runs `f` with this subsegment as the current one, if its trace is current (else `f` runs in whatever context
-    /// is current).
-    pub(crate) fn run_as_current<R>(self, f: impl FnOnce() -> R) -> R {
-        let Some(previous) = self.make_current() else { return f() };
-        let _restore = MadeCurrent { opened: self, previous };
-        f()
-    }
-
-    /// Makes this subsegment the current one, if its trace is current; returns the one it replaces.
-    fn make_current(self) -> Option<Option<Handle>> {
-        with_current_mut(|ctx| (ctx.trace.serial() == self.serial).then(|| ctx.current.replace(self.handle))).flatten()
     }
 
     /// Makes `previous` current again, if this subsegment still is.
@@ -122,34 +92,15 @@ impl Opened {
     }
 }
 
-/// Makes the subsegment that was current before [`Opened::run_as_current`] current again when dropped (after a
-/// panic too).
-struct MadeCurrent {
-    opened: Opened,
-    previous: Option<Handle>,
-}
-
-impl Drop for MadeCurrent {
-    fn drop(&mut self) {
-        self.opened.restore_current(self.previous);
-    }
-}
-
 /// Opens a subsegment under the current one and makes it current until the guard drops.
 pub fn subsegment(name: impl Into<Cow<'static, str>>) -> SubsegmentGuard {
     if state() == State::NotRecording {
         return SubsegmentGuard::NONE;
     }
-    open_guard(|| Name::sanitized(name.into()), None)
-}
-
-/// Opens the subsegment of a [`SubsegmentGuard`] under the current one, with the name `name` makes and the
-/// downstream kind `namespace` if given.
-pub(crate) fn open_guard(name: impl FnOnce() -> Name, namespace: Option<Namespace>) -> SubsegmentGuard {
     let mut name = Some(name);
     let opened = with_current_mut(|ctx| {
-        let make = name.take()?;
-        let handle = ctx.trace.begin(ctx.current, make(), namespace)?;
+        let name = Name::sanitized(name.take()?.into());
+        let handle = ctx.trace.begin(ctx.current, name, None)?;
         let previous = ctx.current.replace(handle);
         Some((Opened { serial: ctx.trace.serial(), handle }, previous))
     })
@@ -158,8 +109,9 @@ pub(crate) fn open_guard(name: impl FnOnce() -> Name, namespace: Option<Namespac
         Some(inner) => SubsegmentGuard { inner: Some(inner), _not_send: PhantomData },
         // No context, unless the slot was busy (a recording call inside an emitter): then nothing is recorded.
         None => {
-            if let Some(make) = name.filter(|_| state() == State::NoContext) {
-                context::report_missing(make().as_str());
+            if let Some(name) = name.filter(|_| state() == State::NoContext) {
+                let name: Cow<'static, str> = name.into();
+                context::report_missing(&name);
             }
             SubsegmentGuard::NONE
         }

@@ -2,18 +2,19 @@
 //! around a future ([`future`]). Each opens with `Trace::begin` and ends in [`close`], the one place a
 //! subsegment's end is decided (a panic in flight marks it as a fault first).
 
+mod call;
 mod future;
 mod guard;
 
 use std::borrow::Cow;
 use std::fmt;
 
+pub(crate) use call::Call;
 pub use future::{InSubsegment, in_subsegment};
-pub(crate) use guard::{Opened, open_guard};
 pub use guard::{SubsegmentGuard, subsegment};
 
 use crate::context::{self, Context, State, state, with_current};
-use crate::document::{Cause, Exception, Name, Namespace};
+use crate::document::{Entity, Name, Namespace};
 use crate::ids::SegmentId;
 use crate::trace::{Handle, Trace};
 
@@ -80,6 +81,7 @@ impl Subsegment {
             trace: trace.clone(),
             current: Some(*handle),
             handler: None,
+            pending: None,
         })
     }
 
@@ -120,14 +122,7 @@ impl Context {
 /// Ends an entity; a panic in flight marks it as a fault first.
 pub(crate) fn close(trace: &Trace, handle: Handle) {
     if std::thread::panicking() {
-        trace.with_entity(handle, |e| {
-            e.status.fault = true;
-            e.extra().cause.get_or_insert_with(|| Cause::Detail {
-                working_directory: None,
-                paths: Vec::new(),
-                exceptions: vec![Exception::new("panic", "the code panicked while this subsegment was open")],
-            });
-        });
+        trace.with_entity(handle, Entity::mark_panicked);
     }
     trace.finish(handle);
 }

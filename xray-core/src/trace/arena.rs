@@ -12,6 +12,19 @@ pub(crate) struct Handle {
     pub(crate) id: SegmentId,
 }
 
+impl Handle {
+    /// The handle of a subsegment kept out of the arena until something records on it (see [`super::Pending`]):
+    /// it names the subsegment's id, and no slot.
+    pub(crate) fn pending(id: SegmentId) -> Self {
+        Self { idx: u32::MAX, generation: u32::MAX, id }
+    }
+
+    /// Whether this handle names a subsegment not (yet) in the arena.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.idx == u32::MAX
+    }
+}
+
 /// One place in the arena.
 #[derive(Debug)]
 pub(crate) struct Slot {
@@ -58,6 +71,11 @@ impl Tree {
         let entity = slot.entity.take()?;
         self.free.push(idx);
         Some(entity)
+    }
+
+    /// The handle on the entity `id`, if it is in the arena.
+    pub(crate) fn find(&self, id: SegmentId) -> Option<Handle> {
+        self.handles().into_iter().find(|h| h.id == id)
     }
 
     /// Handles on every entity still in the arena.

@@ -4,6 +4,7 @@
 
 mod arena;
 mod flush;
+mod pending;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub(crate) use arena::Handle;
 use arena::Tree;
+pub(crate) use pending::Pending;
 
 use crate::clock::Timestamp;
 use crate::diag::diag;

@@ -1,0 +1,140 @@
+//! The subsegment of one `#[traced]` call. In Lambda it opens pending: out of the trace's arena (see
+//! `trace::Pending`), and adopted into the arena only if something needs it there. It is current while the call's
+//! code runs, and ends where it started: in the same scope for a `fn`, in the same task for an `async fn`.
+//!
+//! While the call's code runs, the pending subsegment is in the context (`Context::pending`), where recording on it,
+//! opening a child under it or copying the context adopts it first. An `async fn` that waits is adopted when its poll
+//! returns: only a call that runs to its end without waiting is written straight from its pending subsegment.
+
+use super::close;
+use crate::context::{Context, with_current, with_slot_changed, with_slot_mut};
+use crate::diag::diag;
+use crate::document::{Name, Namespace};
+use crate::record::Recorder;
+use crate::trace::Handle;
+
+/// One call's subsegment, named by its trace's serial number and its handle rather than by a reference to the trace,
+/// so that a call takes no reference count. It is reached through the current context, which is its trace's as long
+/// as the call runs. While the call's code does not run, the subsegment is in the arena.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call {
+    serial: u64,
+    /// Pending while the subsegment is (the call's code running), until it is adopted.
+    handle: Handle,
+}
+
+impl Call {
+    /// Opens `name` under the current subsegment and makes it current, if the current trace records: returns it and
+    /// the subsegment it replaces. `name` has been checked.
+    pub(crate) fn open_current(name: &'static str, namespace: Option<Namespace>) -> Option<(Self, Option<Handle>)> {
+        with_slot_mut(|ctx| {
+            let handle = begin(ctx, name, namespace, false)?;
+            let previous = ctx.current.replace(handle);
+            Some((Self { serial: ctx.trace.serial(), handle }, previous))
+        })
+        .flatten()
+    }
+
+    /// Opens `name` under the current subsegment in the arena, not current yet: for a call recorded on before its
+    /// code runs.
+    pub(crate) fn open_adopted(name: &'static str, namespace: Option<Namespace>) -> Option<Self> {
+        with_slot_mut(|ctx| {
+            let handle = begin(ctx, name, namespace, true)?;
+            Some(Self { serial: ctx.trace.serial(), handle })
+        })
+        .flatten()
+    }
+
+    /// Makes this subsegment the current one, if its trace is current; returns the one it replaces.
+    pub(crate) fn enter(&self) -> Option<Option<Handle>> {
+        with_slot_mut(|ctx| {
+            if ctx.trace.serial() != self.serial {
+                return None;
+            }
+            // Another pending subsegment stops being current: it is adopted, so it is not lost.
+            ctx.adopt_pending();
+            Some(ctx.current.replace(self.handle))
+        })
+        .flatten()
+    }
+
+    /// Makes `previous` current again, if this subsegment still is. An `async fn` that waits is adopted first, so
+    /// that, open across the wait, it is sent as `in_progress` if the trace ends first.
+    pub(crate) fn leave(&mut self, previous: Option<Handle>) {
+        with_slot_mut(|ctx| {
+            if ctx.trace.serial() == self.serial && ctx.current.is_some_and(|c| c.id == self.handle.id) {
+                ctx.adopt_pending();
+                self.handle = ctx.current.unwrap_or(self.handle);
+                ctx.current = previous;
+            }
+        });
+    }
+
+    /// Makes `previous` current again and ends the subsegment through the current context (a panic in flight marks
+    /// it as a fault): written from its pending state if it is still pending, else from the arena. Where its trace
+    /// is not current it cannot: that gets a diagnostic, and the subsegment, if adopted, is sent as `in_progress`
+    /// when the trace ends.
+    pub(crate) fn finish(self, previous: Option<Handle>) {
+        let ended = with_slot_changed(
+            |ctx| {
+                if ctx.trace.serial() != self.serial {
+                    return None;
+                }
+                let current = ctx.current.filter(|c| c.id == self.handle.id)?;
+                ctx.current = previous;
+                Some((current, ctx.pending.take()))
+            },
+            // Ended under a shared borrow, so an emitter or a diagnostic can still read the current context.
+            |ctx, left| {
+                let ctx = ctx.filter(|c| c.trace.serial() == self.serial)?;
+                let (handle, pending) = left.flatten().unwrap_or((self.handle, None));
+                match pending.filter(|p| p.id == handle.id) {
+                    Some(pending) => ctx.trace.finish_pending(pending),
+                    None => {
+                        let handle = if handle.is_pending() { ctx.trace.find(handle.id)? } else { handle };
+                        close(&ctx.trace, handle);
+                    }
+                }
+                Some(())
+            },
+        );
+        if ended.is_none() {
+            diag!(
+                ContextMissing,
+                "subsegment {} ended outside the trace context it was opened in; it is sent as in_progress when the \
+                 trace ends",
+                self.handle.id
+            );
+        }
+    }
+
+    /// Ends the subsegment when it is not current (an `async fn` dropped between polls, or after its last one).
+    pub(crate) fn end(self) {
+        self.finish(None);
+    }
+
+    /// Records on this subsegment: adopts it first if it is the pending current one.
+    pub(crate) fn recorder(&self) -> Option<Recorder> {
+        with_current(|ctx| {
+            let ctx = ctx.filter(|c| c.trace.serial() == self.serial)?;
+            let handle =
+                if self.handle.is_pending() { ctx.current.filter(|c| c.id == self.handle.id)? } else { self.handle };
+            Some(Recorder::new(Some((ctx.trace.clone(), handle))))
+        })
+    }
+}
+
+/// Opens `name` under `ctx`'s current subsegment (adopting that one first, if pending): pending where the trace
+/// allows it and `adopt` is not asked for (it is then `ctx`'s pending subsegment), else in the arena.
+fn begin(ctx: &mut Context, name: &'static str, namespace: Option<Namespace>, adopt: bool) -> Option<Handle> {
+    ctx.adopt_pending();
+    let parent = ctx.current;
+    match ctx.trace.begin_pending(parent, name, namespace) {
+        Some(pending) if !adopt => {
+            ctx.pending = Some(pending);
+            Some(Handle::pending(pending.id))
+        }
+        Some(pending) => Some(ctx.trace.adopt(pending)),
+        None => ctx.trace.begin(parent, Name::checked(name), namespace),
+    }
+}

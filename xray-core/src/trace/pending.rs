@@ -1,0 +1,79 @@
+//! A subsegment kept out of the trace's arena: what a `#[traced]` call opens in Lambda. Most calls record nothing but
+//! their name and times, so their subsegment needs no slot, no lock and no entity while it is open: the call keeps it
+//! and, when it ends, its document is written straight from it. It enters the arena (is adopted) only when something
+//! needs it there: a recording on it, a subsegment opened under it, or a copy of the context it is current in.
+
+use std::mem::ManuallyDrop;
+
+use super::{Handle, Mode, Trace};
+use crate::clock::Timestamp;
+use crate::document::{Entity, Kind, Namespace};
+use crate::ids::SegmentId;
+
+/// An open subsegment that is not in its trace's arena; see the module's documentation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pending {
+    pub(crate) id: SegmentId,
+    /// The parent's handle, for the arena if it is adopted.
+    parent: Option<Handle>,
+    parent_id: Option<SegmentId>,
+    name: &'static str,
+    namespace: Option<Namespace>,
+    start: Timestamp,
+}
+
+impl Pending {
+    fn entity(&self) -> Entity {
+        let mut entity = Entity::opened(Kind::Subsegment, self.id, self.name.into(), self.parent_id, self.start);
+        entity.namespace = self.namespace;
+        entity
+    }
+}
+
+impl Trace {
+    /// Opens `name` under `parent`, kept out of the arena. `None` when this trace records nothing, or keeps its
+    /// subsegments for its segment (outside Lambda), where [`Trace::begin`] is the way. `name` has been checked.
+    pub(crate) fn begin_pending(
+        &self,
+        parent: Option<Handle>,
+        name: &'static str,
+        namespace: Option<Namespace>,
+    ) -> Option<Pending> {
+        if !self.inner.recording || self.inner.mode != Mode::Streaming {
+            return None;
+        }
+        Some(Pending {
+            id: SegmentId::new(),
+            parent,
+            parent_id: parent.map(|p| p.id).or(self.inner.upstream_parent),
+            name,
+            namespace,
+            start: Timestamp::now(),
+        })
+    }
+
+    /// Puts `pending` in the arena, as if [`Trace::begin`] had opened it, and returns its handle.
+    pub(crate) fn adopt(&self, pending: Pending) -> Handle {
+        self.lock().insert(pending.entity(), pending.parent)
+    }
+
+    /// The handle on the entity `id`, if it is in the arena.
+    pub(crate) fn find(&self, id: SegmentId) -> Option<Handle> {
+        self.lock().find(id)
+    }
+
+    /// Ends `pending` and sends it, as [`Trace::finish`] does an entity of the arena (a panic in flight marks a
+    /// fault first, as `close` does).
+    pub(crate) fn finish_pending(&self, pending: Pending) {
+        let mut entity = pending.entity();
+        entity.end = Some(Timestamp::now());
+        if std::thread::panicking() {
+            entity.mark_panicked();
+            self.send_one(&entity);
+            return;
+        }
+        // Nothing is recorded on it: it owns no memory, and dropping it would only check that it owns none.
+        let entity = ManuallyDrop::new(entity);
+        self.send_one(&entity);
+    }
+}
