@@ -198,6 +198,29 @@ async fn a_context_copied_inside_a_call_parents_what_runs_in_it() {
     assert_eq!(docs[2]["parent_id"], common::named(&docs, "spawn_from_call")["id"]);
 }
 
+#[test]
+fn a_call_that_enters_another_trace_keeps_each_subsegment_in_its_own_trace() {
+    const OTHER_ROOT: &str = "1-5759e988-00000000000000000000000a";
+    const OTHER_PARENT: &str = "00000000000000bb";
+    #[traced]
+    fn in_other_trace() -> u32 {
+        let other = Trace::lambda(Some(&format!("Root={OTHER_ROOT};Parent={OTHER_PARENT};Sampled=1")));
+        let _in_other = other.context().enter();
+        leaf(1)
+    }
+    let (out, docs) = sampled(in_other_trace);
+    assert_eq!(out, 2);
+    assert_eq!(names(&docs), ["leaf", "in_other_trace"]);
+    assert_eq!(
+        exact(&docs[0]),
+        json!({"name": "leaf", "id": "<id>", "trace_id": OTHER_ROOT, "parent_id": OTHER_PARENT, "type": "subsegment"})
+    );
+    assert_eq!(
+        exact(&docs[1]),
+        json!({"name": "in_other_trace", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment"})
+    );
+}
+
 #[tokio::test]
 async fn a_call_never_polled_and_dropped_outside_its_trace_is_not_sent_and_does_not_fail() {
     let sink = MemorySink::new();

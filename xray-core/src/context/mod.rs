@@ -11,33 +11,23 @@ use std::fmt;
 
 pub(crate) use scope::run_swapped;
 pub use scope::{EnterGuard, Scoped, bind};
-pub(crate) use slot::{State, state, with_current, with_current_mut, with_slot_changed, with_slot_mut};
+pub(crate) use slot::{Current, State, state, with_current, with_current_mut, with_slot_changed, with_slot_mut};
 
 use crate::config::{self, ContextMissing};
 use crate::diag::diag;
 use crate::document::Name;
 use crate::header::TraceHeader;
 use crate::ids::SegmentId;
-use crate::trace::{Handle, Pending, Trace};
+use crate::trace::{Handle, Trace};
 
 /// Which trace, and which subsegment in it, code is running in.
+#[derive(Clone)]
 pub struct Context {
     pub(crate) trace: Trace,
     /// The open subsegment, the parent of anything opened from here.
     pub(crate) current: Option<Handle>,
     /// The invocation's handler subsegment, the target of [`crate::handler`].
     pub(crate) handler: Option<Handle>,
-    /// The current subsegment while it is kept out of the arena (`current` is then its pending handle). Only the
-    /// context in the thread's slot has one; code other than `#[traced]`'s sees it adopted (see [`slot`]).
-    pub(crate) pending: Option<Pending>,
-}
-
-impl Clone for Context {
-    /// A copy never carries a pending subsegment: two copies would each put it in the arena. The slot's context is
-    /// copied only after its pending subsegment has been adopted.
-    fn clone(&self) -> Self {
-        Self { trace: self.trace.clone(), current: self.current, handler: self.handler, pending: None }
-    }
 }
 
 impl fmt::Debug for Context {
@@ -52,7 +42,7 @@ impl fmt::Debug for Context {
 impl Trace {
     /// A context at the top of this trace (no subsegment open).
     pub fn context(&self) -> Context {
-        Context { trace: self.clone(), current: None, handler: None, pending: None }
+        Context { trace: self.clone(), current: None, handler: None }
     }
 }
 
@@ -98,17 +88,7 @@ impl Context {
     /// A context with a new subsegment named `name` open under this one (the handler subsegment is kept).
     pub(crate) fn child(&self, name: Name) -> Option<Self> {
         let handle = self.trace.begin(self.current, name, None)?;
-        Some(Self { trace: self.trace.clone(), current: Some(handle), handler: self.handler, pending: None })
-    }
-
-    /// Puts the pending current subsegment, if any, in the arena: from here on it is an entity like any other.
-    pub(crate) fn adopt_pending(&mut self) {
-        if let Some(pending) = self.pending.take() {
-            let handle = self.trace.adopt(pending);
-            if self.current.is_some_and(|c| c.id == pending.id) {
-                self.current = Some(handle);
-            }
-        }
+        Some(Self { trace: self.trace.clone(), current: Some(handle), handler: self.handler })
     }
 }
 

@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 
 use super::Context;
+use crate::trace::Pending;
 
 /// What the slot holds, readable without borrowing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,8 +15,39 @@ pub(crate) enum State {
     Recording,
 }
 
+/// The current context, and its current subsegment while that is pending: a `#[traced]` call's, kept out of the
+/// trace's arena while the call's code runs (see `subsegment::call`). The pending subsegment belongs to the context in
+/// the slot, never to one outside it: swapping the context out adopts it first.
+struct Slot {
+    ctx: Option<Context>,
+    pending: Option<Pending>,
+}
+
+/// The slot's context borrowed mutably, with its pending subsegment.
+pub(crate) struct Current<'a> {
+    pub(crate) ctx: &'a mut Context,
+    pub(crate) pending: &'a mut Option<Pending>,
+}
+
+impl Current<'_> {
+    /// Puts the pending subsegment, if any, in the arena: from here on it is an entity like any other.
+    #[inline]
+    pub(crate) fn adopt_pending(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            adopt(self.ctx, pending);
+        }
+    }
+}
+
+fn adopt(ctx: &mut Context, pending: Pending) {
+    let handle = ctx.trace.adopt(pending);
+    if ctx.current.is_some_and(|c| c.id == pending.id) {
+        ctx.current = Some(handle);
+    }
+}
+
 thread_local! {
-    static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Slot> = const { RefCell::new(Slot { ctx: None, pending: None }) };
     static STATE: Cell<State> = const { Cell::new(State::NoContext) };
 }
 
@@ -36,71 +68,63 @@ fn sync_state(ctx: Option<&Context>) {
 
 /// Runs `f` with the current context, if there is one, its pending subsegment (if any) adopted first.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    adopt_pending();
-    with_slot(f)
+    // Only a recording context has one.
+    if state() == State::Recording {
+        with_slot_mut(|mut current| current.adopt_pending());
+    }
+    CURRENT.with(|s| match s.try_borrow() {
+        Ok(slot) => f(slot.ctx.as_ref()),
+        Err(_) => f(None),
+    })
 }
 
 /// Runs `f` with the current context borrowed mutably (to change which subsegment is current), its pending
 /// subsegment (if any) adopted first; `None` when there is no context or the slot is already borrowed.
 pub(crate) fn with_current_mut<R>(f: impl FnOnce(&mut Context) -> R) -> Option<R> {
-    with_slot_mut(|ctx| {
-        ctx.adopt_pending();
-        f(ctx)
+    with_slot_mut(|mut current| {
+        current.adopt_pending();
+        f(current.ctx)
     })
 }
 
-/// Puts the current context's pending subsegment in the arena, so code that reads the context (to record on its
-/// subsegment, open a child, copy it) finds an entity there. Only `#[traced]`'s own calls, which keep the pending
-/// subsegment on the way in and out, read the slot as it is ([`with_slot`], [`with_slot_mut`]).
-fn adopt_pending() {
-    if state() == State::Recording {
-        CURRENT.with(|s| {
-            if let Ok(mut ctx) = s.try_borrow_mut()
-                && let Some(ctx) = ctx.as_mut()
-            {
-                ctx.adopt_pending();
-            }
-        });
-    }
-}
-
-/// Runs `f` with the current context as it is, pending subsegment and all.
-fn with_slot<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    CURRENT.with(|s| match s.try_borrow() {
-        Ok(ctx) => f(ctx.as_ref()),
-        Err(_) => f(None),
-    })
-}
-
-/// Runs `f` with the current context as it is, borrowed mutably; `None` when there is no context or the slot is
+/// Runs `f` with the current context as it is, pending subsegment and all, borrowed mutably: for `#[traced]`'s own
+/// calls, which keep the pending subsegment on the way in and out. `None` when there is no context or the slot is
 /// already borrowed.
-pub(crate) fn with_slot_mut<R>(f: impl FnOnce(&mut Context) -> R) -> Option<R> {
+pub(crate) fn with_slot_mut<R>(f: impl FnOnce(Current<'_>) -> R) -> Option<R> {
     CURRENT.with(|s| {
-        let mut ctx = s.try_borrow_mut().ok()?;
-        ctx.as_mut().map(f)
+        let mut slot = s.try_borrow_mut().ok()?;
+        let Slot { ctx, pending } = &mut *slot;
+        ctx.as_mut().map(|ctx| f(Current { ctx, pending }))
     })
 }
 
 /// Runs `change` on the current context as it is, borrowed mutably, then `f` on it borrowed shared with what
 /// `change` returned (`None` when it could not run): one access to the slot for both.
 pub(crate) fn with_slot_changed<T, R>(
-    change: impl FnOnce(&mut Context) -> T,
+    change: impl FnOnce(Current<'_>) -> T,
     f: impl FnOnce(Option<&Context>, Option<T>) -> R,
 ) -> R {
     CURRENT.with(|s| {
-        let changed = s.try_borrow_mut().ok().and_then(|mut ctx| ctx.as_mut().map(change));
+        let changed = s.try_borrow_mut().ok().and_then(|mut slot| {
+            let Slot { ctx, pending } = &mut *slot;
+            ctx.as_mut().map(|ctx| change(Current { ctx, pending }))
+        });
         match s.try_borrow() {
-            Ok(ctx) => f(ctx.as_ref(), changed),
+            Ok(slot) => f(slot.ctx.as_ref(), changed),
             Err(_) => f(None, changed),
         }
     })
 }
 
-/// Swaps `ctx` with the current context.
+/// Swaps `ctx` with the current context (whose pending subsegment, if any, is adopted first).
 pub(crate) fn swap(ctx: &mut Option<Context>) {
     CURRENT.with(|s| {
-        if let Ok(mut current) = s.try_borrow_mut() {
-            std::mem::swap(&mut *current, ctx);
+        if let Ok(mut slot) = s.try_borrow_mut() {
+            let Slot { ctx: current, pending } = &mut *slot;
+            if let (Some(pending), Some(current)) = (pending.take(), current.as_mut()) {
+                adopt(current, pending);
+            }
+            std::mem::swap(current, ctx);
             sync_state(current.as_ref());
         }
     });

@@ -2,12 +2,13 @@
 //! `trace::Pending`), and adopted into the arena only if something needs it there. It is current while the call's
 //! code runs, and ends where it started: in the same scope for a `fn`, in the same task for an `async fn`.
 //!
-//! While the call's code runs, the pending subsegment is in the context (`Context::pending`), where recording on it,
+//! While the call's code runs, the pending subsegment is in the context's slot (`context::Current`), where recording
+//! on it,
 //! opening a child under it or copying the context adopts it first. An `async fn` that waits is adopted when its poll
 //! returns: only a call that runs to its end without waiting is written straight from its pending subsegment.
 
 use super::close;
-use crate::context::{Context, with_current, with_slot_changed, with_slot_mut};
+use crate::context::{Current, with_current, with_slot_changed, with_slot_mut};
 use crate::diag::diag;
 use crate::document::{Name, Namespace};
 use crate::record::Recorder;
@@ -27,10 +28,10 @@ impl Call {
     /// Opens `name` under the current subsegment and makes it current, if the current trace records: returns it and
     /// the subsegment it replaces. `name` has been checked.
     pub(crate) fn open_current(name: &'static str, namespace: Option<Namespace>) -> Option<(Self, Option<Handle>)> {
-        with_slot_mut(|ctx| {
-            let handle = begin(ctx, name, namespace, false)?;
-            let previous = ctx.current.replace(handle);
-            Some((Self { serial: ctx.trace.serial(), handle }, previous))
+        with_slot_mut(|mut current| {
+            let handle = begin(&mut current, name, namespace, false)?;
+            let previous = current.ctx.current.replace(handle);
+            Some((Self { serial: current.ctx.trace.serial(), handle }, previous))
         })
         .flatten()
     }
@@ -38,22 +39,22 @@ impl Call {
     /// Opens `name` under the current subsegment in the arena, not current yet: for a call recorded on before its
     /// code runs.
     pub(crate) fn open_adopted(name: &'static str, namespace: Option<Namespace>) -> Option<Self> {
-        with_slot_mut(|ctx| {
-            let handle = begin(ctx, name, namespace, true)?;
-            Some(Self { serial: ctx.trace.serial(), handle })
+        with_slot_mut(|mut current| {
+            let handle = begin(&mut current, name, namespace, true)?;
+            Some(Self { serial: current.ctx.trace.serial(), handle })
         })
         .flatten()
     }
 
     /// Makes this subsegment the current one, if its trace is current; returns the one it replaces.
     pub(crate) fn enter(&self) -> Option<Option<Handle>> {
-        with_slot_mut(|ctx| {
-            if ctx.trace.serial() != self.serial {
+        with_slot_mut(|mut current| {
+            if current.ctx.trace.serial() != self.serial {
                 return None;
             }
             // Another pending subsegment stops being current: it is adopted, so it is not lost.
-            ctx.adopt_pending();
-            Some(ctx.current.replace(self.handle))
+            current.adopt_pending();
+            Some(current.ctx.current.replace(self.handle))
         })
         .flatten()
     }
@@ -61,11 +62,12 @@ impl Call {
     /// Makes `previous` current again, if this subsegment still is. An `async fn` that waits is adopted first, so
     /// that, open across the wait, it is sent as `in_progress` if the trace ends first.
     pub(crate) fn leave(&mut self, previous: Option<Handle>) {
-        with_slot_mut(|ctx| {
-            if ctx.trace.serial() == self.serial && ctx.current.is_some_and(|c| c.id == self.handle.id) {
-                ctx.adopt_pending();
-                self.handle = ctx.current.unwrap_or(self.handle);
-                ctx.current = previous;
+        with_slot_mut(|mut current| {
+            if current.ctx.trace.serial() == self.serial && current.ctx.current.is_some_and(|c| c.id == self.handle.id)
+            {
+                current.adopt_pending();
+                self.handle = current.ctx.current.unwrap_or(self.handle);
+                current.ctx.current = previous;
             }
         });
     }
@@ -76,13 +78,13 @@ impl Call {
     /// when the trace ends.
     pub(crate) fn finish(self, previous: Option<Handle>) {
         let ended = with_slot_changed(
-            |ctx| {
-                if ctx.trace.serial() != self.serial {
+            |current| {
+                if current.ctx.trace.serial() != self.serial {
                     return None;
                 }
-                let current = ctx.current.filter(|c| c.id == self.handle.id)?;
-                ctx.current = previous;
-                Some((current, ctx.pending.take()))
+                let handle = current.ctx.current.filter(|c| c.id == self.handle.id)?;
+                current.ctx.current = previous;
+                Some((handle, current.pending.take()))
             },
             // Ended under a shared borrow, so an emitter or a diagnostic can still read the current context.
             |ctx, left| {
@@ -125,16 +127,17 @@ impl Call {
 }
 
 /// Opens `name` under `ctx`'s current subsegment (adopting that one first, if pending): pending where the trace
-/// allows it and `adopt` is not asked for (it is then `ctx`'s pending subsegment), else in the arena.
-fn begin(ctx: &mut Context, name: &'static str, namespace: Option<Namespace>, adopt: bool) -> Option<Handle> {
-    ctx.adopt_pending();
-    let parent = ctx.current;
-    match ctx.trace.begin_pending(parent, name, namespace) {
+/// allows it and `adopt` is not asked for (it is then the slot's pending subsegment), else in the arena.
+#[inline(always)]
+fn begin(current: &mut Current<'_>, name: &'static str, namespace: Option<Namespace>, adopt: bool) -> Option<Handle> {
+    current.adopt_pending();
+    let (trace, parent) = (&current.ctx.trace, current.ctx.current);
+    match trace.begin_pending(parent, name, namespace) {
         Some(pending) if !adopt => {
-            ctx.pending = Some(pending);
+            *current.pending = Some(pending);
             Some(Handle::pending(pending.id))
         }
-        Some(pending) => Some(ctx.trace.adopt(pending)),
-        None => ctx.trace.begin(parent, Name::checked(name), namespace),
+        Some(pending) => Some(trace.adopt(pending)),
+        None => trace.begin(parent, Name::checked(name), namespace),
     }
 }

@@ -81,7 +81,6 @@ impl Subsegment {
             trace: trace.clone(),
             current: Some(*handle),
             handler: None,
-            pending: None,
         })
     }
 
