@@ -199,7 +199,8 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   when the handler returns.
 /// - An `Err` is recorded as with `#[traced]`'s `err`.
 /// - Every document of the invocation is sent before the result returns to the runtime; subsegments still open
-///   then (spawned work) are sent `in_progress`.
+///   then (spawned work) are sent `in_progress`, except a synchronous `#[traced]` call still running on another
+///   thread, which is sent when it ends (see `#[traced]`).
 ///
 /// # Arguments
 ///

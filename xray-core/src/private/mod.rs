@@ -244,24 +244,36 @@ impl<F: Future, A: FnOnce(&F::Output, &Span)> Future for Traced<F, A> {
         if matches!(this.span.state, SpanState::Off) {
             return this.inner.poll(cx);
         }
-        let Some((call, previous)) = this.span.enter() else {
-            return this.inner.poll(cx);
-        };
-        let mut entered = Entered { span: &mut *this.span, previous: Some(previous) };
-        let inner = this.inner;
-        let output = run_caught(move || inner.poll(cx), crate::record::current);
-        if let Poll::Ready(out) = &output {
-            if let Some(after) = this.after.take() {
-                after(out, entered.span);
-            }
-            // Ends here, still current: `finish` makes `previous` current again.
-            entered.previous = None;
-            entered.span.state = SpanState::Off;
-            drop(entered);
-            call.finish(previous);
-        }
-        output
+        poll_recorded(this.span, this.after, this.inner, cx)
     }
+}
+
+/// A poll of a recorded [`Traced`]: with its subsegment current (opened at the first poll), a panic recorded, and
+/// at the end `after` run and the subsegment ended. Out of line, so the unrecorded poll stays small where it is
+/// inlined.
+#[inline(never)]
+fn poll_recorded<F: Future, A: FnOnce(&F::Output, &Span)>(
+    span: &mut Span,
+    after: &mut Option<A>,
+    inner: Pin<&mut F>,
+    cx: &mut TaskContext<'_>,
+) -> Poll<F::Output> {
+    let Some((call, previous)) = span.enter() else {
+        return inner.poll(cx);
+    };
+    let mut entered = Entered { span, previous: Some(previous) };
+    let output = run_caught(move || inner.poll(cx), crate::record::current);
+    if let Poll::Ready(out) = &output {
+        if let Some(after) = after.take() {
+            after(out, entered.span);
+        }
+        // Ends here, still current: `finish` makes `previous` current again.
+        entered.previous = None;
+        entered.span.state = SpanState::Off;
+        drop(entered);
+        call.finish(previous);
+    }
+    output
 }
 
 /// A function's result, seen by the `err` option: picks, by autoref, how an `Err` is recorded.
