@@ -3,9 +3,9 @@
 //! code runs, and ends where it started: in the same scope for a `fn`, in the same task for an `async fn`.
 //!
 //! While the call's code runs, the pending subsegment is in the context's slot (`context::Current`), where recording
-//! on it,
-//! opening a child under it or copying the context adopts it first. An `async fn` that waits is adopted when its poll
-//! returns: only a call that runs to its end without waiting is written straight from its pending subsegment.
+//! on it, opening a child under it, copying the context or swapping it out adopts it first. An `async fn` that waits
+//! is adopted when its poll returns: only a call that runs to its end without waiting is written straight from its
+//! pending subsegment.
 
 use super::close;
 use crate::context::{Current, with_current, with_slot_changed, with_slot_mut};
@@ -16,11 +16,11 @@ use crate::trace::Handle;
 
 /// One call's subsegment, named by its trace's serial number and its handle rather than by a reference to the trace,
 /// so that a call takes no reference count. It is reached through the current context, which is its trace's as long
-/// as the call runs. While the call's code does not run, the subsegment is in the arena.
+/// as the call runs. While the call's code does not run, its subsegment is in the arena.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Call {
     serial: u64,
-    /// Pending while the subsegment is (the call's code running), until it is adopted.
+    /// A pending handle until the subsegment is adopted; the slot's current handle has the adopted one first.
     handle: Handle,
 }
 
