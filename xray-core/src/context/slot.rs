@@ -68,13 +68,18 @@ fn sync_state(ctx: Option<&Context>) {
 
 /// Runs `f` with the current context, if there is one, its pending subsegment (if any) adopted first.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    // Only a recording context has one.
-    if state() == State::Recording {
-        with_slot_mut(|mut current| current.adopt_pending());
-    }
-    CURRENT.with(|s| match s.try_borrow() {
-        Ok(slot) => f(slot.ctx.as_ref()),
-        Err(_) => f(None),
+    CURRENT.with(|s| {
+        // Only a recording context has one.
+        if state() == State::Recording
+            && let Ok(mut slot) = s.try_borrow_mut()
+            && let Slot { ctx: Some(ctx), pending } = &mut *slot
+        {
+            Current { ctx, pending }.adopt_pending();
+        }
+        match s.try_borrow() {
+            Ok(slot) => f(slot.ctx.as_ref()),
+            Err(_) => f(None),
+        }
     })
 }
 

@@ -1,6 +1,7 @@
-//! The subsegment of one `#[traced]` call. In Lambda it opens pending: out of the trace's arena (see
-//! `trace::Pending`), and adopted into the arena only if something needs it there. It is current while the call's
-//! code runs, and ends where it started: in the same scope for a `fn`, in the same task for an `async fn`.
+//! The subsegment of one `#[traced]` call, and of a `subsegment` guard (which opens it in the arena). In Lambda a
+//! call's opens pending: out of the trace's arena (see `trace::Pending`), and adopted into the arena only if
+//! something needs it there. It is current while the call's code runs, and ends where it started: in the same scope
+//! for a `fn` or a guard, in the same task for an `async fn`.
 //!
 //! While the call's code runs, the pending subsegment is in the context's slot (`context::Current`), where recording
 //! on it, opening a child under it, copying the context or swapping it out adopts it first. An `async fn` that waits
@@ -11,6 +12,7 @@ use super::close;
 use crate::context::{Current, with_current, with_slot_changed, with_slot_mut};
 use crate::diag::diag;
 use crate::document::{Name, Namespace};
+use crate::ids::SegmentId;
 use crate::record::Recorder;
 use crate::trace::Handle;
 
@@ -25,6 +27,16 @@ pub(crate) struct Call {
 }
 
 impl Call {
+    /// The subsegment `handle` of the trace with serial number `serial`, opened in its arena (a `subsegment` guard's).
+    pub(crate) fn new(serial: u64, handle: Handle) -> Self {
+        Self { serial, handle }
+    }
+
+    /// The subsegment's id.
+    pub(crate) fn id(&self) -> SegmentId {
+        self.handle.id
+    }
+
     /// Opens `name` under the current subsegment and makes it current, if the current trace records: returns it and
     /// the subsegment it replaces. `name` has been checked.
     pub(crate) fn open_current(name: &'static str, namespace: Option<Namespace>) -> Option<(Self, Option<Handle>)> {
@@ -84,13 +96,13 @@ impl Call {
                 }
                 let handle = current.ctx.current.filter(|c| c.id == self.handle.id)?;
                 current.ctx.current = previous;
-                Some((handle, current.pending.take()))
+                Some((handle, if handle.is_pending() { current.pending.take() } else { None }))
             },
             // Ended under a shared borrow, so an emitter or a diagnostic can still read the current context.
             |ctx, left| {
                 let ctx = ctx.filter(|c| c.trace.serial() == self.serial)?;
                 let (handle, pending) = left.flatten().unwrap_or((self.handle, None));
-                match pending.filter(|p| p.id == handle.id) {
+                match pending {
                     Some(pending) => ctx.trace.finish_pending(pending),
                     None => {
                         let handle = if handle.is_pending() { ctx.trace.find(handle.id)? } else { handle };

@@ -13,8 +13,8 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    /// The handle of a subsegment kept out of the arena until something records on it (see [`super::Pending`]):
-    /// it names the subsegment's id, and no slot.
+    /// The handle of a subsegment kept out of the arena until it is adopted (see [`super::Pending`]): it names the
+    /// subsegment's id, and no slot.
     pub(crate) fn pending(id: SegmentId) -> Self {
         Self { idx: u32::MAX, generation: u32::MAX, id }
     }

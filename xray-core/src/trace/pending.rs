@@ -1,7 +1,8 @@
 //! A subsegment kept out of the trace's arena: what a `#[traced]` call opens in Lambda. Most calls record nothing but
 //! their name and times, so their subsegment needs no slot, no lock and no entity while it is open: the call keeps it
 //! and, when it ends, its document is written straight from it. It enters the arena (is adopted) only when something
-//! needs it there: a recording on it, a subsegment opened under it, or a copy of the context it is current in.
+//! needs it there: a recording on it, a subsegment opened under it, a copy of the context it is current in, that
+//! context swapped out, or an `async fn` waiting (see `subsegment::call`).
 
 use std::mem::ManuallyDrop;
 
