@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -18,7 +17,7 @@ use crate::context::{State, state};
 use crate::document::{AnnotationValue, Exception};
 use crate::panics::run_caught;
 use crate::record::Recorder;
-use crate::subsegment::Call;
+use crate::subsegment::{Call, SubsegmentGuard};
 use crate::trace::Handle;
 
 pub use crate::clock::Timestamp;
@@ -36,9 +35,9 @@ pub trait Recording {
 /// whole span through the stack on the unsampled path too.
 #[derive(Debug)]
 pub struct SyncSpan {
-    /// This call's subsegment and the one it made current in its place; `None` when nothing is recorded.
-    call: Option<(Call, Option<Handle>)>,
-    _not_send: PhantomData<*const ()>,
+    /// This call's subsegment, current in place of the one before it until the span drops; records nothing when the
+    /// trace is not sampled.
+    guard: SubsegmentGuard,
 }
 
 impl SyncSpan {
@@ -48,20 +47,20 @@ impl SyncSpan {
     #[inline(always)]
     pub fn open(name: &'static str, namespace: Option<Namespace>) -> Self {
         if state() != State::Recording {
-            return Self { call: None, _not_send: PhantomData };
+            return Self { guard: SubsegmentGuard::NONE };
         }
         Self::open_recording(name, namespace)
     }
 
     #[cold]
     fn open_recording(name: &'static str, namespace: Option<Namespace>) -> Self {
-        Self { call: Call::open_current(name, namespace), _not_send: PhantomData }
+        Self { guard: SubsegmentGuard::of(Call::open_current(name, namespace)) }
     }
 
     /// Runs the body; a panic is recorded on this call's subsegment, then resumed.
     #[inline(always)]
     pub fn run<R, F: FnOnce() -> R>(&self, body: F) -> R {
-        if self.call.is_none() {
+        if self.guard.id().is_none() {
             return body();
         }
         // The subsegment stays current until the span drops, so `current()` is this call's subsegment.
@@ -73,16 +72,7 @@ impl Recording for SyncSpan {
     /// While the span is open its subsegment is the current one.
     #[inline(always)]
     fn recorder(&self) -> Option<Recorder> {
-        self.call.as_ref().map(|_| crate::record::current())
-    }
-}
-
-impl Drop for SyncSpan {
-    #[inline(always)]
-    fn drop(&mut self) {
-        if let Some((call, previous)) = self.call.take() {
-            call.finish(previous);
-        }
+        self.guard.id().map(|_| crate::record::current())
     }
 }
 

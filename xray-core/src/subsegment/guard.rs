@@ -37,7 +37,14 @@ impl fmt::Debug for SubsegmentGuard {
 }
 
 impl SubsegmentGuard {
-    const NONE: Self = Self { inner: None, _not_send: PhantomData };
+    pub(crate) const NONE: Self = Self { inner: None, _not_send: PhantomData };
+
+    /// The guard of a call current in place of the subsegment before it (a `#[traced]` `fn`'s, which ends as a guard
+    /// does); `None` records nothing.
+    #[inline(always)]
+    pub(crate) fn of(inner: Option<(Call, Option<Handle>)>) -> Self {
+        Self { inner, _not_send: PhantomData }
+    }
 
     /// The subsegment's id, `None` if it records nothing.
     pub fn id(&self) -> Option<SegmentId> {
@@ -46,6 +53,7 @@ impl SubsegmentGuard {
 }
 
 impl Drop for SubsegmentGuard {
+    #[inline(always)]
     fn drop(&mut self) {
         if let Some((call, previous)) = self.inner.take() {
             call.finish(previous);
