@@ -129,7 +129,7 @@ impl Parse for RawArg {
         let key = input.call(Ident::parse_any)?;
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
-            RawValue::Expr(input.parse()?)
+            RawValue::Expr(without_invisible_groups(input.parse()?))
         } else if input.peek(syn::token::Paren) {
             let content;
             syn::parenthesized!(content in input);
@@ -138,6 +138,15 @@ impl Parse for RawArg {
             RawValue::Flag
         };
         Ok(Self { key, value })
+    }
+}
+
+/// The expression inside the invisible groups a `macro_rules!` fragment arrives in: `carrier = $c` with
+/// `$c:literal` (or `:expr`, `:path`) reaches the attribute as a group around `"body"`, which must read as `"body"`.
+fn without_invisible_groups(expr: Expr) -> Expr {
+    match expr {
+        Expr::Group(group) if group.attrs.is_empty() => without_invisible_groups(*group.expr),
+        other => other,
     }
 }
 

@@ -213,3 +213,31 @@ async fn with_the_clients_interceptor_too_the_call_is_recorded_once_and_the_func
     let header = format!("Root={ROOT};Parent={};Sampled=1", docs[0]["id"].as_str().expect("id"));
     assert_eq!(carried(&only(&wire.requests()).body), [(Carrier::Body, header)]);
 }
+
+// Regression: `#[traced_publish(carrier = $c)]` inside `macro_rules!` with `$c:literal` was refused ("`carrier`
+// expects a string literal"): the fragment reaches the attribute as an invisible group around the literal. Every
+// string option (and `err`, `crate`) written through a fragment must read as written.
+macro_rules! publisher {
+    ($fn_name:ident, $carrier:literal, $name:literal, $err:literal, $krate:path) => {
+        #[traced_publish(carrier = $carrier, name = $name, namespace = "remote", err = $err, crate = $krate)]
+        async fn $fn_name(sqs: &Client, body: &str) -> Sent {
+            sqs.send_message().queue_url(QUEUE_URL).message_body(body).send().await?;
+            Ok(())
+        }
+    };
+}
+
+publisher!(by_body_from_a_macro, "body", "publish from a macro", true, ::xray_core);
+
+#[tokio::test]
+async fn options_given_as_macro_rules_fragments_are_read_as_written() {
+    let wire = Wire::default();
+    let sqs = wire.sqs();
+    let (sent, docs) = invoked(SAMPLED, by_body_from_a_macro(&sqs, "order 7")).await;
+    sent.expect("sent");
+    assert_eq!(names(&docs), ["SQS", "publish from a macro"]);
+    assert_eq!(docs[1]["namespace"], "remote");
+    let request = &wire.requests()[0];
+    let header = format!("Root={ROOT};Parent={};Sampled=1", docs[0]["id"].as_str().expect("id"));
+    assert_eq!(carried(&request.body), [(Carrier::Body, header)]);
+}
