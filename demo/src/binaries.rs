@@ -50,7 +50,7 @@ impl Binaries {
         }
         // With the demo itself among the packages, features resolve as for `cargo run -p demo`, whose dependencies
         // include these packages' libraries: nothing is compiled twice, only the binaries are linked.
-        for package in ["demo", "xray-local"].iter().chain(packages) {
+        for package in ["demo", "xray-rs-local"].iter().chain(packages) {
             command.args(["-p", package]);
         }
         command.arg("--bins");

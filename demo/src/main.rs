@@ -129,8 +129,8 @@ async fn run(args: Args) -> io::Result<()> {
         let dir = data_dir(&stack);
         say("running until Ctrl-C; try:");
         println!("  curl -i -d '{order}' {}/orders", stack.api_url());
-        println!("  cargo run -p xray-local -- --data-dir {dir} traces");
-        println!("  cargo run -p xray-local -- --data-dir {dir} show <trace id>");
+        println!("  cargo run -p xray-rs-local -- --data-dir {dir} traces");
+        println!("  cargo run -p xray-rs-local -- --data-dir {dir} show <trace id>");
         std::future::pending::<()>().await;
     }
     say("stopping moto, xray-local and the functions");

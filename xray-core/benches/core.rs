@@ -1,4 +1,4 @@
-//! Costs of the runtime's hot paths. Run with `cargo bench -p xray-core`.
+//! Costs of the runtime's hot paths. Run with `cargo bench -p xray-rs-core`.
 //!
 //! Besides criterion's timings, the subsegment benchmarks print heap allocations per operation, counted by a
 //! wrapping global allocator.

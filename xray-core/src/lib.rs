@@ -43,6 +43,8 @@
 //! How the crate is laid out, and which way its modules depend on each other: `ARCHITECTURE.md` at the repository's
 //! root.
 #![warn(missing_docs, unreachable_pub)]
+// docs.rs (`--cfg docsrs`, all features): each item behind a cargo feature carries a badge naming it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The model: pure data and the X-Ray rules, no I/O.
 mod clock;
@@ -68,14 +70,17 @@ mod trace;
 
 // Integrations on top.
 #[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub mod aws;
 #[cfg(any(feature = "aws", feature = "reqwest"))]
 mod downstream;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod http;
 pub mod lambda;
 pub mod queue;
 #[cfg(feature = "sqs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
 pub mod sqs;
 pub mod testing;
 
@@ -97,6 +102,8 @@ pub use subsegment::{InSubsegment, Subsegment, SubsegmentGuard, in_subsegment, s
 pub use trace::Trace;
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use xray_macros::{traced, traced_handler};
 #[cfg(all(feature = "macros", feature = "sqs"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "macros", feature = "sqs"))))]
 pub use xray_macros::{traced_publish, traced_subscribe};

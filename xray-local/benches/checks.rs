@@ -1,7 +1,7 @@
 //! Per-document costs on the receiving path, as ratios against peers in the same process:
 //! `validate::check` (the Rust rules) against the `jsonschema` crate running the official schema, and the whole
 //! receiving step (split, parse, check, assemble) against parsing the JSON alone.
-//! Run with `cargo bench -p xray-local --bench checks -- --warm-up-time 1 --measurement-time 3`.
+//! Run with `cargo bench -p xray-rs-local --bench checks -- --warm-up-time 1 --measurement-time 3`.
 #![allow(missing_docs)]
 
 use std::hint::black_box;

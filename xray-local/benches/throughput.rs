@@ -1,6 +1,6 @@
 //! Throughput of the daemon pipeline, with the sender in another process on loopback.
 //!
-//! `cargo bench -p xray-local --bench throughput` runs two measurements against an in-process daemon (receiving
+//! `cargo bench -p xray-rs-local --bench throughput` runs two measurements against an in-process daemon (receiving
 //! thread + storing thread, SQLite in a temporary dir):
 //! 1. flood: the sender sends as fast as it can; we report documents/s received, parsed, checked and assembled by
 //!    the receiving thread (the `valid` counter over the time from the first to the last document), and how many

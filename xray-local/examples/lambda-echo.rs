@@ -6,7 +6,7 @@
 //! `{"exit": 3}` ends the process with that code.
 //!
 //! ```text
-//! cargo build -p xray-local --example lambda-echo
+//! cargo build -p xray-rs-local --example lambda-echo
 //! xray-local lambda target/debug/examples/lambda-echo --name echo
 //! curl -d '{"hello": "world"}' http://127.0.0.1:3001/2015-03-31/functions/echo/invocations
 //! ```

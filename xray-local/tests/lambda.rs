@@ -1,8 +1,8 @@
 //! `xray-local lambda` as a real process running a real `lambda_runtime` function (examples/lambda-echo.rs) on
 //! loopback: invoked over HTTP, with a UDP socket (or the `xray-local daemon`) standing in for the X-Ray daemon.
 //!
-//! The function binary is built by `cargo test -p xray-local` (examples are built with the tests); when running
-//! one test file alone, build it first: `cargo build -p xray-local --example lambda-echo`.
+//! The function binary is built by `cargo test -p xray-rs-local` (examples are built with the tests); when running
+//! one test file alone, build it first: `cargo build -p xray-rs-local --example lambda-echo`.
 
 mod common;
 
@@ -26,7 +26,7 @@ fn echo_function() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
     let path = profile.join("examples").join(format!("lambda-echo{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.is_file(), "{} is missing: run `cargo build -p xray-local --example lambda-echo`", path.display());
+    assert!(path.is_file(), "{} is missing: run `cargo build -p xray-rs-local --example lambda-echo`", path.display());
     path
 }
 

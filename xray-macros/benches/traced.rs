@@ -1,5 +1,5 @@
 //! What `#[traced]` costs, against the same function plain and against `#[tracing::instrument]` with a `Registry`
-//! subscriber, in one run: `cargo bench -p xray-macros -- --warm-up-time 1 --measurement-time 3`. And what
+//! subscriber, in one run: `cargo bench -p xray-rs-macros -- --warm-up-time 1 --measurement-time 3`. And what
 //! `#[traced_subscribe]` costs per message in continue mode (reading the header, a segment in the producer's trace
 //! with its wait subsegment and annotations, written as JSON), against the same function plain (`-- queue`).
 //!

@@ -334,6 +334,9 @@ enum HandlerForm {
     Event(Ident),
     /// `.., payload: T, context: Context`: `context.xray_trace_id`.
     PayloadContext(Ident),
+    /// `.., request: Request` (a `lambda_http` handler): the Lambda context lambda_http keeps in the request. The
+    /// span is the parameter's type, where a type that is not a lambda_http request is reported.
+    Request(Ident, Span),
 }
 
 fn last_segment_is(ty: &Type, name: &str) -> bool {
@@ -344,8 +347,8 @@ fn last_segment_is(ty: &Type, name: &str) -> bool {
 }
 
 fn handler_form(func: &ItemFn) -> syn::Result<HandlerForm> {
-    let expected = "`#[traced_handler]` expects `event: LambdaEvent<T>` as the last parameter, or `payload: T, context: \
-                    Context` as the last two";
+    let expected = "`#[traced_handler]` expects `event: LambdaEvent<T>` or (`lambda_http`) `request: Request` as the \
+                    last parameter, or `payload: T, context: Context` as the last two";
     let arg = match func.sig.inputs.last() {
         Some(FnArg::Typed(arg)) => arg,
         Some(receiver) => return Err(syn::Error::new_spanned(receiver, expected)),
@@ -353,6 +356,8 @@ fn handler_form(func: &ItemFn) -> syn::Result<HandlerForm> {
     };
     let wanted = if last_segment_is(&arg.ty, "LambdaEvent") {
         "LambdaEvent"
+    } else if last_segment_is(&arg.ty, "Request") {
+        "Request"
     } else if last_segment_is(&arg.ty, "Context") && func.sig.inputs.len() >= 2 {
         "Context"
     } else {
@@ -364,20 +369,25 @@ fn handler_form(func: &ItemFn) -> syn::Result<HandlerForm> {
             format!("`#[traced_handler]` needs the `{wanted}` argument bound to a name, like `event: {wanted}<T>`"),
         ));
     };
-    Ok(if wanted == "LambdaEvent" {
-        HandlerForm::Event(pat.ident.clone())
-    } else {
-        HandlerForm::PayloadContext(pat.ident.clone())
+    let name = pat.ident.clone();
+    Ok(match wanted {
+        "LambdaEvent" => HandlerForm::Event(name),
+        "Request" => HandlerForm::Request(name, arg.ty.span()),
+        _ => HandlerForm::PayloadContext(name),
     })
 }
 
 /// `#[traced_handler]`.
 fn traced_handler(args: &HandlerArgs, func: &ItemFn, form: &HandlerForm) -> TokenStream {
-    let header = match form {
-        HandlerForm::Event(event) => quote!(#event.context.xray_trace_id),
-        HandlerForm::PayloadContext(context) => quote!(#context.xray_trace_id),
-    };
     let private = private_path(args.krate.as_ref());
+    let header = match form {
+        HandlerForm::Event(event) => quote!(::core::option::Option::as_deref(&#event.context.xray_trace_id)),
+        HandlerForm::PayloadContext(context) => quote!(::core::option::Option::as_deref(&#context.xray_trace_id)),
+        HandlerForm::Request(request, span) => {
+            let private = respan(private.clone(), *span);
+            quote_spanned!(*span=> #private::LambdaRequest::xray_trace_header(&#request))
+        }
+    };
     let fn_name = func.sig.ident.to_string();
     let name = args.name.as_ref().map_or_else(|| format!("## {fn_name}"), syn::LitStr::value);
     let capture_response = args.capture_response;
@@ -389,7 +399,7 @@ fn traced_handler(args: &HandlerArgs, func: &ItemFn, form: &HandlerForm) -> Toke
         #(#attrs)* #vis #sig {
             #(#inner_attrs)*
             let __xray_invocation = #private::Invocation::begin(
-                ::core::option::Option::as_deref(&#header),
+                #header,
                 #name,
                 #fn_name,
                 #capture_response,

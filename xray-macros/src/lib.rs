@@ -42,7 +42,7 @@
 //!
 //! Every argument is checked at compile time: unknown or duplicate options, a `skip` naming no parameter, an
 //! annotation key X-Ray would refuse, a handler that is not `async` or whose last parameter is not a `LambdaEvent`
-//! (or whose last two are not a payload and a `Context`), an unknown `carrier` or `mode`, a subscriber without
+//! or a `lambda_http` `Request` (or whose last two are not a payload and a `Context`), an unknown `carrier` or `mode`, a subscriber without
 //! exactly one message parameter or taking it by `&mut`. The error points at the offending tokens, and the function
 //! is still emitted unchanged, so the rest of the crate keeps type-checking. What only types can tell (a parameter
 //! named as the message that is not one, a rewritten `.send()` that is not an AWS SDK call) is one compile error at
@@ -58,9 +58,9 @@
 //!
 //! Compile-time behaviour is covered by trybuild cases in `tests/ui/pass` and `tests/ui/fail`, one per file, each
 //! failing case with its expected compiler output in a `.stderr` file beside it. After a deliberate change to a
-//! message, regenerate those files with `TRYBUILD=overwrite cargo test -p xray-macros --test ui` and review the
+//! message, regenerate those files with `TRYBUILD=overwrite cargo test -p xray-rs-macros --test ui` and review the
 //! diff like documentation. The same cases run with `off` through
-//! `cargo test -p xray-macros --features off --test ui_off`.
+//! `cargo test -p xray-rs-macros --features off --test ui_off`.
 #![warn(missing_docs, unreachable_pub)]
 
 mod args;
@@ -185,14 +185,17 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Traces a `lambda_runtime` handler: one invocation, its trace context, and the handler subsegment `## <fn name>`.
 ///
-/// Accepts `async fn handler(event: LambdaEvent<T>) -> Result<R, E>`, and the two-argument form
+/// Accepts `async fn handler(event: LambdaEvent<T>) -> Result<R, E>`, the two-argument form
 /// `async fn handler(payload: T, context: Context) -> Result<R, E>` (for `service_fn(|e| handler(e.payload,
-/// e.context))`). Parameters before those are passed through: shared state, as in
+/// e.context))`), and, with `xray-core`'s `lambda-http` feature, a `lambda_http` handler
+/// `async fn handler(request: Request) -> Result<impl IntoResponse, E>` run by `lambda_http::run(service_fn(handler))`
+/// (the last parameter's type is named `Request`). Parameters before those are passed through: shared state, as in
 /// `async fn handler(deps: &Deps, event: LambdaEvent<T>)` called by `service_fn(|e| handler(&deps, e))`, or `&self`.
 ///
-/// - The trace header comes from the invocation's Context (`xray_trace_id`); only when it has none is
-///   `_X_AMZN_TRACE_ID` read, because lambda_runtime does not set that variable per invocation when it runs
-///   invocations concurrently. Concurrent invocations never mix: each runs in its own context.
+/// - The trace header comes from the invocation's Context (`xray_trace_id`; for a `lambda_http` handler, the
+///   Context lambda_http puts in the request's extensions); only when it has none is `_X_AMZN_TRACE_ID` read,
+///   because lambda_runtime does not set that variable per invocation when it runs invocations concurrently.
+///   Concurrent invocations never mix: each runs in its own context.
 /// - `## <fn name>` is annotated `ColdStart` (true for the first invocation in the process only) and `Service`
 ///   (`POWERTOOLS_SERVICE_NAME`, else the Lambda function's name, else the handler's name), and sent
 ///   `in_progress` at once, so an invocation that times out still leaves evidence; it is sent again, complete,

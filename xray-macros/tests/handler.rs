@@ -361,3 +361,61 @@ async fn fifty_concurrent_invocations_never_mix() {
         within(children[0], done);
     }
 }
+
+/// A `lambda_http` handler, as `lambda_http::run(service_fn(orders))` runs it.
+#[traced_handler]
+async fn http_orders(request: lambda_http::Request) -> Result<impl lambda_http::IntoResponse, Error> {
+    let total = price(if request.method() == "POST" { 7 } else { 0 }).await;
+    let response = lambda_http::Response::builder().status(201).body(format!("total {total}"))?;
+    Ok(response)
+}
+
+/// The API Gateway REST API proxy event lambda_http receives for `POST /orders`.
+fn rest_api_event(header: Option<&str>) -> LambdaEvent<lambda_http::request::LambdaRequest> {
+    let event = json!({
+        "resource": "/orders", "path": "/orders", "httpMethod": "POST", "body": "{}", "isBase64Encoded": false,
+        "headers": {"Host": "api.example.com"}, "multiValueHeaders": {"Host": ["api.example.com"]},
+        "queryStringParameters": null, "multiValueQueryStringParameters": null, "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "resourcePath": "/orders", "httpMethod": "POST", "path": "/prod/orders", "stage": "prod",
+            "requestId": "req-1", "accountId": "123456789012", "identity": {}, "protocol": "HTTP/1.1"
+        }
+    });
+    let payload = serde_json::from_value(event).expect("a REST API event");
+    let mut context = Context::default();
+    context.xray_trace_id = header.map(str::to_owned);
+    LambdaEvent::new(payload, context)
+}
+
+// Regression (issue 18, point 1): a `lambda_http` handler (`Request` -> `Result<impl IntoResponse, E>`) did not
+// compile: `#[traced_handler]` accepted only `LambdaEvent<T>` or a payload and a `Context`.
+#[tokio::test]
+async fn a_lambda_http_handler_reads_the_header_from_the_requests_lambda_context() {
+    warm();
+    // lambda_http's own adapter, the one `lambda_http::run` wraps the handler in, turns the event into a `Request`
+    // carrying the invocation's Context.
+    let mut adapter = lambda_http::Adapter::from(service_fn(http_orders));
+    let sink = MemorySink::new();
+    let response = sink.scope(adapter.call(rest_api_event(Some(SAMPLED)))).await.expect("ok");
+    let response = serde_json::to_value(&response).expect("a response");
+    assert_eq!((&response["statusCode"], &response["body"]), (&json!(201), &json!("total 1750")));
+    let docs = documents(&sink);
+    assert_eq!(names(&docs), ["## http_orders", "price", "## http_orders"]);
+    assert_eq!(exact(&docs[0]), started("## http_orders", "http_orders"));
+    assert_eq!(docs[1]["parent_id"], docs[2]["id"]);
+    assert_eq!(
+        exact(&docs[2]),
+        json!({
+            "name": "## http_orders", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment",
+            "annotations": {"ColdStart": false, "Service": "http_orders", "priced": true},
+        })
+    );
+
+    // Unsampled or without a header: nothing recorded, the same answer.
+    for header in [Some(UNSAMPLED), None] {
+        let response = sink.scope(adapter.call(rest_api_event(header))).await.expect("ok");
+        assert_eq!(serde_json::to_value(&response).expect("a response")["statusCode"], 201);
+    }
+    assert_eq!(documents(&sink).len(), 3);
+}

@@ -2,7 +2,7 @@
 //! compile with `off` and fail without it. The same `tests/ui/pass` and `tests/ui/fail` cases as `tests/ui.rs`, with
 //! the same expected output, built with `off`:
 //!
-//! `cargo test -p xray-macros --features off --test ui_off`
+//! `cargo test -p xray-rs-macros --features off --test ui_off`
 //!
 //! (trybuild builds each case with the features of the crate under test.) The `tests/ui/type-error` cases are left
 //! out: with `off` there is no expansion to find them.

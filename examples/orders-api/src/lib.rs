@@ -1,5 +1,5 @@
-//! `orders-api`: a Lambda function behind an API Gateway REST API (proxy integration) that places orders, priced
-//! by an external pricing API over HTTP and stored in DynamoDB, traced with X-Ray so its trace answers "where does
+//! `orders-api`: a `lambda_http` function behind an API Gateway REST API (proxy integration) that places orders,
+//! priced by an external pricing API over HTTP and stored in DynamoDB, traced with X-Ray so its trace answers "where does
 //! the latency come from: our code, DynamoDB, or the API we call?".
 //!
 //! | route | answer |
@@ -27,11 +27,11 @@
 //! usual AWS ones (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` to point the clients at moto locally).
 //!
 //! ```no_run
-//! use lambda_runtime::{Error, run, service_fn};
+//! use lambda_http::{Error, run, service_fn};
 //!
 //! # async fn demo() -> Result<(), Error> {
 //! let deps = orders_api::Deps::from_env().await?;
-//! run(service_fn(|event| orders_api::handler(&deps, event))).await
+//! run(service_fn(|request| orders_api::handler(&deps, request))).await
 //! # }
 //! ```
 #![warn(missing_docs, unreachable_pub)]
@@ -43,11 +43,10 @@ mod store;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::encodings::Body;
 use http::Method;
 use http::header::{CONTENT_TYPE, HeaderValue};
-use lambda_runtime::{Context, Error, LambdaEvent};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
 use order_events::setting;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::json;
@@ -122,7 +121,7 @@ enum Failure {
 }
 
 impl Failure {
-    fn into_response(self) -> ApiGatewayProxyResponse {
+    fn into_response(self) -> Response<Body> {
         let (status, message) = match self {
             Self::BadRequest(reason) => (400, reason),
             Self::NotFound => (404, "not found".to_owned()),
@@ -145,23 +144,24 @@ impl Failure {
     }
 }
 
-/// Answers an API Gateway proxy request; see the [crate docs](crate) for the routes and the trace.
+/// Answers an API Gateway proxy request, as `lambda_http` hands it over; see the [crate docs](crate) for the routes
+/// and the trace.
 #[traced_handler]
-pub async fn handler(
-    deps: &Deps,
-    event: LambdaEvent<ApiGatewayProxyRequest>,
-) -> Result<ApiGatewayProxyResponse, Error> {
-    let (request, context) = event.into_parts();
-    // `resource` is the route as declared in the API (template.yaml), with its `{id}` placeholder.
-    let outcome = match (&request.http_method, request.resource.as_deref()) {
-        (&Method::POST, Some("/orders")) => place_order(deps, &request, &context).await,
+pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
+    // The route as declared in the API (template.yaml), with its `{id}` placeholder, and API Gateway's request id.
+    let (resource, request_id) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => (context.resource_path.clone(), context.request_id.clone()),
+        _ => (None, None),
+    };
+    let outcome = match (request.method(), resource.as_deref()) {
+        (&Method::POST, Some("/orders")) => place_order(deps, &request, request_id).await,
         (&Method::GET, Some("/orders/{id}")) => get_order(deps, &request).await,
         _ => Err(Failure::NotFound),
     };
     let response = outcome.unwrap_or_else(Failure::into_response);
     // As on the segment of an HTTP server: the handler's subsegment says how the request ended.
     let handler = xray_core::handler();
-    match response.status_code {
+    match response.status().as_u16() {
         400..=499 => handler.mark_error(),
         500.. => handler.mark_fault(),
         _ => {}
@@ -171,21 +171,20 @@ pub async fn handler(
 
 async fn place_order(
     deps: &Deps,
-    request: &ApiGatewayProxyRequest,
-    context: &Context,
-) -> Result<ApiGatewayProxyResponse, Failure> {
-    let body = match (&request.body, request.is_base64_encoded) {
-        (_, true) => return Err(Failure::BadRequest("expected a JSON body, not a binary one".into())),
-        (body, false) => body.as_deref().unwrap_or_default(),
+    request: &Request,
+    api_request_id: Option<String>,
+) -> Result<Response<Body>, Failure> {
+    let body = match request.body() {
+        Body::Binary(_) => return Err(Failure::BadRequest("expected a JSON body, not a binary one".into())),
+        Body::Text(text) => text.as_str(),
+        _ => "",
     };
     let new = NewOrder::parse(body).map_err(Failure::BadRequest)?;
-    // API Gateway's request id names the order: unique, and the same in the API's access log.
-    let order_id = request
-        .request_context
-        .request_id
-        .clone()
+    // API Gateway's request id names the order: unique, and the same in the API's access log; else Lambda's.
+    let order_id = api_request_id
         .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| context.request_id.clone());
+        .or_else(|| request.lambda_context_ref().map(|context| context.request_id.clone()))
+        .unwrap_or_default();
     put_annotation("order_id", order_id.clone());
     put_annotation("customer_id", new.customer_id.clone());
     let quote = pricing::quote(&deps.http, &deps.pricing_url, &new.sku, new.quantity)
@@ -201,19 +200,20 @@ async fn place_order(
     Ok(respond(201, &order.to_json()))
 }
 
-async fn get_order(deps: &Deps, request: &ApiGatewayProxyRequest) -> Result<ApiGatewayProxyResponse, Failure> {
-    let id = request.path_parameters.get("id").filter(|id| !id.is_empty()).ok_or(Failure::NotFound)?;
-    put_annotation("order_id", id.clone());
+async fn get_order(deps: &Deps, request: &Request) -> Result<Response<Body>, Failure> {
+    let parameters = request.path_parameters_ref();
+    let id = parameters.and_then(|p| p.first("id")).filter(|id| !id.is_empty()).ok_or(Failure::NotFound)?;
+    put_annotation("order_id", id.to_owned());
     match store::load_order(&deps.dynamodb, &deps.table, id).await.map_err(Failure::Store)? {
         Some(order) => Ok(respond(200, &order.to_json())),
         None => Err(Failure::NotFound),
     }
 }
 
-fn respond(status: i64, body: &serde_json::Value) -> ApiGatewayProxyResponse {
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = status;
-    response.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response.body = Some(Body::Text(body.to_string()));
+fn respond(status: u16, body: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    // Every status used here is valid; an invalid one would leave 200, never panic.
+    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

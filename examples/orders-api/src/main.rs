@@ -1,6 +1,6 @@
-//! The `orders-api` Lambda function: the handler of the library crate, run by `lambda_runtime`.
+//! The `orders-api` Lambda function: the handler of the library crate, run by `lambda_http`.
 
-use lambda_runtime::{Error, run, service_fn};
+use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,5 +10,5 @@ async fn main() -> Result<(), Error> {
     xray_core::lambda::prepare();
     // Built once per execution environment, shared by every invocation.
     let deps = orders_api::Deps::from_env().await?;
-    run(service_fn(|event| orders_api::handler(&deps, event))).await
+    run(service_fn(|request| orders_api::handler(&deps, request))).await
 }

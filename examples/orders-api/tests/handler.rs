@@ -1,16 +1,17 @@
-//! The handler called as `lambda_runtime` calls it, with events built from `Context::default()`, against a real moto
-//! server (DynamoDB) and a pricing API served on a loopback port.
+//! The handler called as `lambda_http` calls it (an API Gateway proxy event turned into a `Request` carrying the
+//! Lambda context, built from `Context::default()`), against a real moto server (DynamoDB) and a pricing API served
+//! on a loopback port.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::encodings::Body;
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Context, Request, RequestExt, Response};
 use orders_api::{Deps, handler};
 use serde_json::{Value, json};
 use xray_core::testing::MemorySink;
@@ -63,26 +64,47 @@ async fn deps(create: bool) -> (Deps, aws_sdk_dynamodb::Client, String, Seen) {
 }
 
 /// An API Gateway proxy event for `method resource`, as API Gateway builds it for the routes of template.yaml.
-fn event(method: Method, resource: &str, path: &str, body: Option<&str>) -> LambdaEvent<ApiGatewayProxyRequest> {
+fn proxy_event(method: Method, resource: &str, path: &str, body: Option<&str>) -> ApiGatewayProxyRequest {
     let mut request = ApiGatewayProxyRequest::default();
-    request.http_method = method;
+    request.http_method = method.clone();
     request.resource = Some(resource.to_owned());
     request.path = Some(path.to_owned());
     request.body = body.map(str::to_owned);
     request.request_context.request_id = Some(unique("req"));
+    request.request_context.resource_path = Some(resource.to_owned());
+    request.request_context.http_method = method;
     if let Some(id) = path.strip_prefix("/orders/") {
         request.path_parameters = HashMap::from([("id".to_owned(), id.to_owned())]);
     }
-    LambdaEvent::new(request, Context::default())
+    request
 }
 
-fn post(body: &str) -> LambdaEvent<ApiGatewayProxyRequest> {
+/// The `Request` lambda_http makes of a proxy event, with the invocation's Lambda context in it.
+fn request_of(event: ApiGatewayProxyRequest, context: Context) -> Request {
+    Request::from(LambdaRequest::ApiGatewayV1(event)).with_lambda_context(context)
+}
+
+fn event(method: Method, resource: &str, path: &str, body: Option<&str>) -> Request {
+    request_of(proxy_event(method, resource, path, body), Context::default())
+}
+
+fn post(body: &str) -> Request {
     event(Method::POST, "/orders", "/orders", Some(body))
 }
 
-fn body(response: &ApiGatewayProxyResponse) -> Value {
-    match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
+/// API Gateway's request id of a request, which names the order it places.
+fn request_id(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(context)) => {
+            context.request_id.clone().expect("request id")
+        }
+        other => panic!("not a REST API request: {other:?}"),
+    }
+}
+
+fn body(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
         other => panic!("no text body: {other:?}"),
     }
 }
@@ -93,11 +115,11 @@ const BOOK: &str = r#"{"customer_id":"c-42","sku":"book","quantity":2}"#;
 async fn an_order_is_priced_stored_and_read_back() {
     let (deps, plain, table, _) = deps(true).await;
     let placed = post(BOOK);
-    let order_id = placed.payload.request_context.request_id.clone().expect("request id");
+    let order_id = request_id(&placed);
 
     let response = handler(&deps, placed).await.expect("an answer");
-    assert_eq!(response.status_code, 201);
-    assert_eq!(response.headers["content-type"], "application/json");
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["content-type"], "application/json");
     let expected = json!({
         "order_id": order_id, "customer_id": "c-42", "sku": "book", "quantity": 2,
         "unit_price_cents": 1250, "shipping_cents": 499, "total_cents": 2999, "currency": "EUR",
@@ -112,7 +134,7 @@ async fn an_order_is_priced_stored_and_read_back() {
 
     let path = format!("/orders/{order_id}");
     let read = handler(&deps, event(Method::GET, "/orders/{id}", &path, None)).await.expect("an answer");
-    assert_eq!((read.status_code, body(&read)), (200, expected));
+    assert_eq!((read.status().as_u16(), body(&read)), (200, expected));
 }
 
 #[tokio::test]
@@ -128,13 +150,14 @@ async fn bad_requests_get_4xx_answers_and_nothing_is_stored() {
     ];
     for (request, status, message) in cases {
         let response = handler(&deps, request).await.expect("an answer");
-        assert_eq!(response.status_code, status);
+        assert_eq!(response.status(), status);
         let text = body(&response)["message"].as_str().unwrap_or_default().to_owned();
         assert!(text.contains(message), "{text}");
     }
-    let mut binary = post(BOOK);
-    binary.payload.is_base64_encoded = true;
-    assert_eq!(handler(&deps, binary).await.expect("an answer").status_code, 400);
+    let mut binary = proxy_event(Method::POST, "/orders", "/orders", Some("eyJjdXN0b21lcl9pZCI6ImMtNDIifQ=="));
+    binary.is_base64_encoded = true;
+    let binary = request_of(binary, Context::default());
+    assert_eq!(handler(&deps, binary).await.expect("an answer").status(), 400);
 
     let count = plain.scan().table_name(&table).send().await.expect("scan").count;
     assert_eq!(count, 0);
@@ -146,31 +169,35 @@ async fn a_failing_pricing_api_answers_502() {
     let (deps, ..) = deps(true).await;
     let broken = post(r#"{"customer_id":"c-1","sku":"broken","quantity":1}"#);
     let response = handler(&deps, broken).await.expect("an answer");
-    assert_eq!((response.status_code, body(&response)["message"].clone()), (502, json!("the pricing service failed")));
+    assert_eq!(
+        (response.status().as_u16(), body(&response)["message"].clone()),
+        (502, json!("the pricing service failed"))
+    );
 
     // Nothing listens on port 9 (discard) of loopback: refused at once.
     let config = sdk::config(&moto::shared().endpoint);
     let unreachable = Deps::new(&config, "orders", "http://127.0.0.1:9");
-    assert_eq!(handler(&unreachable, post(BOOK)).await.expect("an answer").status_code, 502);
+    assert_eq!(handler(&unreachable, post(BOOK)).await.expect("an answer").status(), 502);
     let bad_url = Deps::new(&config, "orders", "not a url");
-    assert_eq!(handler(&bad_url, post(BOOK)).await.expect("an answer").status_code, 502);
+    assert_eq!(handler(&bad_url, post(BOOK)).await.expect("an answer").status(), 502);
 }
 
 #[tokio::test]
 async fn a_missing_table_answers_500() {
     let (deps, ..) = deps(false).await;
     let response = handler(&deps, post(BOOK)).await.expect("an answer");
-    assert_eq!(response.status_code, 500);
+    assert_eq!(response.status(), 500);
     assert_eq!(body(&response)["message"], "the order could not be stored");
     let read = handler(&deps, event(Method::GET, "/orders/{id}", "/orders/o-1", None)).await.expect("an answer");
-    assert_eq!(read.status_code, 500);
+    assert_eq!(read.status(), 500);
 }
 
 /// Runs the handler as a sampled invocation whose function segment is [`FACADE`]; the documents it sent.
-async fn traced(deps: &Deps, mut event: LambdaEvent<ApiGatewayProxyRequest>) -> (ApiGatewayProxyResponse, Vec<Value>) {
-    event.context.xray_trace_id = Some(SAMPLED.to_owned());
+async fn traced(deps: &Deps, request: Request) -> (Response<Body>, Vec<Value>) {
+    let mut context = request.lambda_context();
+    context.xray_trace_id = Some(SAMPLED.to_owned());
     let sink = MemorySink::new();
-    let response = sink.scope(handler(deps, event)).await.expect("an answer");
+    let response = sink.scope(handler(deps, request.with_lambda_context(context))).await.expect("an answer");
     let docs: Vec<Value> = sink.documents().into_iter().filter(|d| d["in_progress"] != true).collect();
     (response, xray_schema_check::all_valid(docs))
 }
@@ -179,9 +206,9 @@ async fn traced(deps: &Deps, mut event: LambdaEvent<ApiGatewayProxyRequest>) -> 
 async fn the_trace_shows_our_code_the_pricing_api_and_dynamodb() {
     let (deps, _, table, seen) = deps(true).await;
     let placed = post(BOOK);
-    let order_id = placed.payload.request_context.request_id.clone().expect("request id");
+    let order_id = request_id(&placed);
     let (response, docs) = traced(&deps, placed).await;
-    assert_eq!(response.status_code, 201);
+    assert_eq!(response.status(), 201);
 
     let names: Vec<&str> = docs.iter().filter_map(|d| d["name"].as_str()).collect();
     assert_eq!(names, ["127.0.0.1", "quote", "DynamoDB", "save_order", "## handler"]);
@@ -219,7 +246,7 @@ async fn the_trace_shows_our_code_the_pricing_api_and_dynamodb() {
 async fn a_missing_table_is_a_fault_of_save_order_under_dynamodb_s_error() {
     let (deps, _, table, _) = deps(false).await;
     let (response, docs) = traced(&deps, post(BOOK)).await;
-    assert_eq!(response.status_code, 500);
+    assert_eq!(response.status(), 500);
 
     // DynamoDB answered 400 ResourceNotFoundException: an error of the call (the service refused it) ...
     let dynamodb = named(&docs, "DynamoDB");
@@ -244,7 +271,7 @@ async fn a_missing_table_is_a_fault_of_save_order_under_dynamodb_s_error() {
 async fn client_errors_mark_the_handler_error_and_pricing_failures_fault_quote() {
     let (deps, ..) = deps(true).await;
     let (response, docs) = traced(&deps, post(r#"{"customer_id":"c-1","sku":"unknown","quantity":1}"#)).await;
-    assert_eq!(response.status_code, 422);
+    assert_eq!(response.status(), 422);
     let handler_doc = named(&docs, "## handler");
     assert_eq!((handler_doc["error"].clone(), handler_doc.get("fault")), (json!(true), None));
     // A 404 from the pricing API is its answer for an unknown SKU: an error of the call, not of quote.
@@ -252,7 +279,7 @@ async fn client_errors_mark_the_handler_error_and_pricing_failures_fault_quote()
     assert_eq!(named(&docs, "quote").get("fault"), None);
 
     let (response, docs) = traced(&deps, post(r#"{"customer_id":"c-1","sku":"broken","quantity":1}"#)).await;
-    assert_eq!(response.status_code, 502);
+    assert_eq!(response.status(), 502);
     assert_eq!(named(&docs, "127.0.0.1")["fault"], true);
     assert_eq!(named(&docs, "quote")["fault"], true);
     assert_eq!(named(&docs, "## handler")["fault"], true);
@@ -267,7 +294,7 @@ async fn each_order_placed_is_announced_to_the_queues_in_its_trace() {
     let queue = queue.expect("url");
     let deps = deps.publishing_to([queue.clone()]);
     let (response, docs) = traced(&deps, post(BOOK)).await;
-    assert_eq!(response.status_code, 201);
+    assert_eq!(response.status(), 201);
 
     let names: Vec<&str> = docs.iter().filter_map(|d| d["name"].as_str()).collect();
     assert_eq!(names, ["127.0.0.1", "quote", "DynamoDB", "save_order", "SQS", "publish_order_event", "## handler"]);

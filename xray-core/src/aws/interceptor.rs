@@ -52,6 +52,7 @@ impl XRayInterceptor {
     /// as well, the call is recorded once, by this one, and its carrier wins; of two publishing interceptors on one
     /// call, the per-call one wins over the client's.
     #[cfg(feature = "sqs")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
     pub fn publishing(carrier: Carrier) -> PublishingInterceptor {
         PublishingInterceptor { id: next_id(), carrier }
     }

@@ -37,11 +37,13 @@ mod interceptor;
 mod resources;
 
 #[cfg(feature = "sqs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
 pub use interceptor::PublishingInterceptor;
 pub use interceptor::XRayInterceptor;
 
 /// Builds an instrumented client of any `aws-sdk-*` crate from an `SdkConfig`:
 /// `xray_core::aws_client!(aws_sdk_dynamodb, &sdk_config)`.
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 #[macro_export]
 macro_rules! aws_client {
     ($sdk:ident, $config:expr) => {

@@ -394,5 +394,27 @@ impl<T> CaptureNothing for Response<'_, T> {
     fn __xray_capture(&self, _invocation: &Invocation, _fn_name: &'static str, _name: &'static str) {}
 }
 
+/// The request a `lambda_http` handler takes, as `#[traced_handler]` reads its trace header: from the invocation's
+/// Lambda context, which lambda_http keeps in the request's extensions (what `RequestExt::lambda_context_ref` reads).
+/// Without the `lambda-http` feature nothing implements it, so a `lambda_http` handler fails to compile with the
+/// message below instead of running untraced.
+#[diagnostic::on_unimplemented(
+    message = "`#[traced_handler]` cannot read a trace header from `{Self}`",
+    label = "expected a `lambda_http::Request` (`http::Request<lambda_http::Body>`)",
+    note = "a handler whose last parameter is a `Request` is taken for a `lambda_http` handler, which needs the \
+            `lambda-http` feature of xray-core (`xray-rs-core`)"
+)]
+pub trait LambdaRequest {
+    /// The invocation's trace header, if the request carries its Lambda context and the context has one.
+    fn xray_trace_header(&self) -> Option<&str>;
+}
+
+#[cfg(feature = "lambda-http")]
+impl<B> LambdaRequest for http::Request<B> {
+    fn xray_trace_header(&self) -> Option<&str> {
+        self.extensions().get::<lambda_runtime::Context>()?.xray_trace_id.as_deref()
+    }
+}
+
 #[cfg(feature = "sqs")]
 pub mod sqs;

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use collector::{CollectError, UdpCollector};
 
 use crate::emit::{self, Emitter, Scoped};

@@ -49,8 +49,30 @@ impl Deps {
     }
 }
 
+// lambda_http handlers, as `lambda_http::run(service_fn(..))` takes them.
+#[traced_handler]
+async fn http_impl_response(request: lambda_http::Request) -> Result<impl lambda_http::IntoResponse, Error> {
+    Ok(format!("{} {}", request.method(), request.uri()))
+}
+
+#[traced_handler(name = "## api")]
+async fn http_response(
+    deps: &Deps,
+    _request: lambda_http::Request,
+) -> Result<lambda_http::Response<lambda_http::Body>, Error> {
+    Ok(lambda_http::Response::builder().status(200).body(deps.greeting.clone().into())?)
+}
+
+#[allow(dead_code)]
+async fn run_http(deps: &Deps) -> Result<(), Error> {
+    lambda_http::run(service_fn(http_impl_response)).await?;
+    lambda_http::run(service_fn(|request| http_response(deps, request))).await
+}
+
 fn main() {
     let deps = Deps { greeting: "hi".into() };
+    let _ = http_impl_response(lambda_http::Request::default());
+    let _ = http_response(&deps, lambda_http::Request::default());
     let _ = service_fn(|event| shared_state(&deps, event));
     let _ = shared_state_two_argument_form(&deps, Value::Null, Context::default());
     let _ = deps.handle(LambdaEvent::new(Value::Null, Context::default()));
