@@ -34,8 +34,20 @@
 //! With the default `macros` feature, `#[traced]` and `#[traced_handler]` (from `xray-macros`) instrument functions
 //! in one line; [`lambda::Invocation`] is what `#[traced_handler]` does, callable by hand. With the `sqs` feature,
 //! `#[traced_publish]` and `#[traced_subscribe]` carry the trace through a queue, from the send call to the
-//! processing of each message (by hand: `sqs::process`, and [`queue`]). The `off` feature makes the macros emit every
-//! annotated function unchanged.
+//! processing of each message (by hand: `sqs::process`, and [`queue`]). With `lambda-http`, `#[traced_handler]` also
+//! takes `lambda_http` handlers. The `off` feature makes the macros emit every annotated function unchanged.
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `macros` | yes | `#[traced]`, `#[traced_handler]`; with `sqs`, `#[traced_publish]` and `#[traced_subscribe]` |
+//! | `aws` | yes | `aws_client!` and `aws::XRayInterceptor`: every `aws-sdk-*` call a subsegment |
+//! | `sqs`, `sns` | | `sqs`: trace carriers on SQS (and SNS) messages, and reading them back |
+//! | `reqwest` | | `http::XRayMiddleware` for `reqwest-middleware` clients |
+//! | `lambda-http` | | `#[traced_handler]` on `lambda_http` handlers |
+//! | `testing` | | `testing::UdpCollector`, a daemon stand-in |
+//! | `off` | | the macros emit functions unchanged |
+//!
+//! The package is published as `xray-rs-core`; its library is `xray_core`.
 //!
 //! Nothing here fails the traced code: bad headers, bad settings, invalid annotations, oversized documents and a
 //! daemon that is down give a diagnostic on stderr (see [`diag`]) and the code carries on.
