@@ -189,6 +189,8 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `async fn handler(payload: T, context: Context) -> Result<R, E>` (for `service_fn(|e| handler(e.payload,
 /// e.context))`). Parameters before those are passed through: shared state, as in
 /// `async fn handler(deps: &Deps, event: LambdaEvent<T>)` called by `service_fn(|e| handler(&deps, e))`, or `&self`.
+/// `T` is any payload, typed events included: `LambdaEvent<SqsEventObj<Order>>`, whose records
+/// (`SqsMessageObj<Order>`) `#[traced_subscribe]` processes.
 ///
 /// - The trace header comes from the invocation's Context (`xray_trace_id`); only when it has none is
 ///   `_X_AMZN_TRACE_ID` read, because lambda_runtime does not set that variable per invocation when it runs
