@@ -257,3 +257,23 @@ async fn link_mode_records_an_unsampled_producers_message_in_the_consumers_trace
     let (_, docs) = consume(received(Some(PRODUCER)), Mode::Link).await;
     assert_eq!(named(&docs, "handle_order")["annotations"]["linked_trace_sampled"], true);
 }
+
+// Regression (issue 18, point 13): a producer's `Sampled=0` hid the processing from every consumer that continued
+// its trace, with no choice on the consumer's side.
+#[tokio::test]
+async fn continue_or_link_continues_a_sampled_producer_and_records_an_unsampled_ones_message_in_the_consumers_trace() {
+    let (_, docs) = consume(received(Some(PRODUCER)), Mode::ContinueOrLink).await;
+    assert_eq!(
+        (docs.len(), &docs[0]["trace_id"], &docs[0]["name"]),
+        (1, &PRODUCER_ROOT.into(), &"orders-consumer".into())
+    );
+
+    let unsampled = PRODUCER.replace("Sampled=1", "Sampled=0");
+    let (header, docs) = consume(received(Some(&unsampled)), Mode::ContinueOrLink).await;
+    let processing = named(&docs, "handle_order");
+    assert_eq!((&processing["trace_id"], &processing["parent_id"]), (&ROOT.into(), &FACADE.into()));
+    assert_eq!(processing["annotations"]["linked_trace_id"], PRODUCER_ROOT);
+    assert_eq!(processing["annotations"]["linked_trace_sampled"], false);
+    // Calls made while processing carry the consumer's trace, not the producer's.
+    assert!(header.starts_with(&format!("Root={ROOT};")), "{header}");
+}

@@ -501,3 +501,25 @@ async fn typed_records_of_a_typed_event_continue_their_producers_traces_from_the
     assert_eq!(linked, Ok(7));
     assert_eq!(named(&docs, "handle_typed_sync")["annotations"]["linked_trace_id"], PRODUCER_ROOT);
 }
+
+#[traced_subscribe(mode = "continue_or_link")]
+async fn handle_untrusted(message: &SqsMessage) -> Result<Seen, OrderError> {
+    Ok((message.body.clone().unwrap_or_default(), store().await))
+}
+
+// Regression (issue 18, point 13): a consumer could not record the messages a producer marked `Sampled=0`.
+#[tokio::test]
+async fn continue_or_link_records_an_unsampled_producers_message_in_the_consumers_trace() {
+    let unsampled = PRODUCER.replace("Sampled=1", "Sampled=0");
+    let message = event("m-1", BODY, Some((Carrier::SystemAttribute, &unsampled)));
+    let (seen, docs) = in_invocation(handle_untrusted(&message)).await;
+    seen.expect("processed");
+    let processing = named(&docs, "handle_untrusted");
+    assert_eq!(
+        (&processing["trace_id"], &processing["annotations"]["linked_trace_sampled"]),
+        (&ROOT.into(), &false.into())
+    );
+    let message = event("m-2", BODY, Some((Carrier::SystemAttribute, PRODUCER)));
+    let (_, docs) = polled(handle_untrusted(&message)).await;
+    assert_eq!((&docs[0]["trace_id"], &docs[0]["parent_id"]), (&PRODUCER_ROOT.into(), &PRODUCER_PARENT.into()));
+}
