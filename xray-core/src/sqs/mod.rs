@@ -56,7 +56,7 @@
 //! # Reading
 //!
 //! [`read_event`] (an `aws_lambda_events` `SqsMessage`), [`read_typed`] (a typed record `SqsMessageObj<T>`) and
-//! [`read_sdk`] (an `aws-sdk-sqs` `Message`) return one [`Received`](crate::queue::Received): the producer's header
+//! [`read_sdk`] (an `aws-sdk-sqs` `Message`) return one [`Received`]: the producer's header
 //! text (system attribute, else message attribute, else envelope; a blank value counts as none), the body to process
 //! (the original one when the body was an envelope put there for this message), `SentTimestamp`, the message id and
 //! the queue. They record nothing; [`Processing::begin`](crate::queue::Processing::begin) reads the header, once.
