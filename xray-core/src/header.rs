@@ -226,6 +226,79 @@ impl TraceHeader {
     }
 }
 
+/// The longest trace header, in bytes, passed on whole when taken from outside the process (a message, an event, an
+/// incoming request). AWS documents no maximum for `X-Amzn-Trace-Id` or SQS's `AWSTraceHeader`; what AWS itself
+/// writes (`Root` 35 characters, `Parent` 16, `Sampled` 1, a `Lineage` of a few entries) is under 200 bytes, and
+/// OpenTelemetry's X-Ray propagator for Java refuses headers over 256 characters. 1024 bytes leaves room for keys
+/// of other tracers and stays far below the 8 KiB many HTTP servers allow for all of a request's headers.
+pub const MAX_INCOMING_LEN: usize = 1024;
+
+/// The most keys other than `Root`, `Parent`, `Sampled`, `Lineage` and `Self` passed on from a header taken from
+/// outside the process.
+pub const MAX_UNKNOWN_KEYS: usize = 8;
+
+/// The longest `Lineage` value, in bytes, kept from a header over the bound.
+pub const MAX_LINEAGE_LEN: usize = 256;
+
+/// A header taken from outside the process, read as far as it can be ([`TraceHeader::incoming`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// The header to continue; `None` when there is no valid `Root`. Its extra fields are [`Incoming::extra`].
+    pub header: Option<TraceHeader>,
+    /// `Lineage` and unknown keys to pass on, also when there is no valid `Root`.
+    pub extra: Vec<(String, String)>,
+    /// Why strict parsing refused the header, when it did: the header and extra fields are then what
+    /// [`TraceHeader::salvage`] kept.
+    pub malformed: Option<HeaderError>,
+    /// Set when the header was over the bound ([`MAX_INCOMING_LEN`], [`MAX_UNKNOWN_KEYS`]): only `Root`, `Parent`,
+    /// `Sampled` and one `Lineage` (of at most [`MAX_LINEAGE_LEN`] bytes) were kept.
+    pub over_bound: Option<OverBound>,
+}
+
+/// How far a header taken from outside the process was over the bound, and what was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBound {
+    /// The header's length in bytes.
+    pub len: usize,
+    /// How many unknown keys it had.
+    pub unknown_keys: usize,
+    /// How many fields were dropped.
+    pub dropped: usize,
+}
+
+impl TraceHeader {
+    /// Reads a header taken from outside the process: strictly if it can, else what [`TraceHeader::salvage`] keeps;
+    /// then bounded, so that no sender can make this process pass on a header that downstream services refuse.
+    /// The model reports nothing: the caller turns `malformed` and `over_bound` into diagnostics.
+    pub fn incoming(text: &str) -> Incoming {
+        let (mut header, mut extra, malformed) = match Self::parse(text) {
+            Ok(mut header) => {
+                let extra = std::mem::take(&mut header.extra);
+                (Some(header), extra, None)
+            }
+            Err(err) => {
+                let salvaged = Self::salvage(text);
+                (salvaged.header, salvaged.extra, Some(err))
+            }
+        };
+        let unknown_keys = extra.iter().filter(|(key, _)| key != "Lineage").count();
+        let over_bound = (text.len() > MAX_INCOMING_LEN || unknown_keys > MAX_UNKNOWN_KEYS).then(|| {
+            let before = extra.len();
+            let mut lineage = false;
+            extra.retain(|(key, value)| {
+                let keep = !lineage && key == "Lineage" && value.len() <= MAX_LINEAGE_LEN;
+                lineage |= keep;
+                keep
+            });
+            OverBound { len: text.len(), unknown_keys, dropped: before - extra.len() }
+        });
+        if let Some(header) = &mut header {
+            header.extra.clone_from(&extra);
+        }
+        Incoming { header, extra, malformed, over_bound }
+    }
+}
+
 /// The value every occurrence agrees on; `None` when there are none or they differ.
 fn agreed<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
     let first = *values.first()?;
@@ -370,6 +443,31 @@ mod tests {
     }
 
     const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+
+    #[test]
+    fn an_incoming_header_within_the_bound_is_read_whole_and_one_over_it_keeps_the_four_fields() {
+        let within = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1;k=v");
+        let incoming = TraceHeader::incoming(&within);
+        assert_eq!((incoming.malformed, incoming.over_bound), (None, None));
+        assert_eq!(incoming.header.map(|h| h.to_string()), Some(within.clone()));
+
+        let long = format!("{within};pad={}", "x".repeat(MAX_INCOMING_LEN));
+        let incoming = TraceHeader::incoming(&long);
+        assert_eq!(incoming.over_bound, Some(OverBound { len: long.len(), unknown_keys: 2, dropped: 2 }));
+        let kept = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1");
+        assert_eq!(incoming.header.map(|h| h.to_string()).as_deref(), Some(kept.as_str()));
+
+        // Over the bound by its keys, malformed as well, with an oversized Lineage: Root, Parent and Sampled remain.
+        let keys: String = (0..=MAX_UNKNOWN_KEYS).map(|i| format!(";k{i}=v")).collect();
+        let text = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0;Lineage={};broken{keys}", "l".repeat(300));
+        let incoming = TraceHeader::incoming(&text);
+        assert!(incoming.malformed.is_some() && incoming.over_bound.is_some());
+        assert_eq!(incoming.extra, []);
+        assert_eq!(
+            incoming.header.map(|h| h.to_string()),
+            Some(format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0"))
+        );
+    }
 
     #[test]
     fn parses_the_lambda_form_with_lineage() {

@@ -1,6 +1,6 @@
 //! A message taken from a queue and processed: in its producer's trace ([`Mode::Continue`]) or in the consumer's
 //! own, linked to the producer's ([`Mode::Link`]). What `#[traced_subscribe]` does, for any queue; `crate::sqs`
-//! reads the producer's header out of SQS messages.
+//! reads a [`Received`] out of SQS messages, another queue's code can fill one in by hand.
 //!
 //! **Continue** (the default): the processing is a new segment in the producer's trace — trace id its `Root`, parent
 //! its `Parent` (the send call's subsegment) — named after the consuming service, starting when the message was
@@ -14,25 +14,45 @@
 //! **Link**: a subsegment per message in the consumer's current trace, annotated `linked_trace_id` with the
 //! producer's trace id, so either trace can be found from the other (`xray-local traces --annotation
 //! linked_trace_id=...`, the console's annotation filter). Pick it to keep one trace per invocation, as X-Ray's own
-//! SQS-to-Lambda linking does; X-Ray offers clients no `links` field to write, so the link is an annotation.
+//! SQS-to-Lambda linking does; X-Ray offers clients no `links` field to write, so the link is an annotation. The
+//! consumer's own sampling decides, whatever the producer's `Sampled`: a message from an unsampled producer
+//! (`Sampled=0`) is recorded when the consumer's trace is, and annotated `linked_trace_sampled = false`, since that
+//! trace id leads to no trace (only to the producer's logs, which name it); a sampled producer's link says `true`.
 //!
-//! A message without a usable header (none, or one that does not parse) is processed in a subsegment of the
-//! current trace in either mode; an unparsable header also gets a diagnostic.
+//! **ContinueOrLink**: continue the producer's trace when it is sampled (or left the decision open), link it when it
+//! says `Sampled=0`, so a producer cannot hide the processing from the consumer's traces.
+//!
+//! # What a consumer trusts
+//!
+//! Anyone who can send to the queue writes the trace header: in continue mode they choose the trace the processing
+//! is recorded in (its id, its parent) and, with `Sampled=0`, that it is not recorded at all. Continue when the
+//! producers are yours; pick [`Mode::ContinueOrLink`] to record processing that a producer said not to sample (in
+//! the consumer's own trace, under its own sampling), or [`Mode::Link`] for producers you do not trust: then they
+//! choose nothing in the consumer's traces but the value of the `linked_trace_id` annotation.
+//!
+//! A message without a usable header (none, or one without a valid `Root`) is processed in a subsegment of the
+//! current trace in every mode. A malformed header keeps what is valid of it (see
+//! [`TraceHeader::salvage`](crate::header::TraceHeader::salvage)), a header over the bound only its `Root`, `Parent`,
+//! `Sampled` and `Lineage` (see [`TraceHeader::incoming`](crate::header::TraceHeader::incoming)), each with a
+//! diagnostic. A `SentTimestamp` in the future, or further back than SQS keeps a message (14 days), is clamped to
+//! now, or to 14 days ago, with a diagnostic.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 
+use std::str::FromStr;
+
 use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::diag::diag;
 use crate::document::Name;
-use crate::header::TraceHeader;
+use crate::header::Sampled;
 use crate::panics::{Instrumented, run_caught};
 use crate::record::Recorder;
 use crate::sampling::SamplingRequest;
 use crate::subsegment::Subsegment;
-use crate::trace::Trace;
+use crate::trace::{Trace, read_incoming};
 
 /// How a message's processing is traced; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,15 +62,80 @@ pub enum Mode {
     Continue,
     /// A subsegment in the consumer's trace, annotated with the producer's trace id.
     Link,
+    /// Continue a producer's trace unless it says `Sampled=0`; link it then.
+    ContinueOrLink,
 }
 
-/// What a consumer knows of a message: the producer's trace header and where the message comes from.
-#[derive(Debug, Clone, Copy, Default)]
+/// Where a producer puts the trace header on the messages it sends; `crate::sqs` says who can read each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Carrier {
+    /// The `AWSTraceHeader` message system attribute (SQS); on SNS, which has no system attributes, the
+    /// `AWSTraceHeader` message attribute.
+    #[default]
+    SystemAttribute,
+    /// A String message attribute named `AWSTraceHeader`, skipped when the message already has 10 attributes.
+    MessageAttribute,
+    /// A versioned JSON envelope around the body: `{"xray_envelope":1,"trace_header":"...","body":"..."}`.
+    Body,
+}
+
+impl Carrier {
+    /// Every carrier, in the order they are documented.
+    pub const ALL: [Carrier; 3] = [Carrier::SystemAttribute, Carrier::MessageAttribute, Carrier::Body];
+
+    /// The carrier's name as `#[traced_publish(carrier = "...")]` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Carrier::SystemAttribute => "system_attribute",
+            Carrier::MessageAttribute => "message_attribute",
+            Carrier::Body => "body",
+        }
+    }
+}
+
+impl fmt::Display for Carrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A carrier name that is not one of `system_attribute`, `message_attribute`, `body`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCarrier(pub String);
+
+impl fmt::Display for UnknownCarrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown carrier `{}`, expected one of: `system_attribute`, `message_attribute`, `body`", self.0)
+    }
+}
+
+impl std::error::Error for UnknownCarrier {}
+
+impl FromStr for Carrier {
+    type Err = UnknownCarrier;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Carrier::ALL.into_iter().find(|c| c.as_str() == name).ok_or_else(|| UnknownCarrier(name.to_owned()))
+    }
+}
+
+/// What a consumer knows of a received message: its producer's trace header, the body to process, where the
+/// message comes from. `crate::sqs` reads one from SQS messages; nothing is recorded until [`Processing::begin`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Received<'a> {
-    /// The producer's `X-Amzn-Trace-Id` value (SQS: the `AWSTraceHeader` system attribute).
-    pub header: Option<&'a str>,
-    /// When the message was sent, in milliseconds since the epoch (SQS: `SentTimestamp`).
-    pub sent_at_ms: Option<u64>,
+    /// The producer's trace header as found, unparsed ([`Processing::begin`] reads it, once): SQS's `AWSTraceHeader`
+    /// system attribute, else the `AWSTraceHeader` message attribute, else the body envelope. A blank value counts as
+    /// none.
+    pub trace_header: Option<Cow<'a, str>>,
+    /// The carrier `trace_header` came from.
+    pub found_in: Option<Carrier>,
+    /// The body the consumer should see: the payload from inside the trace envelope when [`Received::unwrapped`],
+    /// else the body as it arrived.
+    pub body: Option<Cow<'a, str>>,
+    /// Whether `body` was taken out of a trace envelope the producer put around it for this message.
+    pub unwrapped: bool,
+    /// When the message was sent, in milliseconds since the Unix epoch (SQS: `SentTimestamp`).
+    pub sent_timestamp_ms: Option<u64>,
     /// The message's id.
     pub message_id: Option<&'a str>,
     /// The queue's name.
@@ -89,31 +174,40 @@ impl Processing {
         segment_name: impl Into<Cow<'static, str>>,
         subsegment_name: impl Into<Cow<'static, str>>,
     ) -> Self {
-        let header = message.header.map(str::trim).filter(|h| !h.is_empty());
-        let parsed = header.and_then(|text| match TraceHeader::parse(text) {
-            Ok(parsed) => Some(parsed),
-            Err(err) => {
-                let id = message.message_id.unwrap_or("?");
-                diag!(MalformedHeader, "{err} (in `{text}`, message {id}); processed in the current trace");
-                None
-            }
-        });
-        let traced = match (mode, parsed) {
+        // Read once: salvaged when malformed, bounded when oversized, each with a diagnostic.
+        let text = message.trace_header.as_deref().map(str::trim).filter(|h| !h.is_empty());
+        let incoming = text.map(read_incoming);
+        let upstream = incoming.as_ref().and_then(|i| i.header.as_ref()).map(|h| (h.root(), h.sampled()));
+        let mode = match (mode, upstream) {
+            (Mode::ContinueOrLink, Some((_, Sampled::No))) => Mode::Link,
+            (Mode::ContinueOrLink, _) => Mode::Continue,
+            (mode, _) => mode,
+        };
+        let traced = match (mode, upstream) {
             (Mode::Continue, Some(_)) => {
                 let request = SamplingRequest { host: None, method: None, url_path: message.queue };
-                let trace = Trace::segment(segment_name, header, &request);
-                if let Some(sent) = message.sent_at_ms {
+                let trace = Trace::continued(segment_name, incoming, &request);
+                if let Some(sent) = message.sent_timestamp_ms {
                     let queue = message.queue.unwrap_or("queue");
-                    trace.record_wait(Name::sanitized(Cow::Owned(format!("{queue} wait"))), from_ms(sent));
+                    let start = wait_start(sent, Timestamp::now(), message.message_id);
+                    trace.record_wait(Name::sanitized(Cow::Owned(format!("{queue} wait"))), start);
                 }
                 Traced::Segment(trace)
             }
-            (Mode::Link, Some(parsed)) => {
+            (_, Some((root, sampled))) => {
                 let subsegment = Subsegment::begin(subsegment_name);
-                subsegment.recorder().put_annotation("linked_trace_id", parsed.root().to_string());
+                let rec = subsegment.recorder();
+                rec.put_annotation("linked_trace_id", root.to_string());
+                rec.put_annotation("linked_trace_sampled", sampled != Sampled::No);
                 Traced::Subsegment(subsegment)
             }
-            (_, None) => Traced::Subsegment(Subsegment::begin(subsegment_name)),
+            (_, None) => {
+                if text.is_some() {
+                    let id = message.message_id.unwrap_or("?");
+                    diag!(MalformedHeader, "message {id} has no usable trace header; processed in the current trace");
+                }
+                Traced::Subsegment(Subsegment::begin(subsegment_name))
+            }
         };
         let processing = Self { traced: Some(traced) };
         if let Some(rec) = processing.recorder() {
@@ -186,6 +280,29 @@ impl Drop for Processing {
     }
 }
 
-fn from_ms(ms: u64) -> Timestamp {
-    Timestamp::from_micros(ms.saturating_mul(1000))
+/// SQS keeps a message 14 days at most: no wait in the queue is longer.
+const MAX_WAIT_MS: u64 = 14 * 24 * 3600 * 1000;
+
+/// How far ahead of this host's clock a sender's clock may be before its timestamp is reported.
+const CLOCK_SKEW_MS: u64 = 60 * 1000;
+
+/// When the wait in the queue began: `sent_ms`, clamped to between 14 days ago and `now`; a clamp beyond the clock
+/// skew a host may have gets a diagnostic.
+fn wait_start(sent_ms: u64, now: Timestamp, message_id: Option<&str>) -> Timestamp {
+    let now_ms = now.as_micros() / 1000;
+    let id = message_id.unwrap_or("?");
+    let clamped = if sent_ms > now_ms.saturating_add(CLOCK_SKEW_MS) {
+        diag!(Carrier, "message {id}: `SentTimestamp={sent_ms}` is in the future; its wait in the queue is taken as 0");
+        now_ms
+    } else if now_ms.saturating_sub(sent_ms) > MAX_WAIT_MS {
+        diag!(
+            Carrier,
+            "message {id}: `SentTimestamp={sent_ms}` is further back than SQS keeps a message; its wait in the queue \
+             is taken as 14 days"
+        );
+        now_ms - MAX_WAIT_MS
+    } else {
+        sent_ms.min(now_ms)
+    };
+    Timestamp::from_micros(clamped.saturating_mul(1000))
 }

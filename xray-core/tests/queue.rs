@@ -13,7 +13,13 @@ const PRODUCER: &str = "Root=1-6560e000-aaaaaaaaaaaaaaaaaaaaaaaa;Parent=11111111
 const PRODUCER_ROOT: &str = "1-6560e000-aaaaaaaaaaaaaaaaaaaaaaaa";
 
 fn received(header: Option<&str>) -> Received<'_> {
-    Received { header, sent_at_ms: Some(now_ms() - 1500), message_id: Some("m-1"), queue: Some("orders") }
+    Received {
+        trace_header: header.map(Into::into),
+        sent_timestamp_ms: Some(now_ms() - 1500),
+        message_id: Some("m-1"),
+        queue: Some("orders"),
+        ..Received::default()
+    }
 }
 
 fn now_ms() -> u64 {
@@ -90,13 +96,14 @@ async fn link_mode_is_a_subsegment_of_the_consumer_annotated_with_the_producers_
 
 #[tokio::test]
 async fn a_message_without_a_usable_header_is_processed_in_the_consumers_trace() {
-    for header in [None, Some("Root=garbage;Sampled=1")] {
-        let before = xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader);
-        let (_, docs) = consume(received(header), Mode::Continue).await;
+    for (id, header) in [("m-none", None), ("m-garbage", Some("Root=garbage;Sampled=1"))] {
+        let (_, docs) = consume(Received { message_id: Some(id), ..received(header) }, Mode::Continue).await;
         let processing = named(&docs, "handle_order");
         assert_eq!(processing["trace_id"], ROOT, "{header:?}");
         assert!(processing["annotations"].get("linked_trace_id").is_none());
-        let diagnosed = xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader) > before;
+        // Other tests report diagnostics of the same kind at the same time: this message's is told by its id.
+        let said = format!("message {id} has no usable trace header");
+        let diagnosed = xray_core::diag::recent().iter().any(|(_, text)| text.contains(&said));
         assert_eq!(diagnosed, header.is_some(), "{header:?}");
     }
 }
@@ -109,7 +116,7 @@ async fn messages_processed_concurrently_keep_their_own_traces() {
         roots.iter().enumerate().map(|(i, r)| format!("Root={r};Parent={:016x};Sampled=1", i + 1)).collect();
     let seen = sink
         .scope(futures_join_all(headers.iter().map(|header| async move {
-            let message = Received { header: Some(header), ..Received::default() };
+            let message = Received { trace_header: Some(header.into()), ..Received::default() };
             let processing = Processing::begin(&message, Mode::Continue, "consumer", "handle");
             let seen = processing
                 .instrument(async {
@@ -167,4 +174,106 @@ fn a_synchronous_body_runs_in_the_processings_context_and_its_panic_is_recorded(
     assert_eq!(docs[0]["cause"]["exceptions"][0]["message"], "poisoned");
     // Outside it, the thread's context is what it was.
     assert!(Context::current().is_none());
+}
+
+// Regression (issue 18, point 12): a malformed `AWSTraceHeader` lost its valid Root and Lineage, where the HTTP path
+// keeps them: the message was processed in the consumer's trace and Lambda's loop detection was cut.
+#[tokio::test]
+async fn a_malformed_header_keeps_its_root_and_lineage_as_the_http_path_does() {
+    let malformed = format!("{PRODUCER};garbage");
+    let before = xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader);
+    let (header, docs) = consume(received(Some(&malformed)), Mode::Continue).await;
+    assert!(xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader) > before);
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    assert_eq!((&docs[0]["trace_id"], &docs[0]["parent_id"]), (&PRODUCER_ROOT.into(), &"1111111111111111".into()));
+    let work = named(docs[0]["subsegments"].as_array().expect("subsegments"), "DynamoDB");
+    let work_id = work["id"].as_str().expect("id");
+    assert_eq!(header, format!("Root={PRODUCER_ROOT};Parent={work_id};Sampled=1;Lineage=a87bd80c:1"));
+}
+
+// Regression (issue 18, point 12): a `SentTimestamp` of 0, or a year ahead, became a 57-year (or negative) wait.
+#[tokio::test]
+async fn a_sent_timestamp_far_in_the_past_or_future_is_clamped_with_a_diagnostic() {
+    const DAY_MS: u64 = 24 * 3600 * 1000;
+    for sent in [0, now_ms() + 365 * DAY_MS] {
+        let before = xray_core::diag::count(xray_core::diag::DiagKind::Carrier);
+        let message = Received { sent_timestamp_ms: Some(sent), ..received(Some(PRODUCER)) };
+        let (_, docs) = consume(message, Mode::Continue).await;
+        assert!(xray_core::diag::count(xray_core::diag::DiagKind::Carrier) > before, "{sent}");
+        let segment = &docs[0];
+        let (start, end) = (segment["start_time"].as_f64().expect("start"), segment["end_time"].as_f64().expect("end"));
+        // SQS keeps a message 14 days at most: no wait is longer, none is negative.
+        assert!(end - start <= 14.0 * 86400.0 + 1.0 && end >= start, "{sent}: {segment}");
+        let wait = named(segment["subsegments"].as_array().expect("subsegments"), "orders wait");
+        assert!(wait["end_time"].as_f64() >= wait["start_time"].as_f64(), "{sent}: {wait}");
+    }
+}
+
+/// A header with `Lineage` and an unknown key `junk` of `junk` bytes, as an attacker can put on a message.
+fn oversized(junk: usize) -> String {
+    format!("{PRODUCER};junk={}", "x".repeat(junk))
+}
+
+// Regression (issue 18, point 9): a 200 KB `AWSTraceHeader` was passed on to every downstream call, whose service
+// refused the request, and the message became a poison message.
+#[tokio::test]
+async fn an_oversized_header_keeps_root_parent_sampled_and_lineage_and_drops_the_rest_with_a_diagnostic() {
+    let huge = oversized(200 * 1024);
+    let many_keys: String = (0..40).fold(PRODUCER.to_owned(), |h, i| format!("{h};k{i}=v"));
+    for text in [&huge, &many_keys] {
+        let before = xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader);
+        let (header, docs) = consume(received(Some(text)), Mode::Continue).await;
+        assert!(xray_core::diag::count(xray_core::diag::DiagKind::MalformedHeader) > before);
+        assert_eq!(docs[0]["trace_id"], PRODUCER_ROOT);
+        let work = named(docs[0]["subsegments"].as_array().expect("subsegments"), "DynamoDB");
+        let work_id = work["id"].as_str().expect("id");
+        assert_eq!(header, format!("Root={PRODUCER_ROOT};Parent={work_id};Sampled=1;Lineage=a87bd80c:1"));
+    }
+    // The same bound holds for an invocation's header and an incoming request's.
+    let lambda = huge.replace("Parent=1111111111111111", &format!("Parent={FACADE}"));
+    let invocation = Trace::lambda(Some(&lambda));
+    let passed = invocation.context().scope(async { Context::current().expect("context").trace_header_value() });
+    assert_eq!(passed.await, format!("Root={PRODUCER_ROOT};Parent={FACADE};Sampled=1;Lineage=a87bd80c:1"));
+    let request = xray_core::sampling::SamplingRequest { host: None, method: None, url_path: None };
+    let segment = Trace::segment("api", Some(&huge), &request);
+    let passed = segment.context().scope(async { Context::current().expect("context").trace_header_value() });
+    assert!(!passed.await.contains("junk"));
+    segment.end();
+    // A header within the bound is passed on whole.
+    let (header, _) = consume(received(Some(&oversized(100))), Mode::Continue).await;
+    assert!(header.ends_with(&format!(";Lineage=a87bd80c:1;junk={}", "x".repeat(100))), "{header}");
+}
+
+// Regression (issue 18, point 4): in link mode an unsampled producer's trace id was annotated as if there were a
+// trace to find.
+#[tokio::test]
+async fn link_mode_records_an_unsampled_producers_message_in_the_consumers_trace_and_says_the_link_is_unsampled() {
+    let unsampled = PRODUCER.replace("Sampled=1", "Sampled=0");
+    let (_, docs) = consume(received(Some(&unsampled)), Mode::Link).await;
+    let processing = named(&docs, "handle_order");
+    assert_eq!(processing["trace_id"], ROOT);
+    assert_eq!(processing["annotations"]["linked_trace_id"], PRODUCER_ROOT);
+    assert_eq!(processing["annotations"]["linked_trace_sampled"], false);
+    let (_, docs) = consume(received(Some(PRODUCER)), Mode::Link).await;
+    assert_eq!(named(&docs, "handle_order")["annotations"]["linked_trace_sampled"], true);
+}
+
+// Regression (issue 18, point 13): a producer's `Sampled=0` hid the processing from every consumer that continued
+// its trace, with no choice on the consumer's side.
+#[tokio::test]
+async fn continue_or_link_continues_a_sampled_producer_and_records_an_unsampled_ones_message_in_the_consumers_trace() {
+    let (_, docs) = consume(received(Some(PRODUCER)), Mode::ContinueOrLink).await;
+    assert_eq!(
+        (docs.len(), &docs[0]["trace_id"], &docs[0]["name"]),
+        (1, &PRODUCER_ROOT.into(), &"orders-consumer".into())
+    );
+
+    let unsampled = PRODUCER.replace("Sampled=1", "Sampled=0");
+    let (header, docs) = consume(received(Some(&unsampled)), Mode::ContinueOrLink).await;
+    let processing = named(&docs, "handle_order");
+    assert_eq!((&processing["trace_id"], &processing["parent_id"]), (&ROOT.into(), &FACADE.into()));
+    assert_eq!(processing["annotations"]["linked_trace_id"], PRODUCER_ROOT);
+    assert_eq!(processing["annotations"]["linked_trace_sampled"], false);
+    // Calls made while processing carry the consumer's trace, not the producer's.
+    assert!(header.starts_with(&format!("Root={ROOT};")), "{header}");
 }

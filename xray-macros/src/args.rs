@@ -68,16 +68,18 @@ impl Carrier {
     ];
 }
 
-/// `mode = "continue" | "link"`, as `xray_core::queue::Mode` names them.
+/// `mode = "continue" | "link" | "continue_or_link"`, as `xray_core::queue::Mode` names them.
 #[derive(Clone, Copy, Default)]
 pub(crate) enum Mode {
     #[default]
     Continue,
     Link,
+    ContinueOrLink,
 }
 
 impl Mode {
-    const NAMES: &'static [(&'static str, Mode)] = &[("continue", Mode::Continue), ("link", Mode::Link)];
+    const NAMES: &'static [(&'static str, Mode)] =
+        &[("continue", Mode::Continue), ("link", Mode::Link), ("continue_or_link", Mode::ContinueOrLink)];
 }
 
 /// `namespace = "remote" | "aws"`.

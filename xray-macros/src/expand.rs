@@ -440,13 +440,13 @@ struct MessageParam {
     by_ref: bool,
 }
 
-/// The message types `#[traced_subscribe]` finds by name: `aws_lambda_events::sqs::SqsMessage` and
-/// `aws_sdk_sqs::types::Message`.
-const MESSAGE_TYPES: &[&str] = &["SqsMessage", "Message"];
+/// The message types `#[traced_subscribe]` finds by name: `aws_lambda_events::sqs::SqsMessage`, its typed
+/// `SqsMessageObj<T>`, and `aws_sdk_sqs::types::Message`.
+const MESSAGE_TYPES: &[&str] = &["SqsMessage", "SqsMessageObj", "Message"];
 
-const MESSAGE_EXPECTED: &str = "`#[traced_subscribe]` takes one message, as `message: SqsMessage` \
-                                (`aws_lambda_events::sqs`) or `message: Message` (`aws_sdk_sqs::types`), by value or \
-                                by reference";
+const MESSAGE_EXPECTED: &str = "`#[traced_subscribe]` takes one message, as `message: SqsMessage` or `message: \
+                                SqsMessageObj<T>` (`aws_lambda_events::sqs`) or `message: Message` \
+                                (`aws_sdk_sqs::types`), by value or by reference";
 
 /// `ty` without the invisible groups and parentheses around it.
 fn ungrouped(ty: &Type) -> &Type {
@@ -527,6 +527,7 @@ fn traced_subscribe(args: &SubscribeArgs, func: &ItemFn, message: &MessageParam)
     let mode = match args.mode {
         Mode::Continue => quote!(#private::sqs::Mode::Continue),
         Mode::Link => quote!(#private::sqs::Mode::Link),
+        Mode::ContinueOrLink => quote!(#private::sqs::Mode::ContinueOrLink),
     };
     // Spanned at the user's expression, so that a value that is not a string is reported there.
     let queue = match &args.queue {

@@ -191,6 +191,8 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `async fn handler(request: Request) -> Result<impl IntoResponse, E>` run by `lambda_http::run(service_fn(handler))`
 /// (the last parameter's type is named `Request`). Parameters before those are passed through: shared state, as in
 /// `async fn handler(deps: &Deps, event: LambdaEvent<T>)` called by `service_fn(|e| handler(&deps, e))`, or `&self`.
+/// `T` is any payload, typed events included: `LambdaEvent<SqsEventObj<Order>>`, whose records
+/// (`SqsMessageObj<Order>`) `#[traced_subscribe]` processes.
 ///
 /// - The trace header comes from the invocation's Context (`xray_trace_id`; for a `lambda_http` handler, the
 ///   Context lambda_http puts in the request's extensions); only when it has none is `_X_AMZN_TRACE_ID` read,
@@ -371,8 +373,12 @@ pub fn traced_publish(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Traces the processing of one received SQS message, in the trace of the call that sent it (or linked to it).
 ///
 /// The function takes the message, by value or by reference, as an `aws_lambda_events::sqs::SqsMessage` (a record
-/// of the event a Lambda event source mapping delivers) or an `aws_sdk_sqs::types::Message` (from `ReceiveMessage`,
-/// in a poller); the parameter is found by its type's name (`SqsMessage`, `Message`), or named with `message = ...`.
+/// of the event a Lambda event source mapping delivers), a typed record `aws_lambda_events::sqs::SqsMessageObj<T>`
+/// (of an `SqsEventObj<T>`; `T: Clone`), or an `aws_sdk_sqs::types::Message` (from `ReceiveMessage`, in a poller);
+/// the parameter is found by its type's name (`SqsMessage`, `SqsMessageObj`, `Message`), or named with
+/// `message = ...`. A typed record's body was deserialized into `T` before the handler ran, so only the attribute
+/// carriers are read from it: its producers use `carrier = "system_attribute"` (the default) or
+/// `"message_attribute"`, never `"body"`, whose envelope would not deserialize as `T`.
 /// The producer's trace header is read from the `AWSTraceHeader` system attribute, else the `AWSTraceHeader` message
 /// attribute, else the body envelope (`#[traced_publish]`'s three carriers), with the message's `SentTimestamp`, id
 /// and queue. Then, in `xray_core::queue`'s terms:
@@ -388,13 +394,18 @@ pub fn traced_publish(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   mappings.
 /// - `mode = "link"`: a subsegment (named after the function, or `name`) of the consumer's current trace, annotated
 ///   `linked_trace_id` with the producer's trace id, so each trace can be found from the other (X-Ray offers
-///   clients no `links` field to write). Pick it to keep one trace per invocation, as X-Ray's own SQS-to-Lambda
-///   linking does.
+///   clients no `links` field to write), and `linked_trace_sampled` with whether the producer sampled it (a
+///   `Sampled=0` producer's trace id leads to no trace). The consumer's own sampling decides. Pick it to keep one
+///   trace per invocation, as X-Ray's own SQS-to-Lambda linking does, or for producers you do not trust: whoever can
+///   send to the queue chooses a continued trace's id and, with `Sampled=0`, that the processing is not recorded.
+/// - `mode = "continue_or_link"`: continue, unless the producer says `Sampled=0`: link then, so a producer cannot
+///   hide the processing from the consumer's own traces.
 ///
-/// A message without a usable header (none, or one that does not parse, with a diagnostic) is processed in a
-/// subsegment of the current trace in either mode; without a current trace, untraced.
+/// A message without a usable header (none, or one without a valid `Root`, with a diagnostic) is processed in a
+/// subsegment of the current trace in every mode; without a current trace, untraced.
 ///
-/// The function sees the message as the producer wrote it: when the body was an envelope, the parameter is
+/// The function sees the message as the producer wrote it: when the body was an envelope put there for this message
+/// (see `xray_core::sqs`), the parameter is
 /// shadowed by a copy with the original body (by reference: a local copy, made only then, so the function's result
 /// cannot borrow from the message). An `Err` marks the processing (only this message's segment or subsegment)
 /// `fault` with the error as `cause`; a panic is recorded, then resumed. The function's result is returned
@@ -407,7 +418,7 @@ pub fn traced_publish(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | argument | effect |
 /// |---|---|
-/// | `mode = "continue"` / `"link"` | how the processing is traced (above); default `"continue"` |
+/// | `mode = "continue"` / `"link"` / `"continue_or_link"` | how the processing is traced (above); default `"continue"` |
 /// | `name = "..."` | the subsegment's name in link mode, or for a message without a header (default: the function's name), checked like `#[traced]`'s |
 /// | `queue = expr` | the queue (a name, URL or ARN; anything `AsRef<str>`) of an sdk `Message`, which does not name it; overrides an `SqsMessage`'s |
 /// | `message = param` | the parameter holding the message, when the name of its type does not tell (an alias) or several parameters could be messages |

@@ -239,7 +239,9 @@ async fn link_mode_is_a_subsegment_of_the_consumers_trace_annotated_with_the_pro
         processing,
         json!({
             "name": "process order", "id": "<id>", "trace_id": ROOT, "parent_id": FACADE, "type": "subsegment",
-            "annotations": {"linked_trace_id": PRODUCER_ROOT, "message_id": "m-1", "queue": "orders"},
+            "annotations": {
+                "linked_trace_id": PRODUCER_ROOT, "linked_trace_sampled": true, "message_id": "m-1", "queue": "orders",
+            },
         })
     );
     assert_eq!(docs[0]["parent_id"], docs[1]["id"]);
@@ -448,4 +450,76 @@ async fn a_batch_of_ten_messages_from_three_traces_gives_each_message_its_own_se
         let flag = if *sampled { "Sampled=1" } else { "Sampled=0" };
         assert!(header.starts_with(&format!("Root={root};")) && header.ends_with(flag), "{id}: {header}");
     }
+}
+
+/// The order a typed consumer's records hold: `lambda_runtime` deserializes each body into it before the handler runs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Order {
+    order: u32,
+}
+
+#[traced_subscribe]
+async fn handle_typed(record: &aws_lambda_events::sqs::SqsMessageObj<Order>) -> Result<u32, OrderError> {
+    Ok(record.body.order)
+}
+
+#[traced_subscribe(mode = "link")]
+fn handle_typed_sync(record: aws_lambda_events::sqs::SqsMessageObj<Order>) -> Result<u32, OrderError> {
+    Ok(record.body.order)
+}
+
+#[traced_handler]
+async fn typed_handler(event: LambdaEvent<aws_lambda_events::sqs::SqsEventObj<Order>>) -> Result<Vec<u32>, Error> {
+    let records = event.payload.records.iter().map(handle_typed);
+    Ok(join_all(records).await.into_iter().filter_map(Result::ok).collect())
+}
+
+// Regression (issue 18, point 2): `#[traced_subscribe]` refused `aws_lambda_events`' typed records, so a consumer
+// of `SqsEventObj<T>` could not continue its producers' traces.
+#[tokio::test]
+async fn typed_records_of_a_typed_event_continue_their_producers_traces_from_the_attributes() {
+    let json = json!({"Records": [{
+        "messageId": "m-1", "body": "{\"order\":7}", "eventSourceARN": ARN,
+        "attributes": {"AWSTraceHeader": PRODUCER, "SentTimestamp": (now_ms() - 1500).to_string()},
+        "messageAttributes": {},
+    }]});
+    let payload: aws_lambda_events::sqs::SqsEventObj<Order> = serde_json::from_value(json).expect("typed event");
+    let mut context = LambdaContext::default();
+    context.xray_trace_id = Some(SAMPLED.to_owned());
+    let sink = MemorySink::new();
+    let orders = sink.scope(typed_handler(LambdaEvent::new(payload.clone(), context))).await;
+    assert_eq!(orders.expect("handled"), [7]);
+    let docs = documents(&sink);
+    let segment = docs.iter().find(|d| d["trace_id"] == PRODUCER_ROOT).expect("the record's segment");
+    assert_eq!(
+        (&segment["parent_id"], &segment["annotations"]["message_id"]),
+        (&PRODUCER_PARENT.into(), &"m-1".into())
+    );
+    assert!(docs.iter().any(|d| d["trace_id"] == ROOT && d["name"] == "## typed_handler"), "{docs:#?}");
+
+    let (linked, docs) = in_invocation(async { handle_typed_sync(payload.records[0].clone()) }).await;
+    assert_eq!(linked, Ok(7));
+    assert_eq!(named(&docs, "handle_typed_sync")["annotations"]["linked_trace_id"], PRODUCER_ROOT);
+}
+
+#[traced_subscribe(mode = "continue_or_link")]
+async fn handle_untrusted(message: &SqsMessage) -> Result<Seen, OrderError> {
+    Ok((message.body.clone().unwrap_or_default(), store().await))
+}
+
+// Regression (issue 18, point 13): a consumer could not record the messages a producer marked `Sampled=0`.
+#[tokio::test]
+async fn continue_or_link_records_an_unsampled_producers_message_in_the_consumers_trace() {
+    let unsampled = PRODUCER.replace("Sampled=1", "Sampled=0");
+    let message = event("m-1", BODY, Some((Carrier::SystemAttribute, &unsampled)));
+    let (seen, docs) = in_invocation(handle_untrusted(&message)).await;
+    seen.expect("processed");
+    let processing = named(&docs, "handle_untrusted");
+    assert_eq!(
+        (&processing["trace_id"], &processing["annotations"]["linked_trace_sampled"]),
+        (&ROOT.into(), &false.into())
+    );
+    let message = event("m-2", BODY, Some((Carrier::SystemAttribute, PRODUCER)));
+    let (_, docs) = polled(handle_untrusted(&message)).await;
+    assert_eq!((&docs[0]["trace_id"], &docs[0]["parent_id"]), (&PRODUCER_ROOT.into(), &PRODUCER_PARENT.into()));
 }

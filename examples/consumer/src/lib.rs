@@ -4,7 +4,9 @@
 //!
 //! Lambda starts a trace of its own for each batch. `#[traced_subscribe]` on the function that handles one record
 //! puts that record's processing in the trace that sent it, under the `SendMessage` call, read from the record's
-//! `attributes.AWSTraceHeader`; records of one batch may come from many traces, and each goes to its own:
+//! `attributes.AWSTraceHeader`; records of one batch may come from many traces, and each goes to its own. The event
+//! is typed (`SqsEventObj<OrderEvent>`): every body is an order event by the time the handler runs, so the trace
+//! travels in the attribute, not in a body envelope:
 //!
 //! ```text
 //! the publisher's trace                           this invocation's trace
@@ -30,10 +32,10 @@
 #![warn(missing_docs, unreachable_pub)]
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEventObj, SqsMessageObj};
 use futures::future::join_all;
 use lambda_runtime::{Error, LambdaEvent};
-use order_events::{FULFILMENTS_TABLE_ENV, FulfilError, fulfil, setting};
+use order_events::{FULFILMENTS_TABLE_ENV, FulfilError, OrderEvent, fulfil, setting};
 use xray_core::sqs::batch_response;
 use xray_core::{traced_handler, traced_subscribe};
 
@@ -62,8 +64,12 @@ impl Deps {
 }
 
 /// Fulfils every record of the batch concurrently, each in its own context, and answers with the ones that failed.
+///
+/// The event is typed: `lambda_runtime` deserializes every record's body as an [`OrderEvent`] before this runs, so
+/// a body that is not one fails the whole invocation (the batch comes back, then goes to the dead-letter queue),
+/// and the producers' trace header travels in an attribute (`AWSTraceHeader`), never in a body envelope.
 #[traced_handler]
-pub async fn handler(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+pub async fn handler(deps: &Deps, event: LambdaEvent<SqsEventObj<OrderEvent>>) -> Result<SqsBatchResponse, Error> {
     let records = event.payload.records.iter();
     let results =
         join_all(records.map(|record| async move { (record.message_id.clone(), process(deps, record).await) }));
@@ -76,9 +82,10 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBat
     Ok(batch_response(results))
 }
 
-/// Fulfils one record, in the trace of the `SendMessage` that sent it.
+/// Fulfils one record, in the trace of the `SendMessage` that sent it (read from its `AWSTraceHeader` attribute).
 #[traced_subscribe]
-async fn process(deps: &Deps, record: &SqsMessage) -> Result<(), FulfilError> {
-    fulfil(&deps.dynamodb, &deps.table, record.body.as_deref(), VIA).await?;
+async fn process(deps: &Deps, record: &SqsMessageObj<OrderEvent>) -> Result<(), FulfilError> {
+    // `fulfil` checks the event's type and version as it does for the poller's bodies.
+    fulfil(&deps.dynamodb, &deps.table, Some(&record.body.to_body()), VIA).await?;
     Ok(())
 }

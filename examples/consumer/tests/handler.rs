@@ -4,6 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::sqs::SqsEventObj;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use consumer::{Deps, handler};
 use lambda_runtime::{Context, LambdaEvent};
@@ -46,7 +47,7 @@ async fn published(queue_url: &str, events: &[(String, &str)]) -> (Vec<Message>,
         let publishing = Trace::lambda(Some(header)).context().scope(publish_order_event(&client, &queues, &event));
         sink.scope(publishing).await.expect("published");
     }
-    sqs().send_message().queue_url(queue_url).message_body("not an event").send().await.expect("sent");
+    sqs().send_message().queue_url(queue_url).message_body(not_placed()).send().await.expect("sent");
     let mut messages = Vec::new();
     while messages.len() < events.len() + 1 {
         let received = sqs()
@@ -62,10 +63,20 @@ async fn published(queue_url: &str, events: &[(String, &str)]) -> (Vec<Message>,
     (messages, sink.documents())
 }
 
-fn invocation(messages: &[Message], queue_url: &str) -> LambdaEvent<aws_lambda_events::sqs::SqsEvent> {
+/// An order event this consumer does not process: it reads as an `OrderEvent`, as every record of the typed
+/// event must, and `fulfil` refuses it.
+fn not_placed() -> String {
+    let mut event = OrderEvent::placed("o-x", "c-42", "book", 1, 1749, "EUR");
+    event.kind = "OrderCancelled".to_owned();
+    event.to_body()
+}
+
+/// The event Lambda delivers for `messages`, deserialized as `lambda_runtime` does for the handler's typed payload.
+fn invocation(messages: &[Message], queue_url: &str) -> LambdaEvent<SqsEventObj<OrderEvent>> {
     let mut context = Context::default();
     context.xray_trace_id = Some(CONSUMER.to_owned());
-    LambdaEvent::new(event_source::event(messages, queue_url), context)
+    let json = serde_json::to_value(event_source::event(messages, queue_url)).expect("event");
+    LambdaEvent::new(serde_json::from_value(json).expect("typed event"), context)
 }
 
 #[tokio::test]
@@ -76,7 +87,7 @@ async fn a_batch_from_three_traces_continues_each_and_reports_only_the_bad_recor
     create_fulfilments_table(&dynamodb(), &table).await.expect("table");
     let events = [(producer(1), "o-1"), (producer(2), "o-2"), (producer(3), "o-3")];
     let (messages, publishers) = published(&queue_url, &events).await;
-    let bad = messages.iter().find(|m| m.body() == Some("not an event")).expect("the bad message");
+    let bad = messages.iter().find(|m| m.body() == Some(not_placed().as_str())).expect("the bad message");
 
     let deps = Deps::new(&sdk::config(&moto::shared().endpoint), &table);
     let sink = MemorySink::new();
@@ -117,7 +128,7 @@ async fn a_failing_dynamodb_fails_every_record_in_its_own_trace() {
     let queue_url = sqs().create_queue().queue_name(unique("orders")).send().await.expect("queue").queue_url;
     let queue_url = queue_url.expect("url");
     let (mut messages, _) = published(&queue_url, &[(SAMPLED.to_owned(), "o-1")]).await;
-    messages.retain(|m| m.body() != Some("not an event"));
+    messages.retain(|m| m.body() != Some(not_placed().as_str()));
     let deps = Deps::new(&sdk::config(&moto::shared().endpoint), unique("missing"));
     let sink = MemorySink::new();
     let response = sink.scope(handler(&deps, invocation(&messages, &queue_url))).await.expect("handled");

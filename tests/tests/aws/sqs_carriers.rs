@@ -1,5 +1,5 @@
 //! The trace on the message itself (feature `sqs`): what a consumer receives from moto is the header of the call
-//! that sent the message, by each carrier, through SQS and through SNS raw delivery.
+//! that sent the message, by each carrier, through SQS and through SNS raw delivery (SNS refuses the body carrier).
 
 use aws_sdk_sqs::types::{
     Message, MessageAttributeValue, MessageSystemAttributeName, MessageSystemAttributeNameForSends,
@@ -324,11 +324,40 @@ async fn sns_publish_carries_the_header_to_a_raw_delivery_queue_by_each_carrier(
         assert_eq!(docs[0]["aws"]["operation"], "Publish");
         let message = receive(&url).await;
         let received = read_sdk(&message, Some(&url));
+        assert_eq!(received.body.as_deref(), Some("order 7"), "{carrier}");
+        if carrier == Carrier::Body {
+            // Refused on SNS: a subscriber without raw delivery would see the envelope. Sent as written.
+            assert_eq!(received.trace_header, None);
+            continue;
+        }
         let expected = header_with_parent(&docs[0], "1");
         assert_eq!(received.trace_header.as_deref(), Some(expected.as_str()), "{carrier}");
-        assert_eq!(received.body.as_deref(), Some("order 7"), "{carrier}");
         // SNS has no message system attributes: the system attribute carrier falls back to the message attribute.
-        let found = if carrier == Carrier::Body { Carrier::Body } else { Carrier::MessageAttribute };
-        assert_eq!(received.found_in, Some(found), "{carrier}");
+        assert_eq!(received.found_in, Some(Carrier::MessageAttribute), "{carrier}");
     }
+}
+
+// Regression (issue 18, point 3): a poller whose plain client did not ask `ReceiveMessage` for `AWSTraceHeader`
+// processed every message in its own trace without a word, recording what producers had chosen not to record.
+#[tokio::test]
+async fn a_message_received_without_asking_for_the_trace_header_gets_one_diagnostic_saying_how_to_fix_it() {
+    let url = new_queue().await;
+    let sqs = instrumented(&moto::shared().endpoint);
+    for _ in 0..3 {
+        let (sent, _) = traced(HEADER, sqs.send_message().queue_url(&url).message_body("x").send()).await;
+        sent.expect("sent");
+    }
+    let received = plain(&moto::shared().endpoint).receive_message().queue_url(&url).max_number_of_messages(10);
+    let messages = received.send().await.expect("received").messages.unwrap_or_default();
+    assert!(!messages.is_empty());
+    for message in &messages {
+        assert_eq!(read_sdk(message, Some(&url)).trace_header, None);
+    }
+    let said: Vec<String> = diag::recent()
+        .into_iter()
+        .filter(|(kind, text)| *kind == DiagKind::Carrier && text.contains("did not ask for `AWSTraceHeader`"))
+        .map(|(_, text)| text)
+        .collect();
+    assert_eq!(said.len(), 1, "{said:#?}");
+    assert!(said[0].contains("aws_client!") && said[0].contains("Sampled=0"), "{}", said[0]);
 }

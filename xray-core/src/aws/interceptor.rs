@@ -162,7 +162,7 @@ impl Hooks {
         let recording = begin(cfg, || resources::from_input(context.input()));
         // A call that records nothing still carries the decision (`Sampled=0`) on its messages.
         #[cfg(feature = "sqs")]
-        crate::sqs::produce::outgoing(context.input_mut(), carrier, || match &recording {
+        crate::sqs::outgoing(context.input_mut(), carrier, || match &recording {
             Some(call) => call.header.as_deref().map(Cow::Borrowed),
             None => downstream::header(None).map(Cow::Owned),
         });

@@ -179,7 +179,7 @@ impl Recording for Span {
     #[inline]
     fn recorder(&self) -> Option<Recorder> {
         match &self.state {
-            SpanState::Open(call) => call.recorder(),
+            SpanState::Open(call) => call.target().map(|target| Recorder::new(Some(target))),
             _ => None,
         }
     }

@@ -1,12 +1,11 @@
 //! The carriers and the body envelope's wire format, shared by the producer (the interceptor) and the consumer.
 
 use std::borrow::Cow;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::diag::diag;
+pub use crate::queue::{Carrier, UnknownCarrier};
 
 /// The name of the trace header on a message: the SQS system attribute SQS and X-Ray read, and the String message
 /// attribute of the [`Carrier::MessageAttribute`] carrier (one name in two separate maps, so a consumer looks up one
@@ -18,60 +17,6 @@ pub const SENT_TIMESTAMP: &str = "SentTimestamp";
 
 /// The envelope version this crate writes and reads.
 pub const ENVELOPE_VERSION: u64 = 1;
-
-/// Where a producer puts the trace header on the messages it sends; see the [module docs](super) for who can read
-/// each one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Carrier {
-    /// The `AWSTraceHeader` message system attribute (SQS); on SNS, which has no system attributes, the
-    /// `AWSTraceHeader` message attribute.
-    #[default]
-    SystemAttribute,
-    /// A String message attribute named `AWSTraceHeader`, skipped when the message already has 10 attributes.
-    MessageAttribute,
-    /// A versioned JSON envelope around the body: `{"xray_envelope":1,"trace_header":"...","body":"..."}`.
-    Body,
-}
-
-impl Carrier {
-    /// Every carrier, in the order they are documented.
-    pub const ALL: [Carrier; 3] = [Carrier::SystemAttribute, Carrier::MessageAttribute, Carrier::Body];
-
-    /// The carrier's name as `#[traced_publish(carrier = "...")]` spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Carrier::SystemAttribute => "system_attribute",
-            Carrier::MessageAttribute => "message_attribute",
-            Carrier::Body => "body",
-        }
-    }
-}
-
-impl fmt::Display for Carrier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A carrier name that is not one of `system_attribute`, `message_attribute`, `body`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownCarrier(pub String);
-
-impl fmt::Display for UnknownCarrier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown carrier `{}`, expected one of: `system_attribute`, `message_attribute`, `body`", self.0)
-    }
-}
-
-impl std::error::Error for UnknownCarrier {}
-
-impl FromStr for Carrier {
-    type Err = UnknownCarrier;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Carrier::ALL.into_iter().find(|c| c.as_str() == name).ok_or_else(|| UnknownCarrier(name.to_owned()))
-    }
-}
 
 /// The envelope as written: the version first, so a reader recognizes one from its first key.
 #[derive(Serialize)]

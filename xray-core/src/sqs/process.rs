@@ -39,43 +39,44 @@
 
 use std::borrow::Cow;
 
-use aws_lambda_events::sqs::SqsMessage;
+use aws_lambda_events::sqs::{SqsMessage, SqsMessageObj};
 use aws_sdk_sqs::types::Message;
+use serde::Serialize;
 
-use super::read::{Received, queue_name, read_event, read_sdk};
-use crate::queue::{self, Mode, Processing};
+use super::read::{queue_name, read_event, read_sdk, read_typed};
+use crate::queue::{Mode, Processing, Received};
 use crate::record::Recorder;
 
 /// A received SQS message [`process`] (and `#[traced_subscribe]`) takes: an `aws_lambda_events` `SqsMessage`, as a
-/// Lambda event source mapping delivers it, or an `aws-sdk-sqs` `Message`, as `ReceiveMessage` returns it.
+/// Lambda event source mapping delivers it, a typed record `SqsMessageObj<T>` of an `SqsEventObj<T>` (attribute
+/// carriers only: its body was deserialized before the handler ran, see [`read_typed`]), or an `aws-sdk-sqs`
+/// `Message`, as `ReceiveMessage` returns it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a received SQS message",
-    label = "expected `aws_lambda_events::sqs::SqsMessage` or `aws_sdk_sqs::types::Message`",
-    note = "`#[traced_subscribe]` takes one message, by value or by reference"
+    label = "expected `aws_lambda_events::sqs::SqsMessage`, `aws_lambda_events::sqs::SqsMessageObj<T>` or \
+             `aws_sdk_sqs::types::Message`",
+    note = "`#[traced_subscribe]` takes one message, by value or by reference; an `SqsMessageObj<T>` needs `T: Clone`"
 )]
 pub trait Consumable: Clone {
     /// What the message tells about its producer. `queue` (a name, URL or ARN) names the message's queue, in place of
     /// the one the message names, if any.
     fn read<'a>(&'a self, queue: Option<&'a str>) -> Received<'a>;
 
-    /// The body as it arrived.
-    fn body(&self) -> Option<&str>;
-
-    /// Replaces the body.
+    /// Puts back the payload that was inside the trace envelope ([`Received::unwrapped`]).
     fn set_body(&mut self, body: String);
+}
+
+/// The queue the caller named, in place of the one the message names.
+fn named<'a>(mut received: Received<'a>, queue: Option<&'a str>) -> Received<'a> {
+    if let Some(queue) = queue {
+        received.queue = Some(queue_name(queue));
+    }
+    received
 }
 
 impl Consumable for SqsMessage {
     fn read<'a>(&'a self, queue: Option<&'a str>) -> Received<'a> {
-        let mut received = read_event(self);
-        if let Some(queue) = queue {
-            received.queue = Some(queue_name(queue));
-        }
-        received
-    }
-
-    fn body(&self) -> Option<&str> {
-        self.body.as_deref()
+        named(read_event(self), queue)
     }
 
     fn set_body(&mut self, body: String) {
@@ -83,13 +84,18 @@ impl Consumable for SqsMessage {
     }
 }
 
+impl<T: Serialize + Clone> Consumable for SqsMessageObj<T> {
+    fn read<'a>(&'a self, queue: Option<&'a str>) -> Received<'a> {
+        named(read_typed(self), queue)
+    }
+
+    /// Never called: a typed record's body is never unwrapped.
+    fn set_body(&mut self, _body: String) {}
+}
+
 impl Consumable for Message {
     fn read<'a>(&'a self, queue: Option<&'a str>) -> Received<'a> {
         read_sdk(self, queue)
-    }
-
-    fn body(&self) -> Option<&str> {
-        self.body.as_deref()
     }
 
     fn set_body(&mut self, body: String) {
@@ -102,7 +108,8 @@ impl Consumable for Message {
 /// [`Mode::Continue`] a segment named `segment_name` in the producer's trace, in [`Mode::Link`] (or when the message
 /// has no usable header) a subsegment named `subsegment_name` of the current trace.
 ///
-/// When the body was a trace envelope, [`Subscription::restore`] gives the message back with its original body.
+/// When the body was a trace envelope put there for this message, [`Subscription::restore`] gives the message back
+/// with its original body.
 pub fn process<M: Consumable>(
     message: &M,
     queue: Option<&str>,
@@ -111,18 +118,8 @@ pub fn process<M: Consumable>(
     subsegment_name: impl Into<Cow<'static, str>>,
 ) -> Subscription {
     let received = message.read(queue);
-    let found = queue::Received {
-        header: received.trace_header.as_deref(),
-        sent_at_ms: received.sent_timestamp_ms,
-        message_id: received.message_id,
-        queue: received.queue,
-    };
-    let processing = Processing::begin(&found, mode, segment_name, subsegment_name);
-    // The body read back is the message's own unless an envelope was unwrapped: then it is another string.
-    let original_body = match (received.body, message.body()) {
-        (Some(body), Some(raw)) if body.as_ptr() != raw.as_ptr() || body.len() != raw.len() => Some(body.into_owned()),
-        _ => None,
-    };
+    let processing = Processing::begin(&received, mode, segment_name, subsegment_name);
+    let original_body = received.body.filter(|_| received.unwrapped).map(Cow::into_owned);
     Subscription { processing, original_body }
 }
 
@@ -230,6 +227,12 @@ mod tests {
     fn the_queue_given_names_the_queue_of_either_message_type() {
         let message = event("x");
         assert_eq!(message.read(None).queue, Some("orders"));
+        let typed: SqsMessageObj<u8> = serde_json::from_value(serde_json::json!({
+            "body": "7", "eventSourceARN": "arn:aws:sqs:us-east-1:1:jobs",
+            "attributes": {"AWSTraceHeader": HEADER}, "messageAttributes": {}
+        }))
+        .expect("typed");
+        assert_eq!((typed.read(None).queue, typed.read(None).trace_header.as_deref()), (Some("jobs"), Some(HEADER)));
         assert_eq!(message.read(Some("https://sqs.us-east-1.amazonaws.com/1/jobs")).queue, Some("jobs"));
         let sdk = Message::builder().body("x").build();
         assert_eq!((sdk.read(None).queue, sdk.read(Some("jobs")).queue), (None, Some("jobs")));

@@ -6,28 +6,25 @@
 //! service would refuse anyway is left as it is, so the caller gets the service's own error.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use aws_sdk_sqs::operation::receive_message::ReceiveMessageInput;
 use aws_sdk_sqs::operation::send_message::SendMessageInput;
 use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchInput;
-use aws_sdk_sqs::types::{
-    MessageAttributeValue, MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
-    QueueAttributeName,
-};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_smithy_runtime_api::client::interceptors::context::Input;
 
-use super::carrier::{Carrier, TRACE_ATTRIBUTE, looks_like_envelope, wrap_body};
-use crate::diag::diag;
+use super::carrier::{Carrier, TRACE_ATTRIBUTE};
+use super::message::{Message, is_fifo, usable};
 
-/// The most message attributes a message may have; one more and the service refuses the send.
-pub(crate) const MAX_ATTRIBUTES: usize = 10;
+/// The largest SQS message, and the largest SQS batch, a carrier that adds bytes (`message_attribute`, `body`) may
+/// grow a send to: body plus every attribute's name, type and value, as SQS counts them. SQS takes up to 1 MiB,
+/// but a queue's `MaximumMessageSize` may be lower, and was 256 KiB by default before 2026: a message the carrier
+/// would grow past 256 KiB is left as the caller wrote it, with a diagnostic, so that a send that fits without the
+/// carrier is never refused because of it. The `system_attribute` carrier counts toward no size and always applies.
+const SQS_MAX_BYTES: usize = 256 * 1024;
 
-/// The largest SQS message, and the largest SQS batch, in bytes: body plus every attribute's name, type and value.
-const SQS_MAX_BYTES: usize = 1 << 20;
-
-/// Applies `carrier` to the messages of an SQS send (or, with the `sns` feature, an SNS publish), or asks an SQS
-/// `ReceiveMessage` for the trace attributes. `header` is only called for sends; it lends the recorded call's header
+/// Applies `carrier` to the messages of an SQS send, or asks an SQS `ReceiveMessage` for the trace attributes; any
+/// other input is left alone. `header` is only called for sends; it lends the recorded call's header
 /// rather than copying it, since each message gets a copy of its own anyway.
 pub(crate) fn outgoing<'h>(input: &mut Input, carrier: Carrier, header: impl FnOnce() -> Option<Cow<'h, str>>) {
     if let Some(send) = input.downcast_mut::<SendMessageInput>() {
@@ -38,7 +35,6 @@ pub(crate) fn outgoing<'h>(input: &mut Input, carrier: Carrier, header: impl FnO
             attributes: &mut send.message_attributes,
             system: Some(&mut send.message_system_attributes),
             content_dedup,
-            body_allowed: true,
         };
         let mut budget = SQS_MAX_BYTES.saturating_sub(message.size());
         message.carry(carrier, &header, &mut budget);
@@ -53,7 +49,6 @@ pub(crate) fn outgoing<'h>(input: &mut Input, carrier: Carrier, header: impl FnO
                 body: Some(&mut entry.message_body),
                 attributes: &mut entry.message_attributes,
                 system: Some(&mut entry.message_system_attributes),
-                body_allowed: true,
             })
             .collect();
         let mut budget = SQS_MAX_BYTES.saturating_sub(messages.iter().map(Message::size).sum());
@@ -62,175 +57,7 @@ pub(crate) fn outgoing<'h>(input: &mut Input, carrier: Carrier, header: impl FnO
         }
     } else if let Some(receive) = input.downcast_mut::<ReceiveMessageInput>() {
         ask_for_trace(receive);
-    } else {
-        #[cfg(feature = "sns")]
-        super::sns::outgoing(input, carrier, header);
     }
-}
-
-/// The header, if it can go on a message as it is: SQS refuses an `AWSTraceHeader` that is not a trace header, and
-/// attribute values with control characters; this crate writes printable ASCII only.
-pub(crate) fn usable(header: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
-    let header = header?;
-    if header.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        Some(header)
-    } else {
-        diag!(MalformedHeader, "trace header not put on the message: it has characters outside printable ASCII");
-        None
-    }
-}
-
-/// FIFO queue URLs and topic ARNs end in `.fifo`.
-pub(crate) fn is_fifo(name: Option<&str>) -> bool {
-    name.is_some_and(|n| n.ends_with(".fifo"))
-}
-
-/// The message attributes of one SQS or SNS message, whichever SDK crate's type they are.
-pub(crate) trait Attributes {
-    /// How many there are.
-    fn count(&self) -> usize;
-    /// Whether there is one named `name`.
-    fn has(&self, name: &str) -> bool;
-    /// Their size as the service counts it: name, data type and value of each.
-    fn size(&self) -> usize;
-    /// Adds a String attribute; `Err` with the reason when the SDK refuses to build it.
-    fn insert_string(&mut self, name: &str, value: String) -> Result<(), String>;
-}
-
-impl Attributes for Option<HashMap<String, MessageAttributeValue>> {
-    fn count(&self) -> usize {
-        self.as_ref().map_or(0, HashMap::len)
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.as_ref().is_some_and(|m| m.contains_key(name))
-    }
-
-    fn size(&self) -> usize {
-        let value = |v: &MessageAttributeValue| {
-            v.data_type.len()
-                + v.string_value.as_ref().map_or(0, String::len)
-                + v.binary_value.as_ref().map_or(0, |b| b.as_ref().len())
-        };
-        self.iter().flatten().map(|(k, v)| k.len() + value(v)).sum()
-    }
-
-    fn insert_string(&mut self, name: &str, value: String) -> Result<(), String> {
-        let built = MessageAttributeValue::builder().data_type("String").string_value(value).build();
-        let value = built.map_err(|e| e.to_string())?;
-        self.get_or_insert_with(HashMap::new).insert(name.to_owned(), value);
-        Ok(())
-    }
-}
-
-type SystemAttributes = Option<HashMap<MessageSystemAttributeNameForSends, MessageSystemAttributeValue>>;
-
-/// One outgoing message: where each carrier writes, and what limits a carrier must respect.
-pub(crate) struct Message<'a, A: Attributes> {
-    /// The body, `None` when the caller gave none (the SDK or the service refuses that; it is left to them).
-    pub(crate) body: Option<&'a mut String>,
-    pub(crate) attributes: &'a mut A,
-    /// SQS only: SNS has no message system attributes.
-    pub(crate) system: Option<&'a mut SystemAttributes>,
-    /// A FIFO message deduplicated by a hash of its body: wrapping the body would stop deduplication.
-    pub(crate) content_dedup: bool,
-    /// Whether the body reaches a subscriber that could unwrap it (SNS: not an SMS or a mobile push).
-    pub(crate) body_allowed: bool,
-}
-
-impl<A: Attributes> Message<'_, A> {
-    /// Body and attributes, as the service counts a message's size.
-    pub(crate) fn size(&self) -> usize {
-        self.body.as_ref().map_or(0, |b| b.len()) + self.attributes.size()
-    }
-
-    /// Whether the caller already put a trace header on the message, by any carrier: then it is theirs to keep.
-    fn carries_a_header(&self) -> bool {
-        let system = self.system.as_ref().and_then(|s| s.as_ref());
-        system.is_some_and(|s| s.contains_key(&MessageSystemAttributeNameForSends::AwsTraceHeader))
-            || self.attributes.has(TRACE_ATTRIBUTE)
-            || self.body.as_ref().is_some_and(|b| looks_like_envelope(b))
-    }
-
-    /// Puts `header` on the message by `carrier`, within `budget` bytes (what the message, or its batch, may still
-    /// grow by), which it reduces by what it adds.
-    pub(crate) fn carry(&mut self, carrier: Carrier, header: &str, budget: &mut usize) {
-        if self.carries_a_header() {
-            return;
-        }
-        // The system attribute counts toward neither the message's size nor its attribute quota.
-        if let (Carrier::SystemAttribute, Some(system)) = (carrier, self.system.as_mut()) {
-            match system_attribute(header) {
-                Ok(value) => {
-                    let system = system.get_or_insert_with(HashMap::new);
-                    system.insert(MessageSystemAttributeNameForSends::AwsTraceHeader, value);
-                }
-                Err(err) => diag!(Carrier, "trace header not put on the message: {err}"),
-            }
-            return;
-        }
-        match carrier {
-            Carrier::SystemAttribute | Carrier::MessageAttribute => self.message_attribute(header, budget),
-            Carrier::Body => self.wrap(header, budget),
-        }
-    }
-
-    fn message_attribute(&mut self, header: &str, budget: &mut usize) {
-        if self.attributes.count() >= MAX_ATTRIBUTES {
-            diag!(
-                Carrier,
-                "trace header not put on the message: it already has {} message attributes, the most allowed",
-                self.attributes.count()
-            );
-            return;
-        }
-        let growth = TRACE_ATTRIBUTE.len() + "String".len() + header.len();
-        if growth > *budget {
-            diag!(Carrier, "trace header not put on the message: the attribute would make it larger than allowed");
-            return;
-        }
-        match self.attributes.insert_string(TRACE_ATTRIBUTE, header.to_owned()) {
-            Ok(()) => *budget -= growth,
-            Err(err) => diag!(Carrier, "trace header not put on the message: {err}"),
-        }
-    }
-
-    fn wrap(&mut self, header: &str, budget: &mut usize) {
-        let content_dedup = self.content_dedup;
-        let body_allowed = self.body_allowed;
-        // No body, or an empty one: the call fails as it would have; a wrapped body would make it succeed.
-        let Some(body) = self.body.as_mut().filter(|b| !b.is_empty()) else { return };
-        if !body_allowed {
-            diag!(Carrier, "trace header not put in the body: this destination does not take an envelope");
-            return;
-        }
-        if content_dedup {
-            diag!(Carrier, "trace header not put in the body: FIFO content-based deduplication hashes the body");
-            return;
-        }
-        // Characters the service refuses would be escaped in the envelope and let a refused message through.
-        if !body.chars().all(allowed_in_a_message) {
-            return;
-        }
-        let wrapped = wrap_body(header, body);
-        let growth = wrapped.len() - body.len();
-        if growth > *budget {
-            diag!(Carrier, "trace header not put in the body: the envelope would make the message larger than allowed");
-            return;
-        }
-        **body = wrapped;
-        *budget -= growth;
-    }
-}
-
-fn system_attribute(header: &str) -> Result<MessageSystemAttributeValue, String> {
-    let built = MessageSystemAttributeValue::builder().data_type("String").string_value(header).build();
-    built.map_err(|e| e.to_string())
-}
-
-/// The characters SQS accepts in a message: `#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`.
-fn allowed_in_a_message(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// Adds `AWSTraceHeader` and `SentTimestamp` to the system attributes a `ReceiveMessage` asks for, and the
@@ -260,8 +87,12 @@ fn ask_for_trace(receive: &mut ReceiveMessageInput) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
-    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    use crate::sqs::carrier::wrap_body;
+    use crate::sqs::message::{Attributes, system_attribute};
+    use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeNameForSends, SendMessageBatchRequestEntry};
 
     const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
@@ -323,8 +154,6 @@ mod tests {
             let mut input = send("hi");
             input.message_attributes.insert_string(TRACE_ATTRIBUTE, theirs.into()).expect("attribute");
             assert_eq!(run(input.clone(), carrier), input, "{carrier}");
-            let input = send(&wrap_body(theirs, "hi"));
-            assert_eq!(run(input.clone(), carrier), input, "{carrier}");
         }
     }
 
@@ -374,6 +203,36 @@ mod tests {
         let mut erased = Input::erase(send("hi"));
         outgoing(&mut erased, Carrier::SystemAttribute, || None);
         assert_eq!(erased.downcast_ref::<SendMessageInput>(), Some(&send("hi")));
+    }
+
+    // Regression (issue 18, point 8): a body that merely looked like an envelope was taken for one: the send got no
+    // header, and the consumer unwrapped a payload that was not the message's.
+    #[test]
+    fn a_body_that_looks_like_an_envelope_is_a_body_like_any_other() {
+        let forged = wrap_body("Root=1-67891233-abcdef012345678912345678;Sampled=1", "not in the message");
+        let sent = run(send(&forged), Carrier::SystemAttribute);
+        assert_eq!((system_header(&sent), sent.message_body()), (Some(HEADER), Some(forged.as_str())));
+        let sent = run(send(&forged), Carrier::Body);
+        assert_eq!(sent.message_body(), Some(wrap_body(HEADER, &forged).as_str()));
+    }
+
+    // Regression (issue 18, point 10): the carriers budgeted against 1 MiB, so a queue with the default 256 KiB
+    // `MaximumMessageSize` refused a message that the carrier had grown past it.
+    #[test]
+    fn a_carrier_that_would_grow_a_message_past_256_kib_leaves_it_alone_and_a_large_send_goes_ahead() {
+        let large = "x".repeat(256 * 1024 - 40);
+        for carrier in [Carrier::MessageAttribute, Carrier::Body] {
+            let before = crate::diag::count(crate::diag::DiagKind::Carrier);
+            assert_eq!(run(send(&large), carrier), send(&large), "{carrier}");
+            assert!(crate::diag::count(crate::diag::DiagKind::Carrier) > before, "{carrier}");
+        }
+        // Attributes count as SQS counts them: name, type and value.
+        let with_attributes = send_with(&"x".repeat(256 * 1024 - 200), |i| i.message_attributes = Some(attributes(10)));
+        assert_eq!(run(with_attributes.clone(), Carrier::Body), with_attributes);
+        // The system attribute counts toward no size: a message of any size gets it.
+        let huge = "x".repeat(900 * 1024);
+        assert_eq!(system_header(&run(send(&huge), Carrier::SystemAttribute)), Some(HEADER));
+        assert_eq!(run(send(&huge), Carrier::MessageAttribute), send(&huge));
     }
 
     #[test]

@@ -1,53 +1,55 @@
-//! The consumer side: what a received message says about the call that sent it. Pure functions: nothing is recorded.
+//! The consumer side: what a received message says about the call that sent it, as a [`Received`]. Nothing is
+//! recorded here.
+//!
+//! The body envelope is unwrapped only when it was put there for this message: when no attribute carries a header,
+//! or when the attribute's header names the envelope's `Root` and `Parent` (SQS copies a send call's
+//! `X-Amzn-Trace-Id` to the `AWSTraceHeader` of every message it sends, SNS to its SQS subscribers when the topic's
+//! tracing is on). A body that merely looks like an envelope is the message's body.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use aws_lambda_events::sqs::SqsMessage;
+use aws_lambda_events::sqs::{SqsMessage, SqsMessageAttribute, SqsMessageObj};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use serde::Serialize;
 
 use super::carrier::{Carrier, SENT_TIMESTAMP, TRACE_ATTRIBUTE, unwrap_body};
 use crate::diag::diag;
-use crate::header::{HeaderError, TraceHeader};
-
-/// What a received message tells about its producer, read by [`read_event`] or [`read_sdk`].
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Received<'a> {
-    /// The producer's trace header as found, neither parsed nor checked ([`Received::parse_header`] does that):
-    /// from the `AWSTraceHeader` system attribute, else the `AWSTraceHeader` message attribute, else the body
-    /// envelope. An empty value counts as none.
-    pub trace_header: Option<Cow<'a, str>>,
-    /// The carrier `trace_header` came from.
-    pub found_in: Option<Carrier>,
-    /// The body the consumer should see: the original payload when the body was an envelope (whichever carrier the
-    /// header was taken from), else the body as it arrived.
-    pub body: Option<Cow<'a, str>>,
-    /// When SQS accepted the message (`SentTimestamp`), in milliseconds since the Unix epoch.
-    pub sent_timestamp_ms: Option<u64>,
-    /// The message id SQS gave the message.
-    pub message_id: Option<&'a str>,
-    /// The queue's name: from the event's source ARN, or from the queue given to [`read_sdk`].
-    pub queue: Option<&'a str>,
-}
-
-impl Received<'_> {
-    /// The trace header, parsed; `None` when the message carried none.
-    pub fn parse_header(&self) -> Option<Result<TraceHeader, HeaderError>> {
-        self.trace_header.as_deref().map(TraceHeader::parse)
-    }
-}
+pub use crate::queue::Received;
 
 /// Reads a message of an SQS event, as a Lambda event source mapping delivers it (`Records[i]`).
 pub fn read_event(message: &SqsMessage) -> Received<'_> {
-    let system = message.attributes.get(TRACE_ATTRIBUTE).map(String::as_str);
-    let attribute = message
-        .message_attributes
-        .get(TRACE_ATTRIBUTE)
-        .and_then(|a| string_typed(a.data_type.as_deref()).then_some(a.string_value.as_deref()).flatten());
-    let mut received = from_parts(system, attribute, message.body.as_deref());
-    received.sent_timestamp_ms = message.attributes.get(SENT_TIMESTAMP).and_then(|t| timestamp(t));
+    let (attributes, message_attributes) = (&message.attributes, &message.message_attributes);
+    let mut received = read_event_parts(attributes, message_attributes, message.body.as_deref());
     received.message_id = message.message_id.as_deref();
     received.queue = message.event_source_arn.as_deref().map(queue_name);
+    received
+}
+
+/// Reads a typed record of an `SqsEventObj<T>`. Its body was deserialized into `T` before the handler ran, so only
+/// the attribute carriers are read: a body envelope would have failed that deserialization (or, for a
+/// `serde_json::Value` body, is left in it). Producers to a typed consumer use the `system_attribute` or
+/// `message_attribute` carrier.
+pub fn read_typed<T: Serialize>(message: &SqsMessageObj<T>) -> Received<'_> {
+    let mut received = read_event_parts(&message.attributes, &message.message_attributes, None);
+    received.message_id = message.message_id.as_deref();
+    received.queue = message.event_source_arn.as_deref().map(queue_name);
+    received
+}
+
+/// The attributes and body of an event's record, typed or not.
+fn read_event_parts<'a>(
+    attributes: &'a HashMap<String, String>,
+    message_attributes: &'a HashMap<String, SqsMessageAttribute>,
+    body: Option<&'a str>,
+) -> Received<'a> {
+    let system = attributes.get(TRACE_ATTRIBUTE).map(String::as_str);
+    let attribute = message_attributes
+        .get(TRACE_ATTRIBUTE)
+        .and_then(|a| string_typed(a.data_type.as_deref()).then_some(a.string_value.as_deref()).flatten());
+    let mut received = from_parts(system, attribute, body);
+    received.sent_timestamp_ms = attributes.get(SENT_TIMESTAMP).and_then(|t| timestamp(t));
     received
 }
 
@@ -66,15 +68,19 @@ pub fn read_sdk<'a>(message: &'a Message, queue: Option<&'a str>) -> Received<'a
         .and_then(|a| a.get(TRACE_ATTRIBUTE))
         .and_then(|a| string_typed(Some(&a.data_type)).then_some(a.string_value.as_deref()).flatten());
     let system = system_attribute(&MessageSystemAttributeName::AwsTraceHeader);
+    let sent = system_attribute(&MessageSystemAttributeName::SentTimestamp);
+    if system.is_none() && sent.is_none() {
+        not_asked(message.message_id.as_deref());
+    }
     let mut received = from_parts(system, attribute, message.body.as_deref());
-    received.sent_timestamp_ms = system_attribute(&MessageSystemAttributeName::SentTimestamp).and_then(timestamp);
+    received.sent_timestamp_ms = sent.and_then(timestamp);
     received.message_id = message.message_id.as_deref();
     received.queue = queue.map(queue_name);
     received
 }
 
-/// A message type [`read_event`] or [`read_sdk`] reads, so generated code can take either: an sdk `Message` is read
-/// without a queue.
+/// A message type [`read_event`], [`read_typed`] or [`read_sdk`] reads, so generated code can take any: an sdk
+/// `Message` is read without a queue.
 pub trait ReadTrace {
     /// What the message tells about its producer.
     fn read_trace(&self) -> Received<'_>;
@@ -83,6 +89,12 @@ pub trait ReadTrace {
 impl ReadTrace for SqsMessage {
     fn read_trace(&self) -> Received<'_> {
         read_event(self)
+    }
+}
+
+impl<T: Serialize> ReadTrace for SqsMessageObj<T> {
+    fn read_trace(&self) -> Received<'_> {
+        read_typed(self)
     }
 }
 
@@ -96,6 +108,23 @@ impl<T: ReadTrace + ?Sized> ReadTrace for &T {
     fn read_trace(&self) -> Received<'_> {
         (**self).read_trace()
     }
+}
+
+/// Says once per process that messages come without system attributes: a `ReceiveMessage` that did not ask for them.
+fn not_asked(message_id: Option<&str>) {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if SAID.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    diag!(
+        Carrier,
+        "message {} came without system attributes: its `ReceiveMessage` did not ask for `AWSTraceHeader`, so \
+         messages are processed in the poller's own trace, and a producer's `Sampled=0` is not known: what the \
+         producer chose not to record is recorded. Receive with a client built by `xray_core::aws_client!` (it asks \
+         for `AWSTraceHeader` and `SentTimestamp` itself), or ask with `.message_system_attribute_names(..)`. \
+         Said once",
+        message_id.unwrap_or("?")
+    );
 }
 
 /// The name of a queue given by name, URL (`https://sqs.us-east-1.amazonaws.com/123456789012/jobs`) or ARN
@@ -112,24 +141,41 @@ pub fn queue_name(queue: &str) -> &str {
 }
 
 fn from_parts<'a>(system: Option<&'a str>, attribute: Option<&'a str>, body: Option<&'a str>) -> Received<'a> {
-    let envelope = body.and_then(unwrap_body);
-    let (envelope_header, body) = match envelope {
-        Some(envelope) => (Some(envelope.trace_header), Some(envelope.body)),
-        None => (None, body.map(Cow::Borrowed)),
+    let usable = |header: &&str| !header.trim().is_empty();
+    let attributed = [(Carrier::SystemAttribute, system), (Carrier::MessageAttribute, attribute)]
+        .into_iter()
+        .find_map(|(carrier, header)| header.filter(usable).map(|header| (carrier, header)));
+    let envelope = body.and_then(unwrap_body).filter(|envelope| !envelope.trace_header.trim().is_empty());
+    let envelope = match (attributed, envelope) {
+        (Some((_, header)), Some(envelope)) if !same_call(header, &envelope.trace_header) => {
+            diag!(
+                Carrier,
+                "the body is a trace envelope from another call than the message's `AWSTraceHeader`; the body is \
+                 left as it arrived"
+            );
+            None
+        }
+        (_, envelope) => envelope,
     };
-    let found = [
-        (Carrier::SystemAttribute, system.map(Cow::Borrowed)),
-        (Carrier::MessageAttribute, attribute.map(Cow::Borrowed)),
-        (Carrier::Body, envelope_header),
-    ]
-    .into_iter()
-    .find_map(|(carrier, header)| header.filter(|h| !h.is_empty()).map(|h| (carrier, h)));
-    Received {
-        found_in: found.as_ref().map(|(carrier, _)| *carrier),
-        trace_header: found.map(|(_, header)| header),
-        body,
-        ..Received::default()
-    }
+    let (found_in, trace_header, unwrapped, body) = match (attributed, envelope) {
+        (Some((carrier, header)), envelope) => {
+            let unwrapped = envelope.is_some();
+            let body = envelope.map_or(body.map(Cow::Borrowed), |e| Some(e.body));
+            (Some(carrier), Some(Cow::Borrowed(header)), unwrapped, body)
+        }
+        (None, Some(envelope)) => (Some(Carrier::Body), Some(envelope.trace_header), true, Some(envelope.body)),
+        (None, None) => (None, None, false, body.map(Cow::Borrowed)),
+    };
+    Received { trace_header, found_in, body, unwrapped, ..Received::default() }
+}
+
+/// Whether two headers name the same call: the same `Root` and `Parent`, both present.
+fn same_call(a: &str, b: &str) -> bool {
+    let field = |header: &'_ str, key: &str| -> Option<String> {
+        let mut values = header.split(';').filter_map(|f| f.split_once('=')).filter(|(k, _)| k.trim() == key);
+        values.next().map(|(_, v)| v.trim().to_ascii_lowercase())
+    };
+    ["Root", "Parent"].iter().all(|key| field(a, key).is_some_and(|value| Some(value) == field(b, key)))
 }
 
 /// Whether a message attribute's data type is `String` or a custom `String.*` type; binary and number attributes
@@ -200,12 +246,12 @@ mod tests {
                 trace_header: Some(PRODUCER.into()),
                 found_in: Some(Carrier::SystemAttribute),
                 body: Some("hi".into()),
+                unwrapped: false,
                 sent_timestamp_ms: Some(1_545_082_649_183),
                 message_id: Some("059f36b4-87a3-44ab-83d2-661975830a7d"),
                 queue: Some("orders"),
             }
         );
-        assert_eq!(received.parse_header().map(|h| h.map(|h| h.to_string())), Some(Ok(PRODUCER.to_owned())));
 
         let message = sdk("hi").attributes(MessageSystemAttributeName::AwsTraceHeader, PRODUCER).build();
         let received = read_sdk(&message, Some("https://sqs.us-east-1.amazonaws.com/123456789012/orders"));
@@ -252,19 +298,23 @@ mod tests {
     }
 
     #[test]
-    fn attributes_come_before_the_envelope_which_is_still_unwrapped() {
-        let mut message = event(&wrap_body(OTHER, "payload"));
+    fn attributes_come_before_the_envelope_of_another_call_which_stays_the_body() {
+        let wrapped = wrap_body(OTHER, "payload");
+        let mut message = event(&wrapped);
         message.message_attributes.insert(TRACE_ATTRIBUTE.into(), string_attribute(""));
         message.attributes.insert(TRACE_ATTRIBUTE.into(), PRODUCER.into());
         let received = read_event(&message);
         assert_eq!(
-            (received.trace_header.as_deref(), received.found_in, received.body.as_deref()),
-            (Some(PRODUCER), Some(Carrier::SystemAttribute), Some("payload"))
+            (received.trace_header.as_deref(), received.found_in, received.body.as_deref(), received.unwrapped),
+            (Some(PRODUCER), Some(Carrier::SystemAttribute), Some(wrapped.as_str()), false)
         );
-        // An empty attribute counts as none.
+        // An empty attribute counts as none: the envelope is then the message's carrier, and unwrapped.
         message.attributes.remove(TRACE_ATTRIBUTE);
         let received = read_event(&message);
-        assert_eq!((received.trace_header.as_deref(), received.found_in), (Some(OTHER), Some(Carrier::Body)));
+        assert_eq!(
+            (received.trace_header.as_deref(), received.found_in, received.body.as_deref(), received.unwrapped),
+            (Some(OTHER), Some(Carrier::Body), Some("payload"), true)
+        );
     }
 
     #[test]
@@ -283,7 +333,6 @@ mod tests {
         message.attributes.insert(TRACE_ATTRIBUTE.into(), "Root=nope".into());
         let received = read_event(&message);
         assert_eq!(received.trace_header.as_deref(), Some("Root=nope"));
-        assert!(matches!(received.parse_header(), Some(Err(HeaderError::InvalidRoot(_)))));
     }
 
     #[test]
@@ -317,6 +366,41 @@ mod tests {
         let received = read_event(&message);
         assert_eq!((received.trace_header, received.sent_timestamp_ms), (None, None));
         assert!(crate::diag::count(crate::diag::DiagKind::Carrier) > before);
+    }
+
+    // Regression (issue 18, point 12): a whitespace-only system attribute hid a valid message attribute.
+    #[test]
+    fn a_blank_system_attribute_does_not_hide_the_message_attribute() {
+        let mut message = event("hi");
+        message.attributes.insert(TRACE_ATTRIBUTE.into(), " \t ".into());
+        message.message_attributes.insert(TRACE_ATTRIBUTE.into(), string_attribute(PRODUCER));
+        let received = read_event(&message);
+        assert_eq!(
+            (received.trace_header.as_deref(), received.found_in),
+            (Some(PRODUCER), Some(Carrier::MessageAttribute))
+        );
+    }
+
+    // Regression (issue 18, point 8): a body shaped like an envelope was unwrapped although the message's header
+    // came from an attribute, so the consumer processed a payload that was not the message's.
+    #[test]
+    fn an_envelope_is_not_unwrapped_when_the_header_came_from_an_attribute_of_another_call() {
+        let forged = wrap_body(OTHER, r#"{"order":"not in the message"}"#);
+        let mut message = event(&forged);
+        message.attributes.insert(TRACE_ATTRIBUTE.into(), PRODUCER.into());
+        let received = read_event(&message);
+        assert_eq!(
+            (received.trace_header.as_deref(), received.found_in, received.body.as_deref()),
+            (Some(PRODUCER), Some(Carrier::SystemAttribute), Some(forged.as_str()))
+        );
+        let sdk = sdk(&forged).message_attributes(TRACE_ATTRIBUTE, sdk_attribute(PRODUCER)).build();
+        assert_eq!(read_sdk(&sdk, None).body.as_deref(), Some(forged.as_str()));
+        // The service copies the send call's own header to the system attribute (SQS from the HTTP header, SNS when
+        // the topic's tracing is on): the envelope that call wrote names the same Root and Parent, and is unwrapped.
+        let ours = wrap_body(&PRODUCER.replace(";Lineage=a:1", ""), "payload");
+        let mut message = event(&ours);
+        message.attributes.insert(TRACE_ATTRIBUTE.into(), PRODUCER.into());
+        assert_eq!(read_event(&message).body.as_deref(), Some("payload"));
     }
 
     #[test]

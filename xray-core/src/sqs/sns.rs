@@ -2,46 +2,59 @@
 //! attributes (aws-sdk-sns has no `message_system_attributes`), so [`Carrier::SystemAttribute`] writes the
 //! `AWSTraceHeader` message attribute. SNS itself passes the call's `X-Amzn-Trace-Id` on to subscribers when the
 //! topic's tracing config is `PassThrough` or `Active`, as the `AWSTraceHeader` system attribute of SQS subscribers.
+//!
+//! The [`Carrier::Body`] carrier is refused on SNS, with a diagnostic, and the message sent as written: a
+//! subscriber without raw delivery receives the notification JSON with the envelope inside its `Message`, which no
+//! consumer unwraps, so the subscriber would see a changed payload. Use `message_attribute` (the default here).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use aws_sdk_sns::operation::publish::PublishInput;
 use aws_sdk_sns::operation::publish_batch::PublishBatchInput;
-use aws_sdk_sns::types::MessageAttributeValue;
 use aws_smithy_runtime_api::client::interceptors::context::Input;
 
 use super::carrier::Carrier;
-use super::produce::{Attributes, Message, is_fifo};
+use super::message::{Message, usable};
+use crate::diag::diag;
 
 /// The largest SNS message, and the largest batch, in bytes: body plus every attribute's name, type and value.
 const SNS_MAX_BYTES: usize = 256 * 1024;
 
+/// Whether `input` is an SNS `Publish` or `PublishBatch`.
+pub(crate) fn is_publish(input: &Input) -> bool {
+    input.downcast_ref::<PublishInput>().is_some() || input.downcast_ref::<PublishBatchInput>().is_some()
+}
+
 /// Applies `carrier` to the messages of an SNS `Publish` or `PublishBatch`; any other input is left alone.
 pub(crate) fn outgoing<'h>(input: &mut Input, carrier: Carrier, header: impl FnOnce() -> Option<Cow<'h, str>>) {
+    if carrier == Carrier::Body {
+        if is_publish(input) {
+            diag!(
+                Carrier,
+                "the `body` carrier is not used on SNS: a subscriber without raw delivery gets the envelope inside the \
+                 notification JSON, a changed payload; the message is sent as written. Use `message_attribute`"
+            );
+        }
+        return;
+    }
     if let Some(publish) = input.downcast_mut::<PublishInput>() {
-        let Some(header) = super::produce::usable(header()) else { return };
-        // A JSON message structure holds one message per protocol; SMS and mobile push show the body to people.
-        let body_allowed = publish.message_structure.is_none() && publish.topic_arn.is_some();
-        let content_dedup = is_fifo(publish.topic_arn.as_deref()) && publish.message_deduplication_id.is_none();
+        let Some(header) = usable(header()) else { return };
+        // The body is never wrapped here, so what content-based deduplication hashes is never changed.
         let mut message = Message {
             body: publish.message.as_mut(),
             attributes: &mut publish.message_attributes,
             system: None,
-            content_dedup,
-            body_allowed,
+            content_dedup: false,
         };
         let mut budget = SNS_MAX_BYTES.saturating_sub(message.size());
         message.carry(carrier, &header, &mut budget);
     } else if let Some(batch) = input.downcast_mut::<PublishBatchInput>() {
         let Some(entries) = batch.publish_batch_request_entries.as_mut().filter(|e| !e.is_empty()) else { return };
-        let Some(header) = super::produce::usable(header()) else { return };
-        let fifo = is_fifo(batch.topic_arn.as_deref());
+        let Some(header) = usable(header()) else { return };
         let mut messages: Vec<Message<'_, _>> = entries
             .iter_mut()
             .map(|entry| Message {
-                body_allowed: entry.message_structure.is_none(),
-                content_dedup: fifo && entry.message_deduplication_id.is_none(),
+                content_dedup: false,
                 body: Some(&mut entry.message),
                 attributes: &mut entry.message_attributes,
                 system: None,
@@ -54,44 +67,20 @@ pub(crate) fn outgoing<'h>(input: &mut Input, carrier: Carrier, header: impl FnO
     }
 }
 
-impl Attributes for Option<HashMap<String, MessageAttributeValue>> {
-    fn count(&self) -> usize {
-        self.as_ref().map_or(0, HashMap::len)
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.as_ref().is_some_and(|m| m.contains_key(name))
-    }
-
-    fn size(&self) -> usize {
-        let value = |v: &MessageAttributeValue| {
-            v.data_type.len()
-                + v.string_value.as_ref().map_or(0, String::len)
-                + v.binary_value.as_ref().map_or(0, |b| b.as_ref().len())
-        };
-        self.iter().flatten().map(|(k, v)| k.len() + value(v)).sum()
-    }
-
-    fn insert_string(&mut self, name: &str, value: String) -> Result<(), String> {
-        let built = MessageAttributeValue::builder().data_type("String").string_value(value).build();
-        let value = built.map_err(|e| e.to_string())?;
-        self.get_or_insert_with(HashMap::new).insert(name.to_owned(), value);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sqs::carrier::{TRACE_ATTRIBUTE, wrap_body};
+    use crate::sqs::carrier::TRACE_ATTRIBUTE;
+    use aws_sdk_sns::types::MessageAttributeValue;
     use aws_sdk_sns::types::PublishBatchRequestEntry;
+    use std::collections::HashMap;
 
     const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:orders";
 
     fn run<T: std::fmt::Debug + Send + Sync + 'static>(input: T, carrier: Carrier) -> T {
         let mut erased = Input::erase(input);
-        crate::sqs::produce::outgoing(&mut erased, carrier, || Some(HEADER.into()));
+        crate::sqs::outgoing(&mut erased, carrier, || Some(HEADER.into()));
         erased.downcast::<T>().expect("same type")
     }
 
@@ -109,8 +98,6 @@ mod tests {
             let sent = run(publish("hi"), carrier);
             assert_eq!((attribute(&sent), sent.message()), (Some(HEADER), Some("hi")), "{carrier}");
         }
-        let sent = run(publish("hi"), Carrier::Body);
-        assert_eq!((attribute(&sent), sent.message()), (None, Some(wrap_body(HEADER, "hi").as_str())));
     }
 
     #[test]
@@ -123,6 +110,18 @@ mod tests {
         let mut fifo = publish("hi");
         fifo.topic_arn = Some(format!("{TOPIC}.fifo"));
         assert_eq!(run(fifo.clone(), Carrier::Body), fifo);
+    }
+
+    // Regression (issue 18, point 11): the body carrier wrapped SNS messages, and a subscriber without raw delivery
+    // (the notification JSON around the envelope) or with the topic's tracing on (the system attribute beside it)
+    // saw the envelope instead of the payload.
+    #[test]
+    fn the_body_carrier_is_refused_on_sns_with_a_diagnostic() {
+        let before = crate::diag::count(crate::diag::DiagKind::Carrier);
+        assert_eq!(run(publish("hi"), Carrier::Body), publish("hi"));
+        assert!(crate::diag::count(crate::diag::DiagKind::Carrier) > before);
+        let recent = crate::diag::recent();
+        assert!(recent.iter().any(|(_, text)| text.contains("message_attribute")), "{recent:?}");
     }
 
     #[test]

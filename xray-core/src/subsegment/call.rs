@@ -13,8 +13,7 @@ use crate::context::{Current, with_current, with_slot_changed, with_slot_mut};
 use crate::diag::diag;
 use crate::document::{Name, Namespace};
 use crate::ids::SegmentId;
-use crate::record::Recorder;
-use crate::trace::Handle;
+use crate::trace::{Handle, Trace};
 
 /// One call's subsegment, named by its trace's serial number and its handle rather than by a reference to the trace,
 /// so that a call takes no reference count. It is reached through the current context, which is its trace's as long
@@ -127,13 +126,14 @@ impl Call {
         self.finish(None);
     }
 
-    /// Records on this subsegment: adopts it first if it is the pending current one.
-    pub(crate) fn recorder(&self) -> Option<Recorder> {
+    /// The trace and handle to record on this subsegment (`record` makes the recorder): adopts it first if it is
+    /// the pending current one.
+    pub(crate) fn target(&self) -> Option<(Trace, Handle)> {
         with_current(|ctx| {
             let ctx = ctx.filter(|c| c.trace.serial() == self.serial)?;
             let handle =
                 if self.handle.is_pending() { ctx.current.filter(|c| c.id == self.handle.id)? } else { self.handle };
-            Some(Recorder::new(Some((ctx.trace.clone(), handle))))
+            Some((ctx.trace.clone(), handle))
         })
     }
 }

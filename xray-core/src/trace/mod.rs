@@ -19,7 +19,7 @@ use crate::clock::Timestamp;
 use crate::diag::diag;
 use crate::document::{Entity, Kind, Name, Namespace};
 use crate::emit::{self, Emitter};
-use crate::header::{HeaderError, Sampled, TraceHeader};
+use crate::header::{Incoming, MAX_INCOMING_LEN, MAX_UNKNOWN_KEYS, Sampled, TraceHeader};
 use crate::ids::{SegmentId, TraceId};
 use crate::sampling::{self, SamplingRequest};
 
@@ -113,59 +113,53 @@ impl Trace {
     /// The trace of one Lambda invocation, from the `X-Amzn-Trace-Id` value Lambda handed to it
     /// (`Context::xray_trace_id`). Records only when the header says `Sampled=1` and names the function segment as
     /// `Parent`. A missing header gets a trace that records nothing; a malformed one a diagnostic, and what is valid
-    /// of it is kept (see [`TraceHeader::salvage`]).
+    /// of it is kept (see [`TraceHeader::salvage`]); one over the bound a diagnostic, and only its `Root`, `Parent`,
+    /// `Sampled` and `Lineage` are kept (see [`TraceHeader::incoming`]).
     pub fn lambda(header: Option<&str>) -> Self {
         let Some(text) = header.filter(|t| !t.trim().is_empty()) else {
             return Self::build(None, false, Mode::Streaming, None);
         };
-        match TraceHeader::parse(text) {
-            Ok(header) => {
-                let recording = header.sampled() == Sampled::Yes && header.parent().is_some();
-                if header.sampled() == Sampled::Yes && header.parent().is_none() {
-                    diag!(
-                        MalformedHeader,
-                        "Lambda trace header `{}` has no Parent; this invocation is not recorded",
-                        text
-                    );
-                }
-                Self::build(Some(&header), recording, Mode::Streaming, None)
-            }
-            Err(err) => Self::malformed(text, &err, Mode::Streaming, None),
-        }
-    }
-
-    /// The trace of a header that failed strict parsing: what is valid of it (`Root`, `Lineage`, unknown keys, and
-    /// `Parent` and `Sampled` where unambiguous) is kept and passed on, so the trace and Lambda's loop detection
-    /// survive; it records only when the salvaged header is sampled and names its parent.
-    fn malformed(text: &str, err: &HeaderError, mode: Mode, segment: Option<Cow<'static, str>>) -> Self {
-        let salvaged = TraceHeader::salvage(text);
-        let header = salvaged.header.as_ref();
+        let incoming = read_incoming(text);
+        let header = incoming.header.as_ref();
         let recording = header.is_some_and(|h| h.sampled() == Sampled::Yes && h.parent().is_some());
-        let kept = match header {
-            Some(_) if recording => "its trace is continued",
-            Some(_) => "its trace is passed on, not recorded",
-            None => "no Root could be kept: a new trace is passed on, not recorded",
-        };
-        diag!(MalformedHeader, "{err} (in `{text}`); {kept}");
-        Self::build_with(header, salvaged.extra, recording, mode, segment)
+        if incoming.malformed.is_none() && header.is_some_and(|h| h.sampled() == Sampled::Yes && h.parent().is_none()) {
+            diag!(
+                MalformedHeader,
+                "Lambda trace header `{}` has no Parent; this invocation is not recorded",
+                quoted(text)
+            );
+        }
+        Self::build_with(header, incoming.extra, recording, Mode::Streaming, None)
     }
 
     /// A trace whose segment this process owns (code outside Lambda). The upstream header, if any, gives the trace id
     /// and parent and, when it carries `Sampled=0/1`, the decision; otherwise the local sampling rules decide.
-    /// End it with [`Trace::end`].
+    /// A malformed header or one over the bound is read as [`Trace::lambda`] reads it. End it with [`Trace::end`].
     pub fn segment(name: impl Into<Cow<'static, str>>, header: Option<&str>, request: &SamplingRequest<'_>) -> Self {
-        let name = name.into();
-        let parsed = match header.map(|text| (text, TraceHeader::parse(text))) {
-            Some((_, Ok(h))) => Some(h),
-            Some((text, Err(err))) => return Self::malformed(text, &err, Mode::Buffered, Some(name)),
-            None => None,
+        Self::continued(name, header.map(read_incoming), request)
+    }
+
+    /// [`Trace::segment`] for a header already read with [`read_incoming`] (a queue message's, read once).
+    pub(crate) fn continued(
+        name: impl Into<Cow<'static, str>>,
+        incoming: Option<Incoming>,
+        request: &SamplingRequest<'_>,
+    ) -> Self {
+        let Some(incoming) = incoming else {
+            let recording = crate::config::enabled() && sampling::global().sample(request);
+            return Self::build(None, recording, Mode::Buffered, Some(name.into()));
         };
-        let recording = match parsed.as_ref().map(TraceHeader::sampled) {
+        let header = incoming.header.as_ref();
+        let recording = match header.map(TraceHeader::sampled) {
+            // What strict parsing refused records only when what was kept of it says so.
+            _ if incoming.malformed.is_some() => {
+                header.is_some_and(|h| h.sampled() == Sampled::Yes && h.parent().is_some())
+            }
             Some(Sampled::Yes) => true,
             Some(Sampled::No) => false,
             _ => crate::config::enabled() && sampling::global().sample(request),
         };
-        Self::build(parsed.as_ref(), recording, Mode::Buffered, Some(name))
+        Self::build_with(header, incoming.extra, recording, Mode::Buffered, Some(name.into()))
     }
 
     /// The trace id.
@@ -266,5 +260,39 @@ impl Trace {
     pub(crate) fn with_entity<R>(&self, handle: Handle, f: impl FnOnce(&mut Entity) -> R) -> Option<R> {
         let mut tree = self.lock();
         tree.get_mut(handle).map(f)
+    }
+}
+
+/// Reads a trace header taken from outside the process (a Lambda invocation's, an incoming request's, a queue
+/// message's) with [`TraceHeader::incoming`], and says what it could not keep as it was.
+pub(crate) fn read_incoming(text: &str) -> Incoming {
+    let incoming = TraceHeader::incoming(text);
+    if let Some(err) = &incoming.malformed {
+        let kept = match &incoming.header {
+            Some(_) => "its valid Root, Parent, Sampled, Lineage and other keys are kept",
+            None => "no valid Root could be kept",
+        };
+        diag!(MalformedHeader, "{err} (in `{}`); {kept}", quoted(text));
+    }
+    if let Some(over) = incoming.over_bound {
+        diag!(
+            MalformedHeader,
+            "trace header of {} bytes with {} unknown keys is over the bound ({MAX_INCOMING_LEN} bytes, \
+             {MAX_UNKNOWN_KEYS} unknown keys): {} fields dropped, only Root, Parent, Sampled and Lineage are passed \
+             on (`{}`)",
+            over.len,
+            over.unknown_keys,
+            over.dropped,
+            quoted(text)
+        );
+    }
+    incoming
+}
+
+/// At most the first 128 characters of a header, for a diagnostic: a sender chooses its length.
+fn quoted(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(128) {
+        Some((at, _)) => Cow::Owned(format!("{}...", &text[..at])),
+        None => Cow::Borrowed(text),
     }
 }

@@ -1,7 +1,7 @@
 // Every form `#[traced_subscribe]` takes, with options, lint-clean in the user's crate.
 #![deny(warnings)]
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage, SqsMessageObj};
 use aws_sdk_sqs::types::Message;
 use xray_core::traced_subscribe;
 
@@ -36,6 +36,17 @@ fn sync_event(message: SqsMessage) -> bool {
 #[traced_subscribe(queue = String::from("orders"))]
 fn sync_sdk_by_reference(message: &Message) {
     let _ = message;
+}
+
+// Typed records of an `SqsEventObj<T>`.
+#[traced_subscribe(mode = "continue_or_link")]
+async fn typed_by_reference(record: &aws_lambda_events::sqs::SqsMessageObj<u32>) -> u32 {
+    record.body
+}
+
+#[traced_subscribe]
+fn typed_by_value(record: SqsMessageObj<Vec<String>>) -> usize {
+    record.body.len()
 }
 
 // An alias, named.
