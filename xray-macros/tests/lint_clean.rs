@@ -34,6 +34,7 @@ mod one_line {
     #[traced] pub(crate) async fn literal_async() -> u32 { 1 }
     #[traced] pub(crate) async fn opaque_async() -> impl std::fmt::Display { 1 }
     #[traced_handler] pub(crate) async fn handler(event: LambdaEvent<u32>) -> Result<u32, Error> { Ok(event.payload) }
+    #[traced_handler] pub(crate) async fn http(request: lambda_http::Request) -> Result<impl lambda_http::IntoResponse, Error> { Ok(request.uri().to_string()) }
     #[traced_subscribe] pub(crate) async fn subscribed(message: SqsMessage) -> Option<String> { message.body }
     #[traced_subscribe] pub(crate) fn subscribed_sync(_message: &SqsMessage) {}
     #[traced_publish] pub(crate) async fn published(sqs: &Client) -> bool { sqs.send_message().send().await.is_ok() }
@@ -275,6 +276,7 @@ async fn every_form_runs() {
     assert_eq!(sink.scope(service.call(event(2))).await.ok(), Some(12));
     assert_eq!(sink.scope(awaiting_handler(event(3))).await.ok(), Some(6));
     assert_eq!(sink.scope(one_line::handler(event(4))).await.ok(), Some(4));
+    assert!(sink.scope(one_line::http(lambda_http::Request::default())).await.is_ok());
 
     let mut message = SqsMessage::default();
     message.body = Some("abc".to_owned());
