@@ -112,9 +112,19 @@ fn docs_rs_builds_every_feature_and_badges_each_gated_item() {
             }
             let text = std::fs::read_to_string(&path).expect("a source file");
             let lines: Vec<&str> = text.lines().map(str::trim).collect();
-            for (i, pair) in lines.windows(2).enumerate() {
-                let gated = pair[0].starts_with("#[cfg(feature") || pair[0].starts_with("#[cfg(all(feature");
-                if gated && (pair[1].starts_with("pub ") || pair[1].starts_with("#[macro_export]")) {
+            for (i, line) in lines.iter().enumerate() {
+                if !(line.starts_with("#[cfg(feature") || line.starts_with("#[cfg(all(feature")) {
+                    continue;
+                }
+                // The attributes and docs between the `cfg` and the item it gates, then the item.
+                let between: Vec<&str> = lines[i + 1..]
+                    .iter()
+                    .take_while(|l| l.starts_with("#[") || l.starts_with("///"))
+                    .copied()
+                    .collect();
+                let item = lines.get(i + 1 + between.len()).copied().unwrap_or_default();
+                let badged = between.iter().any(|l| l.starts_with("#[cfg_attr(docsrs, doc(cfg("));
+                if item.starts_with("pub ") && !badged {
                     unbadged.push(format!("{}:{}", path.display(), i + 1));
                 }
             }

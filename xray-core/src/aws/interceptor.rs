@@ -67,6 +67,7 @@ impl Default for XRayInterceptor {
 /// An [`XRayInterceptor`] that also chooses how outgoing messages carry the trace; made by
 /// [`XRayInterceptor::publishing`].
 #[cfg(feature = "sqs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
 #[derive(Debug, Clone)]
 pub struct PublishingInterceptor {
     id: u64,
