@@ -134,6 +134,11 @@ impl Daemon {
         }
     }
 
+    /// Lines printed so far on stderr.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().expect("lines").clone()
+    }
+
     /// Lines printed so far on stdout.
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().expect("lines").clone()
