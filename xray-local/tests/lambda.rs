@@ -521,3 +521,46 @@ fn a_process_that_does_not_start_fails_the_invocation_waiting_for_it() {
     let error = failed(Path::new("/bin/sleep"), &["--init-timeout", "300ms", "--", "30"]);
     assert_eq!(error["errorType"], "Sandbox.Timedout");
 }
+
+#[test]
+fn an_oversized_response_fails_at_once_and_the_process_stays_warm() {
+    // Guards issue 18 point 15: a response over 7 MB got a bare 413 from the HTTP server, so the invocation stayed
+    // open until its timeout, and the timeout killed the warm process.
+    let (_collector, daemon) = collector();
+    let emulator = Emulator::start(daemon, &["--timeout", "60s"]);
+    let pid = emulator.invoke(&json!({}), None).json()["pid"].clone();
+    let big = emulator.invoke(&json!({"respond_bytes": 8_000_000}), None);
+    assert_eq!((big.status, big.header("x-amz-function-error")), (200, Some("Unhandled")), "{big:?}");
+    let error = big.json();
+    assert_eq!(error["errorType"], "Function.ResponseSizeTooLarge", "{error}");
+    assert_eq!(error["errorMessage"], "Response payload size exceeded maximum allowed payload size (6291556 bytes).");
+    // Just over the limit is refused the same way; a timeout would have answered Sandbox.Timedout.
+    let over = emulator.invoke(&json!({"respond_bytes": 6_291_556 - 1}), None);
+    assert_eq!(over.json()["errorType"], "Function.ResponseSizeTooLarge", "the JSON string adds its quotes");
+    let after = emulator.invoke(&json!({}), None);
+    assert_eq!(after.json()["pid"], pid, "the same process answers: it was not killed");
+}
+
+#[test]
+fn an_oversized_invoke_payload_gets_lambda_s_modelled_error() {
+    // Guards issue 18 point 15: a payload over 7 MB got the HTTP server's bare-text 413, not Lambda's error.
+    let (_collector, daemon) = collector();
+    let emulator = Emulator::start(daemon, &[]);
+    for size in [6_291_457, 8_000_000] {
+        let payload = format!("\"{}\"", "y".repeat(size - 2));
+        let reply = emulator.post("/2015-03-31/functions/echo/invocations", &[], &payload);
+        assert_eq!(reply.status, 413, "{size}: {}", reply.body);
+        assert_eq!(reply.header("x-amzn-errortype"), Some("RequestEntityTooLargeException"), "{size}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert_eq!(
+            reply.json()["message"],
+            "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
+            "{size}"
+        );
+    }
+    let (start, end) = (r#"{"respond_bytes": 1, "pad": ""#, r#""}"#);
+    let fits = format!("{start}{}{end}", "y".repeat(6_291_456 - start.len() - end.len()));
+    assert_eq!(fits.len(), 6_291_456);
+    let reply = emulator.post("/2015-03-31/functions/echo/invocations", &[], &fits);
+    assert_eq!((reply.status, reply.json()), (200, json!("x")), "a payload at the limit goes through");
+}
