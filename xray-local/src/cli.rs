@@ -235,7 +235,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 "xray-local: listening on udp://{} (receive buffer {} bytes), database {}{}",
                 daemon.addr(),
                 daemon.recv_buffer(),
-                dir.join(crate::store::FILE_NAME).display(),
+                render::escape(&dir.join(crate::store::FILE_NAME).to_string_lossy()),
                 if forward { ", forwarding to the X-Ray API" } else { "" }
             );
             wait_for_shutdown();

@@ -230,6 +230,8 @@ impl Receiving {
         let mut buf = vec![0u8; receive::DATAGRAM_BYTES];
         let mut next_check = Instant::now() + TICK;
         let mut since_check = 0u32;
+        // Traces settled (and forgotten) since freed memory was last handed back.
+        let mut released = 0usize;
         while !self.stop.load(Ordering::Relaxed) {
             match self.socket.recv(&mut buf) {
                 Ok(n) => {
@@ -246,9 +248,15 @@ impl Receiving {
                 self.now = now;
                 if now >= next_check {
                     next_check = now + TICK;
-                    for trace_id in self.assembler.settled(now) {
+                    let settled = self.assembler.settled(now);
+                    released += settled.len();
+                    for trace_id in settled {
                         Stats::add(&self.stats.traces_settled, 1);
                         self.send(Msg::Settled(trace_id));
+                    }
+                    if released >= RELEASE_AFTER {
+                        released = 0;
+                        release_freed_memory();
                     }
                 }
             }
@@ -462,6 +470,19 @@ fn evict(store: &mut Store, max: u64, stats: &Stats) {
         },
         Ok(_) => {}
         Err(err) => render::warn(format_args!("cannot read the database's size: {err}")),
+    }
+}
+
+/// How many traces settled since the last time make it worth handing freed memory back to the system.
+const RELEASE_AFTER: usize = 10_000;
+
+/// Hands memory freed inside the allocator back to the system. glibc keeps what a thread freed in that thread's
+/// arena, so without this the RSS a flood of in-progress traces took stays after they complete or expire.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own arenas to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -528,3 +528,49 @@ fn max_db_size_keeps_the_database_bounded_deleting_the_oldest_traces() {
     assert!(stdout(&scratch.0, &["show", &ids[399]]).contains("big"), "the newest is kept");
     daemon.stop();
 }
+
+/// The resident memory of process `pid`, in KiB (Linux).
+#[cfg(target_os = "linux")]
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_memory_of_a_flood_of_in_progress_documents_is_released_when_they_complete() {
+    // Guards issue 18 point 19: the daemon's RSS stayed at its peak after a flood of in-progress documents had
+    // completed: the assembler kept its table, and the allocator kept what the receiving thread freed.
+    let scratch = Scratch::new("flood-rss");
+    let daemon = Daemon::start(&scratch.0, &["--settle", "200ms"], &[]);
+    let socket = sender();
+    let ids: Vec<String> = (0..60_000).map(|i| format!("1-581cf771-{i:024x}")).collect();
+    let flood = |in_progress: bool, stored: u64| {
+        for (i, id) in ids.iter().enumerate() {
+            let mut doc = segment("00000000000000c1", "flood");
+            doc["trace_id"] = json!(id);
+            if in_progress {
+                doc["in_progress"] = json!(true);
+                doc.as_object_mut().map(|d| d.remove("end_time"));
+            }
+            socket.send_to(&datagram(&doc), daemon.addr).expect("send");
+            if i % 2_000 == 1_999 {
+                // Paced, so the kernel drops nothing: every document counts.
+                daemon.wait_counter("stored", stored + i as u64 + 1);
+            }
+        }
+        daemon.wait_counter("stored", stored + ids.len() as u64);
+    };
+    let base = rss_kib(daemon.pid());
+    flood(true, 0);
+    let peak = rss_kib(daemon.pid());
+    flood(false, ids.len() as u64);
+    daemon.wait_counter("traces_settled", ids.len() as u64);
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kib(daemon.pid());
+    eprintln!("RSS base {base} KiB, after the in-progress flood {peak} KiB, once complete {after} KiB");
+    assert!(peak > base + 4_096, "the flood should take memory: {base} -> {peak} KiB");
+    assert!(after < peak - (peak - base) / 2, "most of it is released: {base} -> {peak} -> {after} KiB");
+    daemon.stop();
+}

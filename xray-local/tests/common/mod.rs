@@ -134,6 +134,11 @@ impl Daemon {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Lines printed so far on stderr.
     pub fn stderr(&self) -> Vec<String> {
         self.stderr.lock().expect("lines").clone()
