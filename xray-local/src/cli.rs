@@ -230,6 +230,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     let _ = stdout.flush();
                 }));
             }
+            // A file-size limit (`ulimit -f`) then fails a write with EFBIG, told like a full disk, instead of
+            // killing the daemon with SIGXFSZ.
+            #[cfg(unix)]
+            // SAFETY: setting a signal's disposition to "ignore" runs no handler code.
+            unsafe {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            }
             let daemon = Daemon::start(config).map_err(|e| format!("cannot start on {bind}: {e}"))?;
             eprintln!(
                 "xray-local: listening on udp://{} (receive buffer {} bytes), database {}{}",

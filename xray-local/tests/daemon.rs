@@ -574,3 +574,75 @@ fn the_memory_of_a_flood_of_in_progress_documents_is_released_when_they_complete
     assert!(after < peak - (peak - base) / 2, "most of it is released: {base} -> {peak} -> {after} KiB");
     daemon.stop();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_daemon_on_a_full_disk_says_so_at_once_and_keeps_running() {
+    // Guards issue 18 point 18: a daemon whose store could not write (full disk) printed one line per batch and
+    // `status` showed its old counters as current. A file-size limit stands in for the full disk.
+    let scratch = Scratch::new("full-disk");
+    std::fs::create_dir_all(&scratch.0).expect("dir");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        // 2 MiB in 512-byte blocks (POSIX sh).
+        .arg(r#"ulimit -f 4096 && exec "$0" --data-dir "$1" daemon --bind 127.0.0.1:0 --status-every 0"#)
+        .arg(common::BIN)
+        .arg(&scratch.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let pipe = child.stderr.take().expect("stderr");
+    let pumped = lines.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            pumped.lock().expect("lines").push(line);
+        }
+    });
+    let stderr = || lines.lock().expect("lines").clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr: std::net::SocketAddr = loop {
+        let found = stderr()
+            .iter()
+            .find_map(|l| l.strip_prefix("xray-local: listening on udp://")?.split(' ').next()?.parse().ok());
+        if let Some(addr) = found {
+            break addr;
+        }
+        assert!(Instant::now() < deadline, "daemon did not start: {:?}", stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let socket = sender();
+    let padding = "f".repeat(20_000);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut i = 0u32;
+    let told = loop {
+        if let Some(line) = stderr().into_iter().find(|l| l.contains("cannot write to the database")) {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "never told: {:?}", stderr());
+        let mut doc = segment("00000000000000d1", "filler");
+        doc["trace_id"] = json!(format!("1-581cf771-{i:024x}"));
+        doc["metadata"] = json!({"default": {"padding": padding}});
+        socket.send_to(&datagram(&doc), addr).expect("send");
+        i += 1;
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    // SQLite reports the refused write as "disk I/O error" (or "database or disk is full"), and what it cost.
+    assert!(told.contains("error") || told.contains("is full"), "{told}");
+    assert!(told.contains("documents and 0 invalid datagrams dropped"), "{told}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let s = loop {
+        let s = status(&scratch.0);
+        if s["stale"].is_string() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "status never said its counters are stale: {s:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(s["daemon"].is_u64(), "{s:#}");
+    assert!(matches!(child.try_wait(), Ok(None)), "the daemon keeps running: {:?}", stderr());
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
