@@ -94,30 +94,14 @@ impl Emulator {
     }
 
     fn post(&self, path: &str, headers: &[(&str, String)], body: &str) -> Reply {
-        let mut stream = TcpStream::connect(self.endpoint).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            self.endpoint,
-            body.len()
-        );
-        for (name, value) in headers {
-            request += &format!("{name}: {value}\r\n");
-        }
-        request += "\r\n";
-        request += body;
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("answer");
-        let text = String::from_utf8(raw).expect("UTF-8 answer");
-        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP answer");
-        let mut lines = head.lines();
-        let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        Reply { status, headers, body: body.to_owned() }
+        post(self.endpoint, path, headers, body)
+    }
+
+    /// Where the Runtime API listens, from the startup line.
+    fn runtime_api(&self) -> SocketAddr {
+        let lines = self.stderr();
+        let found = lines.iter().find_map(|line| line.split_once("Runtime API at ")?.1.split(',').next()?.parse().ok());
+        found.unwrap_or_else(|| panic!("no Runtime API address in {lines:?}"))
     }
 
     fn stderr(&self) -> Vec<String> {
@@ -144,6 +128,35 @@ impl Drop for Emulator {
             self.signal_and_wait("-TERM");
         }
     }
+}
+
+/// POSTs `body` to `addr` over HTTP/1.1 and reads the whole answer.
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, String)], body: &str) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        addr,
+        body.len()
+    );
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    request += "\r\n";
+    request += body;
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("answer");
+    let text = String::from_utf8(raw).expect("UTF-8 answer");
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP answer");
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply { status, headers, body: body.to_owned() }
 }
 
 #[derive(Debug)]
@@ -563,4 +576,20 @@ fn an_oversized_invoke_payload_gets_lambda_s_modelled_error() {
     assert_eq!(fits.len(), 6_291_456);
     let reply = emulator.post("/2015-03-31/functions/echo/invocations", &[], &fits);
     assert_eq!((reply.status, reply.json()), (200, json!("x")), "a payload at the limit goes through");
+}
+
+#[test]
+fn an_oversized_init_error_is_refused_with_413_and_still_restarts_the_process() {
+    // Guards issue 18 point 17: an init/error too large for the HTTP server got a bare 413 and was otherwise
+    // ignored, unlike every other init/error.
+    let (_collector, daemon) = collector();
+    let emulator = Emulator::start(daemon, &[]);
+    let pid = emulator.invoke(&json!({}), None).json()["pid"].clone();
+    let big = format!(r#"{{"errorType":"Runtime.InitError","errorMessage":"{}"}}"#, "z".repeat(7_000_000));
+    let refused = post(emulator.runtime_api(), "/2018-06-01/runtime/init/error", &[], &big);
+    assert_eq!(refused.status, 413, "{}", &refused.body[..refused.body.len().min(200)]);
+    assert_eq!(refused.json()["errorType"], "RequestEntityTooLarge");
+    let after = emulator.invoke(&json!({}), None);
+    assert_eq!(after.status, 200, "{after:?}");
+    assert_ne!(after.json()["pid"], pid, "the process that reported an init error was replaced");
 }

@@ -121,10 +121,22 @@ async fn read_answer(hub: &Arc<Hub>, id: &str, body: Body) -> Result<Bytes, Resp
     }
 }
 
-async fn init_error(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn init_error(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Body) -> Response {
+    // An error document too large to keep still fails the process the same way, with a message saying so.
+    let (body, answer) = match read_body(body, MAX_RESPONSE_PAYLOAD).await {
+        Ok(body) => (body, accepted()),
+        Err(BodyError::TooLarge) => {
+            let message = format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_PAYLOAD} bytes).");
+            (Bytes::from(message.clone()), api_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &message))
+        }
+        Err(BodyError::Broken(problem)) => {
+            let message = format!("cannot read the body: {problem}");
+            (Bytes::from(message.clone()), api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", &message))
+        }
+    };
     let (body, cause) = reported_error(&headers, body);
     hub.init_failed(body, cause, now_secs());
-    accepted()
+    answer
 }
 
 fn finish(hub: &Arc<Hub>, id: &str, outcome: Outcome, now: f64) -> Response {
