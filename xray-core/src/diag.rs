@@ -75,13 +75,21 @@ pub(crate) fn report(kind: DiagKind, message: fmt::Arguments<'_>) {
     }
 }
 
-/// `text` with every control character written as an escape (`\n`, `\u{1b}`).
+/// Whether a terminal would act on `c` instead of showing it: control characters (C0, DEL, C1 such as U+009B,
+/// which starts a terminal sequence), the line separators, bidirectional controls and the byte order mark.
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{61c}' | '\u{200e}' | '\u{200f}')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every character a terminal would act on written as an escape (`\n`, `\u{1b}`, `\u{202e}`).
 pub(crate) fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(acts_on_terminal) {
         return text.to_owned();
     }
     text.chars().fold(String::with_capacity(text.len() + 8), |mut out, c| {
-        if c.is_control() {
+        if acts_on_terminal(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -118,5 +126,14 @@ mod tests {
         let (_, text) = recent().into_iter().rev().find(|(k, _)| *k == DiagKind::MalformedHeader).expect("kept");
         assert!(!text.chars().any(char::is_control), "{text:?}");
         assert!(text.contains("\\u{1b}[2J\\u{7}\\r\\nforged"), "{text:?}");
+    }
+
+    #[test]
+    fn c1_bidi_controls_and_the_bom_are_escaped_in_diagnostics() {
+        // Guards issue 18 point 20: U+009B was escaped but bidi controls and the BOM reached stderr raw.
+        report(DiagKind::BadEnvVar, format_args!("bad `a\u{9b}b\u{202e}c\u{2066}d\u{feff}e`"));
+        let (_, text) = recent().into_iter().rev().find(|(k, _)| *k == DiagKind::BadEnvVar).expect("kept");
+        assert!(!text.chars().any(acts_on_terminal), "{text:?}");
+        assert!(text.contains("a\\u{9b}b\\u{202e}c\\u{2066}d\\u{feff}e"), "{text:?}");
     }
 }

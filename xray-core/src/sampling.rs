@@ -141,7 +141,40 @@ fn check_rate(rate: f64, what: &str) -> Result<(), RulesError> {
     }
 }
 
+/// The most a rules file may hold, in bytes; real ones hold a few hundred.
+pub const MAX_RULES_FILE_BYTES: u64 = 64 * 1024;
+
 impl LocalSampler {
+    /// A sampler from a version 2 rules file. Only a regular file of at most [`MAX_RULES_FILE_BYTES`] is read, and
+    /// it is opened without waiting, so a FIFO with no writer or a device such as `/dev/zero` is refused at once
+    /// instead of blocking or filling memory.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, RulesError> {
+        use std::io::Read;
+        let fail = |e: std::io::Error| RulesError(e.to_string());
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NONBLOCK);
+        }
+        let file = options.open(path).map_err(fail)?;
+        let meta = file.metadata().map_err(fail)?;
+        if !meta.is_file() {
+            return Err(RulesError("not a regular file".into()));
+        }
+        let too_large = || RulesError(format!("larger than the {MAX_RULES_FILE_BYTES} bytes a rules file may hold"));
+        if meta.len() > MAX_RULES_FILE_BYTES {
+            return Err(too_large());
+        }
+        let mut text = String::new();
+        file.take(MAX_RULES_FILE_BYTES + 1).read_to_string(&mut text).map_err(fail)?;
+        if text.len() as u64 > MAX_RULES_FILE_BYTES {
+            return Err(too_large());
+        }
+        Self::from_json(&text)
+    }
+
     /// A sampler from a version 2 rules document (JSON).
     pub fn from_json(text: &str) -> Result<Self, RulesError> {
         let file: RulesFile = serde_json::from_str(text).map_err(|e| RulesError(e.to_string()))?;
@@ -209,22 +242,19 @@ pub(crate) fn matches(pattern: &str, value: Option<&str>) -> bool {
 static GLOBAL: OnceLock<LocalSampler> = OnceLock::new();
 
 /// The process's sampler: the rules file named by `XRAY_SAMPLING_RULES_FILE`, else the default rule. A file that
-/// cannot be read or used gets a diagnostic and the default rule.
+/// cannot be read or used (see [`LocalSampler::from_file`]) gets a diagnostic and the default rule.
 pub fn global() -> &'static LocalSampler {
-    GLOBAL.get_or_init(|| {
-        let Some(path) = crate::config::get().sampling_rules_file.as_deref() else {
-            return LocalSampler::default();
-        };
-        match std::fs::read_to_string(path)
-            .map_err(|e| RulesError(e.to_string()))
-            .and_then(|t| LocalSampler::from_json(&t))
-        {
-            Ok(sampler) => sampler,
-            Err(err) => {
-                diag!(BadSamplingRules, "XRAY_SAMPLING_RULES_FILE=`{path}`: {err}; using the default rule");
-                LocalSampler::default()
-            }
-        }
+    GLOBAL.get_or_init(|| match crate::config::get().sampling_rules_file.as_deref() {
+        Some(path) => load(path),
+        None => LocalSampler::default(),
+    })
+}
+
+/// The rules of the file at `path`, or the default rule with a diagnostic.
+fn load(path: &str) -> LocalSampler {
+    LocalSampler::from_file(std::path::Path::new(path)).unwrap_or_else(|err| {
+        diag!(BadSamplingRules, "XRAY_SAMPLING_RULES_FILE=`{path}`: {err}; using the default rule");
+        LocalSampler::default()
     })
 }
 
@@ -274,6 +304,68 @@ mod tests {
         assert!(sampler.sample_at(&request, 7));
         let sampled = (0..100_000).filter(|_| sampler.sample_at(&request, 7)).count();
         assert!((4_000..6_000).contains(&sampled), "{sampled} of 100000 beyond the reservoir");
+    }
+
+    /// `load(path)` on another thread: the sampler and the diagnostics it left, or `None` if it blocked.
+    fn load_without_blocking(path: &std::path::Path) -> Option<(LocalSampler, Vec<String>)> {
+        let text = path.to_string_lossy().into_owned();
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let sampler = load(&text);
+            let said = crate::diag::recent().into_iter().map(|(_, m)| m).filter(|m| m.contains(&text)).collect();
+            let _ = done.send((sampler, said));
+        });
+        // Not a speed check: a reader that blocks never answers, one that does not answers at once.
+        result.recv_timeout(std::time::Duration::from_secs(20)).ok()
+    }
+
+    fn is_default(sampler: &LocalSampler) -> bool {
+        sampler.rules.is_empty() && sampler.default.0 == DEFAULT_RULE
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_as_rules_file_is_refused_without_blocking() {
+        // Guards issue 18 point 21: XRAY_SAMPLING_RULES_FILE naming a FIFO blocked the first sampling decision.
+        let path = std::env::temp_dir().join(format!("xray-rules-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let c_path = std::ffi::CString::new(path.to_string_lossy().as_bytes()).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+        let loaded = load_without_blocking(&path);
+        // Opening the FIFO for writing frees a reader that is still blocked, so the thread ends either way.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&path);
+        }
+        let _ = std::fs::remove_file(&path);
+        let (sampler, said) = loaded.expect("reading a FIFO blocked");
+        assert!(is_default(&sampler));
+        assert!(said.iter().any(|m| m.contains("not a regular file") && m.contains("default rule")), "{said:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dev_zero_as_rules_file_is_refused_at_once() {
+        // Guards issue 18 point 21: /dev/zero as the rules file was read until memory ran out.
+        let (sampler, said) = load_without_blocking(std::path::Path::new("/dev/zero")).expect("blocked");
+        assert!(is_default(&sampler));
+        assert!(said.iter().any(|m| m.contains("not a regular file")), "{said:?}");
+    }
+
+    #[test]
+    fn a_rules_file_over_the_size_limit_is_refused() {
+        // Guards issue 18 point 21: a rules file was read whole whatever its size.
+        let path = std::env::temp_dir().join(format!("xray-rules-large-{}", std::process::id()));
+        let padded = format!("{RULES}{}", " ".repeat(MAX_RULES_FILE_BYTES as usize));
+        std::fs::write(&path, padded).expect("write");
+        let (sampler, said) = load_without_blocking(&path).expect("blocked");
+        std::fs::write(&path, RULES).expect("write");
+        let small = LocalSampler::from_file(&path);
+        let _ = std::fs::remove_file(&path);
+        assert!(is_default(&sampler));
+        assert!(said.iter().any(|m| m.contains("65536 bytes a rules file may hold")), "{said:?}");
+        assert_eq!(small.map(|s| s.rules.len()).ok(), Some(2), "a file within the limit is read");
     }
 
     #[test]

@@ -85,17 +85,9 @@ fn big_tree(padding: usize) {
     trace.end();
 }
 
-/// Checks that the documents hold every entity once with consistent parents; returns the number of documents.
-fn check_split(raw: &[Vec<u8>]) -> usize {
-    let docs: Vec<Value> = raw
-        .iter()
-        .map(|d| {
-            assert!(d.len() + DATAGRAM_HEADER.len() < 64_000, "document of {} bytes", d.len());
-            serde_json::from_slice(d).expect("JSON")
-        })
-        .collect();
-    let mut parents: HashMap<String, String> = HashMap::new();
-    let mut names: HashMap<String, String> = HashMap::new();
+/// The entities the documents hold, each id with its name and with its parent (embedding or `parent_id`),
+/// checking that every document fits one datagram, passes the schema and that no entity comes twice.
+fn received(raw: &[Vec<u8>]) -> (HashMap<String, String>, HashMap<String, String>) {
     fn walk(
         doc: &Value,
         parent: Option<&str>,
@@ -112,11 +104,20 @@ fn check_split(raw: &[Vec<u8>]) -> usize {
             walk(child, Some(&id), parents, names);
         }
     }
-    for doc in &docs {
-        valid(doc);
+    let (mut names, mut parents) = (HashMap::new(), HashMap::new());
+    for raw in raw {
+        assert!(raw.len() + DATAGRAM_HEADER.len() < 64_000, "document of {} bytes", raw.len());
+        let doc: Value = serde_json::from_slice(raw).expect("JSON");
+        valid(&doc);
         assert_eq!(doc["trace_id"], ROOT);
-        walk(doc, None, &mut parents, &mut names);
+        walk(&doc, None, &mut parents, &mut names);
     }
+    (names, parents)
+}
+
+/// Checks that the documents hold every entity once with consistent parents; returns the number of documents.
+fn check_split(raw: &[Vec<u8>]) -> usize {
+    let (names, parents) = received(raw);
     assert_eq!(names.len(), 201, "the segment and all 200 subsegments arrived");
     let by_name: HashMap<&str, &str> = names.iter().map(|(id, n)| (n.as_str(), id.as_str())).collect();
     for chain in 0..20 {
@@ -128,7 +129,7 @@ fn check_split(raw: &[Vec<u8>]) -> usize {
         }
     }
     assert_eq!(parents[by_name["big"]], "53995c3f42cd8ad8");
-    docs.len()
+    raw.len()
 }
 
 #[test]
@@ -179,4 +180,40 @@ fn one_oversized_subsegment_is_trimmed_and_marked_not_lost() {
     assert_eq!(doc["annotations"], json!({"kept": true}));
     assert_eq!(doc["metadata"], json!({"xray": {"trimmed": "metadata"}}));
     assert!(xray_core::diag::recent().iter().any(|(_, m)| m.contains("`huge`") && m.contains("without its metadata")));
+}
+
+/// A segment over a chain of `depth` nested subsegments, each carrying `padding` bytes of metadata.
+fn deep_chain(depth: usize, padding: usize) {
+    let trace = Trace::segment("chain", Some(SEGMENT_HEADER), &SamplingRequest::default());
+    let _ctx = trace.context().enter();
+    let mut guards = Vec::new();
+    for level in 0..depth {
+        guards.push(subsegment(format!("level-{level}")));
+        put_metadata("padding", "x".repeat(padding));
+    }
+    while guards.pop().is_some() {}
+    trace.end();
+}
+
+#[test]
+fn a_deep_chain_is_split_into_datagrams_that_are_at_least_half_full() {
+    // Guards issue 18 point 22: a 100-deep chain of 110 KB went out as 51 datagrams, some of 183 bytes, because
+    // every level split off its child instead of sending completed subtrees together.
+    let sink = MemorySink::new();
+    sink.run(|| deep_chain(100, 950));
+    let raw = sink.raw();
+    let total: usize = raw.iter().map(Vec::len).sum();
+    let sizes: Vec<usize> = raw.iter().map(Vec::len).collect();
+    eprintln!("{} datagrams for {total} bytes: {sizes:?}", raw.len());
+    let (names, parents) = received(&raw);
+    assert_eq!(names.len(), 101, "the segment and its 100 subsegments, each once");
+    let by_name: HashMap<&str, &str> = names.iter().map(|(id, n)| (n.as_str(), id.as_str())).collect();
+    for level in 0..100 {
+        let parent = if level == 0 { "chain".to_owned() } else { format!("level-{}", level - 1) };
+        assert_eq!(parents[by_name[format!("level-{level}").as_str()]], by_name[parent.as_str()], "level-{level}");
+    }
+    let (last, rest) = sizes.split_last().expect("documents");
+    assert!(rest.iter().all(|&n| n >= MAX_DOCUMENT_BYTES / 2), "every datagram but the last half full: {sizes:?}");
+    assert!(*last > 0);
+    assert!(raw.len() <= 3, "about 110 KB takes two or three datagrams, not {}: {sizes:?}", raw.len());
 }

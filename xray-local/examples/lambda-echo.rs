@@ -3,7 +3,7 @@
 //! its process id and when it ran), so a caller can check what reached it.
 //!
 //! The payload steers it: `{"sleep_ms": 300}` waits first, `{"fail": "message"}` returns that error,
-//! `{"exit": 3}` ends the process with that code.
+//! `{"exit": 3}` ends the process with that code, `{"respond_bytes": 7000000}` answers with a string that long.
 //!
 //! ```text
 //! cargo build -p xray-rs-local --example lambda-echo
@@ -43,6 +43,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }
     if let Some(message) = payload["fail"].as_str() {
         return Err(message.into());
+    }
+    if let Some(bytes) = payload["respond_bytes"].as_u64() {
+        return Ok(Value::String("x".repeat(usize::try_from(bytes).unwrap_or(0))));
     }
     if let Some(code) = payload["exit"].as_i64() {
         std::process::exit(i32::try_from(code).unwrap_or(1));

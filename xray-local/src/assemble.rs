@@ -279,6 +279,11 @@ impl Assembler {
         for id in &done {
             self.traces.remove(id);
         }
+        // A map keeps its table after a flood; give it back once most of it is empty, so the memory a flood of
+        // traces took is released when they complete or expire, not held for the daemon's life.
+        if self.traces.capacity() > 1024 && self.traces.capacity() > 4 * self.traces.len() {
+            self.traces.shrink_to(2 * self.traces.len());
+        }
         done
     }
 
@@ -383,5 +388,28 @@ mod tests {
         assert!(assembler.settled(t0 + Duration::from_millis(1050)).is_empty(), "not quiet yet");
         assert_eq!(assembler.settled(t0 + Duration::from_millis(1100)), vec![TRACE.to_string()]);
         assert_eq!(assembler.pending(), 0);
+    }
+
+    #[test]
+    fn the_memory_of_a_flood_of_in_progress_traces_is_released_when_they_complete_or_expire() {
+        // Guards issue 18 point 19: the table of followed traces kept its size after a flood, so the memory of
+        // 100,000 in-progress traces stayed with the daemon after they had all completed or expired.
+        let mut assembler = Assembler::new(Duration::from_millis(100), Duration::from_secs(5));
+        let t0 = Instant::now();
+        let ids: Vec<String> = (0..100_000).map(|i| format!("1-581cf771-{i:024x}")).collect();
+        for id in &ids {
+            assembler.arrive(id, &doc("000000000000000a", None, 1.0, None), t0);
+        }
+        let flooded = assembler.traces.capacity();
+        assert!(flooded >= 100_000);
+        // Half complete and settle, the other half stays in progress until it is given up on.
+        for id in &ids[..50_000] {
+            assembler.arrive(id, &doc("000000000000000a", None, 1.0, Some(2.0)), t0);
+        }
+        assert_eq!(assembler.settled(t0 + Duration::from_secs(1)).len(), 50_000);
+        assert!(assembler.traces.capacity() < flooded, "completed traces give their room back");
+        assert_eq!(assembler.settled(t0 + Duration::from_secs(6)).len(), 50_000);
+        assert_eq!(assembler.pending(), 0);
+        assert!(assembler.traces.capacity() <= 1024, "{} slots kept for no trace", assembler.traces.capacity());
     }
 }

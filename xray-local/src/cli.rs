@@ -39,6 +39,10 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Listen for segment documents like the X-Ray daemon and store them.
+    ///
+    /// One daemon per data dir: it holds an exclusive lock on daemon.lock there, and a second one is refused with
+    /// the first one's pid. When the database cannot be written (a full or read-only disk), the daemon says so on
+    /// stderr at once, and `status` marks its counters as stale.
     Daemon {
         /// UDP address to listen on.
         #[arg(long, default_value = "127.0.0.1:2000")]
@@ -68,6 +72,11 @@ pub enum Command {
         /// How many refused datagrams to keep (the first KiB of each); older ones are deleted.
         #[arg(long, default_value_t = 10_000)]
         keep_invalid: usize,
+        /// The most space the database may use (e.g. 512MiB, 1GiB; 0: no bound). Beyond it the least recently
+        /// updated traces are deleted, oldest first, until it uses nine tenths of it; checked after each write,
+        /// beside --retention.
+        #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+        max_db_size: usize,
     },
     /// List stored traces, most recent first.
     Traces {
@@ -107,13 +116,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show what the database holds and the counters of the last daemon run.
+    /// Show what the database holds, whether a daemon is running on it, and its counters (those of the last run
+    /// when none is); counters a running daemon has not been able to record for a few seconds are marked stale.
     Status {
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Run a Lambda function's binary behind the Lambda Runtime API, sending the segments Lambda sends.
+    ///
+    /// Payloads are limited as Lambda's synchronous ones: an Invoke payload over 6 MB (6,291,456 bytes) gets 413
+    /// RequestEntityTooLargeException; a response over 6,291,556 bytes fails the invocation at once with
+    /// Function.ResponseSizeTooLarge, and the function's process keeps running.
+    ///
+    /// A /runtime/init/error is handled one way whenever it comes: the process is stopped, every invocation
+    /// running in it (or, before the runtime first asked for one, the invocation waiting for it) fails at once
+    /// with the posted error and X-Amz-Function-Error: Unhandled, and the next invocation starts a new process.
     Lambda(Box<crate::lambda::Args>),
 }
 
@@ -194,11 +212,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
             color: choice,
             queue_bytes,
             keep_invalid,
+            max_db_size,
         } => {
             let mut config = Config::new(bind, dir.clone());
             config.forward = forward;
             config.queue_bytes = queue_bytes;
             config.invalid_rows = keep_invalid;
+            config.max_db_bytes = (max_db_size > 0).then_some(max_db_size as u64);
             config.settle = settle;
             config.retention = (!retention.is_zero()).then_some(retention);
             config.status_every = (!status_every.is_zero()).then_some(status_every);
@@ -210,12 +230,19 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     let _ = stdout.flush();
                 }));
             }
+            // A file-size limit (`ulimit -f`) then fails a write with EFBIG, told like a full disk, instead of
+            // killing the daemon with SIGXFSZ.
+            #[cfg(unix)]
+            // SAFETY: setting a signal's disposition to "ignore" runs no handler code.
+            unsafe {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            }
             let daemon = Daemon::start(config).map_err(|e| format!("cannot start on {bind}: {e}"))?;
             eprintln!(
                 "xray-local: listening on udp://{} (receive buffer {} bytes), database {}{}",
                 daemon.addr(),
                 daemon.recv_buffer(),
-                dir.join(crate::store::FILE_NAME).display(),
+                render::escape(&dir.join(crate::store::FILE_NAME).to_string_lossy()),
                 if forward { ", forwarding to the X-Ray API" } else { "" }
             );
             wait_for_shutdown();
@@ -227,8 +254,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let color = color(choice);
             let print = |list: &[crate::assemble::Summary]| {
                 if json {
-                    let lines: String =
-                        list.iter().map(|s| serde_json::to_string(s).unwrap_or_default() + "\n").collect();
+                    let lines: String = list
+                        .iter()
+                        .map(|s| render::json_safe(serde_json::to_string(s).unwrap_or_default()) + "\n")
+                        .collect();
                     out(&lines);
                 } else {
                     out(&render::list(list, color));
@@ -264,7 +293,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             };
             let tree = store.tree(&id).map_err(|e| e.to_string())?.ok_or_else(not_found)?;
             if json {
-                out(&(serde_json::to_string_pretty(&tree).map_err(|e| e.to_string())? + "\n"));
+                out(&(render::json_safe(serde_json::to_string_pretty(&tree).map_err(|e| e.to_string())?) + "\n"));
             } else {
                 out(&render::waterfall(&tree, color(choice)));
             }
@@ -275,7 +304,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             if json {
                 out(&list
                     .iter()
-                    .map(|item| serde_json::to_string(item).unwrap_or_default() + "\n")
+                    .map(|item| render::json_safe(serde_json::to_string(item).unwrap_or_default()) + "\n")
                     .collect::<String>());
             } else {
                 out(&render::invalid(&list));
@@ -285,7 +314,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Status { json } => {
             let status = open()?.status().map_err(|e| e.to_string())?;
             if json {
-                out(&(serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n"));
+                out(&(render::json_safe(serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?) + "\n"));
             } else {
                 out(&render::status(&status));
             }

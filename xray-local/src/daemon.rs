@@ -15,11 +15,12 @@ use serde_json::Value;
 
 use crate::assemble::{Arrival, Assembler, Tree};
 use crate::forward::{self, Outgoing};
+use crate::lock::DirLock;
 use crate::protocol::split_datagram;
 use crate::queue::{self, Receiver, Sender};
 use crate::stats::{Snapshot, Stats};
 use crate::store::{NewDocument, NewInvalid, Store, now_secs};
-use crate::{receive, validate};
+use crate::{receive, render, validate};
 
 /// What `--follow` does with each settled trace.
 pub type OnSettled = Box<dyn FnMut(&Tree) + Send>;
@@ -49,14 +50,20 @@ pub struct Config {
     pub queue_bytes: usize,
     /// How many refused datagrams the database keeps; older ones are deleted.
     pub invalid_rows: usize,
+    /// The most bytes the database may use; beyond it the least recently updated traces are deleted. `None`: no
+    /// bound but `retention`.
+    pub max_db_bytes: Option<u64>,
 }
+
+/// The default of [`Config::max_db_bytes`]: 1 GiB, room for about a million small traces.
+pub const DEFAULT_MAX_DB_BYTES: u64 = 1 << 30;
 
 /// How much of a refused datagram is kept: enough to see what it was, little enough that noise cannot fill the disk.
 pub const INVALID_PREFIX_BYTES: usize = 1024;
 
 impl Config {
-    /// Defaults: settle after 1 s, give up after 60 s, keep 7 days, status every 10 s, queues of 64 MiB, the
-    /// newest 10,000 refused datagrams.
+    /// Defaults: settle after 1 s, give up after 60 s, keep 7 days and at most 1 GiB, status every 10 s, queues of
+    /// 64 MiB, the newest 10,000 refused datagrams.
     pub fn new(bind: SocketAddr, data_dir: PathBuf) -> Self {
         Self {
             bind,
@@ -70,12 +77,15 @@ impl Config {
             recv_buffer: receive::RECV_BUFFER_BYTES,
             queue_bytes: 64 << 20,
             invalid_rows: 10_000,
+            max_db_bytes: Some(DEFAULT_MAX_DB_BYTES),
         }
     }
 }
 
 /// A running daemon.
 pub struct Daemon {
+    /// Held until the daemon is dropped, so no second daemon writes the same database.
+    _lock: DirLock,
     addr: SocketAddr,
     recv_buffer: usize,
     stats: Arc<Stats>,
@@ -108,16 +118,21 @@ impl Msg {
 const TICK: Duration = Duration::from_millis(50);
 
 impl Daemon {
-    /// Opens the database, binds the socket and starts the threads.
+    /// Locks the data dir (a second daemon on it is refused, see [`crate::lock`]), opens the database, binds the
+    /// socket and starts the threads.
     pub fn start(mut config: Config) -> std::io::Result<Daemon> {
+        let lock = DirLock::acquire(&config.data_dir)?;
         let mut store = Store::open(&config.data_dir)?;
         if let Some(retention) = config.retention {
             prune(&mut store, retention);
         }
+        let stats = Arc::new(Stats::default());
+        if let Some(max) = config.max_db_bytes {
+            evict(&mut store, max, &stats);
+        }
         let (socket, recv_buffer) = receive::bind(config.bind, config.recv_buffer, TICK)?;
         let addr = socket.local_addr()?;
         let kernel_drops = receive::KernelDrops::of(&socket);
-        let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (to_store, from_receiver) = queue::bounded(config.queue_bytes);
         let (to_forward, forwarding) = if config.forward {
@@ -145,10 +160,21 @@ impl Daemon {
             retention: config.retention,
             status_every: config.status_every,
             invalid_rows: config.invalid_rows,
+            max_db_bytes: config.max_db_bytes,
             kernel_drops,
+            failing: false,
         };
         let storing = std::thread::Builder::new().name("xray-local-store".into()).spawn(move || storing.run())?;
-        Ok(Daemon { addr, recv_buffer, stats, stop, receiving: Some(receiving), forwarding, storing: Some(storing) })
+        Ok(Daemon {
+            _lock: lock,
+            addr,
+            recv_buffer,
+            stats,
+            stop,
+            receiving: Some(receiving),
+            forwarding,
+            storing: Some(storing),
+        })
     }
 
     /// The address the socket is bound to.
@@ -204,6 +230,8 @@ impl Receiving {
         let mut buf = vec![0u8; receive::DATAGRAM_BYTES];
         let mut next_check = Instant::now() + TICK;
         let mut since_check = 0u32;
+        // Traces settled (and forgotten) since freed memory was last handed back.
+        let mut released = 0usize;
         while !self.stop.load(Ordering::Relaxed) {
             match self.socket.recv(&mut buf) {
                 Ok(n) => {
@@ -220,9 +248,15 @@ impl Receiving {
                 self.now = now;
                 if now >= next_check {
                     next_check = now + TICK;
-                    for trace_id in self.assembler.settled(now) {
+                    let settled = self.assembler.settled(now);
+                    released += settled.len();
+                    for trace_id in settled {
                         Stats::add(&self.stats.traces_settled, 1);
                         self.send(Msg::Settled(trace_id));
+                    }
+                    if released >= RELEASE_AFTER {
+                        released = 0;
+                        release_freed_memory();
                     }
                 }
             }
@@ -289,7 +323,10 @@ struct Storing {
     retention: Option<Duration>,
     status_every: Option<Duration>,
     invalid_rows: usize,
+    max_db_bytes: Option<u64>,
     kernel_drops: receive::KernelDrops,
+    /// Whether the last write failed, so a failure is told when it starts and when it ends, not once per batch.
+    failing: bool,
 }
 
 /// The most messages written in one transaction.
@@ -335,30 +372,40 @@ impl Storing {
             invalid.drain(..over);
             Stats::add(&self.stats.invalid_evicted, over as u64);
             if !docs.is_empty() || !invalid.is_empty() {
-                match self.store.write(&docs, &invalid) {
-                    Ok(touched) => {
-                        Stats::add(&self.stats.stored, docs.len() as u64);
-                        dirty.extend(touched);
-                    }
-                    Err(err) => {
-                        eprintln!("xray-local: cannot write {} documents: {err}", docs.len());
-                        Stats::add(&self.stats.dropped, docs.len() as u64);
-                        Stats::add(&self.stats.invalid_dropped, invalid.len() as u64);
-                    }
+                let written = self.store.write(&docs, &invalid);
+                if let Ok(touched) = &written {
+                    Stats::add(&self.stats.stored, docs.len() as u64);
+                    dirty.extend(touched.iter().cloned());
+                } else {
+                    Stats::add(&self.stats.dropped, docs.len() as u64);
+                    Stats::add(&self.stats.invalid_dropped, invalid.len() as u64);
+                }
+                let ok = written.is_ok();
+                self.note_write(written.map(|_| ()), || {
+                    format!("{} documents and {} invalid datagrams dropped", docs.len(), invalid.len())
+                });
+                if ok && let Some(max) = self.max_db_bytes {
+                    evict(&mut self.store, max, &self.stats);
                 }
             }
             if !invalid.is_empty() {
                 match self.store.trim_invalid(self.invalid_rows) {
                     Ok(deleted) => Stats::add(&self.stats.invalid_evicted, deleted as u64),
-                    Err(err) => eprintln!("xray-local: cannot delete old invalid datagrams: {err}"),
+                    Err(err) => render::warn(format_args!("cannot delete old invalid datagrams: {err}")),
                 }
             }
             if !dirty.is_empty() && (drained || !settled.is_empty() || last_refresh.elapsed() >= REFRESH_EVERY) {
                 last_refresh = Instant::now();
-                if let Err(err) = self.store.refresh(&dirty) {
-                    eprintln!("xray-local: cannot update the trace list: {err}");
+                // A trace whose entry could not be updated stays dirty and is tried again: its documents are
+                // stored, and `traces` and `show` find it once the write goes through.
+                let refreshed = self.store.refresh(&dirty);
+                if refreshed.is_ok() {
+                    dirty.clear();
+                    if dirty.capacity() > 4096 {
+                        dirty.shrink_to(1024);
+                    }
                 }
-                dirty.clear();
+                self.note_write(refreshed, || format!("the list entries of {} traces kept to try again", dirty.len()));
             }
             if let Some(show) = self.on_settled.as_mut() {
                 for trace_id in &settled {
@@ -389,6 +436,54 @@ impl Storing {
         let _ = self.store.write_counters(&snapshot.named());
         eprintln!("xray-local {snapshot}");
     }
+
+    /// Tells on stderr, at once, that the database cannot be written (and what that costs), and when it can be
+    /// again; `status` shows the counters as stale meanwhile, as they cannot be recorded either.
+    fn note_write(&mut self, result: rusqlite::Result<()>, cost: impl FnOnce() -> String) {
+        match result {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                render::warn(format_args!("writing to the database {} again", self.store.path().display()));
+            }
+            Ok(()) => {}
+            Err(err) => {
+                Stats::add(&self.stats.write_failed, 1);
+                if !self.failing {
+                    self.failing = true;
+                    render::warn(format_args!(
+                        "cannot write to the database {}: {err}; {} (told again when writing works)",
+                        self.store.path().display(),
+                        cost()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Deletes the least recently updated traces while the database uses more than `max` bytes.
+fn evict(store: &mut Store, max: u64, stats: &Stats) {
+    match store.used_bytes() {
+        Ok(used) if used > max => match store.evict(max) {
+            Ok(n) => Stats::add(&stats.evicted, n as u64),
+            Err(err) => render::warn(format_args!("cannot delete old traces to stay under --max-db-size: {err}")),
+        },
+        Ok(_) => {}
+        Err(err) => render::warn(format_args!("cannot read the database's size: {err}")),
+    }
+}
+
+/// How many traces settled since the last time make it worth handing freed memory back to the system.
+const RELEASE_AFTER: usize = 10_000;
+
+/// Hands memory freed inside the allocator back to the system. glibc keeps what a thread freed in that thread's
+/// arena, so without this the RSS a flood of in-progress traces took stays after they complete or expire.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own arenas to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Copies the kernel's count of dropped datagrams into the counters, while the system still provides it.
@@ -400,6 +495,6 @@ fn note_kernel_drops(drops: &receive::KernelDrops, stats: &Stats) {
 
 fn prune(store: &mut Store, retention: Duration) {
     if let Err(err) = store.prune(now_secs() - retention.as_secs_f64()) {
-        eprintln!("xray-local: cannot delete old traces: {err}");
+        render::warn(format_args!("cannot delete old traces: {err}"));
     }
 }

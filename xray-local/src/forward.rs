@@ -108,7 +108,7 @@ async fn put(client: &aws_sdk_xray::Client, mut batch: Vec<Outgoing>, stats: &St
             Err(err) => last_error = aws_sdk_xray::error::DisplayErrorContext(&err).to_string(),
         }
     }
-    eprintln!("xray-local: {} documents not forwarded after {ATTEMPTS} tries: {last_error}", batch.len());
+    crate::render::warn(format_args!("{} documents not forwarded after {ATTEMPTS} tries: {last_error}", batch.len()));
     Stats::add(&stats.forward_failed, batch.len() as u64);
 }
 

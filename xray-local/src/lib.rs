@@ -33,6 +33,7 @@ pub mod cli;
 pub mod daemon;
 pub mod forward;
 pub mod lambda;
+pub mod lock;
 pub mod protocol;
 pub mod queue;
 pub mod receive;

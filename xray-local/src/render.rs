@@ -19,8 +19,8 @@ const NAME_WIDTH: usize = 36;
 const MAX_NAME_WIDTH: usize = 60;
 
 /// `text` with every character a terminal would act on instead of show written as a visible escape: `\n`, `\r`,
-/// `\t`, `\0`, `\x1b` (other control characters as `\xNN`), and `\u{202e}` for the Unicode line separators and
-/// bidirectional controls. Text without such characters is returned as it is, without allocating.
+/// `\t`, `\0`, `\x1b` (other control characters as `\xNN`), and `\u{202e}` for the Unicode line separators,
+/// bidirectional controls and the byte order mark. Text without such characters is returned as it is, without allocating.
 pub fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
@@ -48,8 +48,33 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 /// separators, and the bidirectional controls, which reorder what a terminal shows after them.
 fn needs_escape(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}')
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// JSON text (as `serde_json` writes it) with every character [`escape`] would escape written as `\uXXXX`, so
+/// `--json` output holds no raw C1 control (U+009B starts a terminal sequence), DEL, bidirectional control, line
+/// separator or byte order mark. `serde_json` already escapes the C0 controls inside strings, and the characters
+/// replaced here can only occur inside strings, so the value read back is the same.
+pub fn json_safe(json: String) -> String {
+    if !json.chars().any(|c| c >= '\u{7f}' && needs_escape(c)) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c >= '\u{7f}' && needs_escape(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Prints `xray-local: {message}` on stderr, escaped as everything else shown: a diagnostic can quote what a
+/// document, a caller or a function sent.
+pub fn warn(message: impl std::fmt::Display) {
+    eprintln!("xray-local: {}", escape(&message.to_string()));
 }
 
 /// Whether to colour errors (red faults, yellow errors and throttles).
@@ -224,9 +249,20 @@ pub fn status(status: &Status) -> String {
         status.documents,
         status.invalid
     );
+    let mib = status.bytes as f64 / f64::from(1u32 << 20);
+    let _ = writeln!(out, "{mib:.1} MiB in use");
+    let run = match status.daemon {
+        Some(0) => "daemon running".to_owned(),
+        Some(pid) => format!("daemon running (pid {pid})"),
+        None => "last daemon run".to_owned(),
+    };
     if let Some(at) = status.counters_updated {
         let pairs: Vec<String> = status.counters.iter().map(|c| format!("{}={}", escape(&c.name), c.value)).collect();
-        let _ = writeln!(out, "last daemon run (as of {} UTC): {}", timestamp(at), pairs.join(" "));
+        let stale = if status.stale.is_some() { ", STALE" } else { "" };
+        let _ = writeln!(out, "{run} (as of {} UTC{stale}): {}", timestamp(at), pairs.join(" "));
+    }
+    if let Some(why) = &status.stale {
+        let _ = writeln!(out, "stale: {}", escape(why));
     }
     out
 }
@@ -318,7 +354,9 @@ mod tests {
     use super::*;
 
     /// The characters a document can use against a terminal, each with how it is shown.
-    const HOSTILE: [(char, &str); 9] = [
+    const HOSTILE: [(char, &str); 11] = [
+        ('\u{feff}', "\\u{feff}"),
+        ('\u{2066}', "\\u{2066}"),
         ('\u{1b}', "\\x1b"),
         ('\u{7}', "\\x07"),
         ('\r', "\\r"),
@@ -363,6 +401,19 @@ mod tests {
             assert_eq!(text.lines().count(), 1, "{c:?}: {text}");
             assert!(text.contains(&format!("a{shown}b  [k=a{shown}b]")), "{c:?}: {text}");
             assert!(!text.trim_end_matches('\n').chars().any(needs_escape), "{c:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn json_output_escapes_c1_bidi_controls_and_the_bom_and_reads_back_the_same() {
+        // Guards issue 18 point 20: `--json` wrote U+009B, bidi controls and the BOM raw (serde_json escapes only
+        // C0 controls), so a document could still drive a terminal through `traces --json`.
+        let value = json!({"name": "a\u{9b}[2J\u{202e}b\u{2069}\u{feff}\u{7f}\u{2028}c\u{1b}", "plain": "é ✓"});
+        for text in [serde_json::to_string(&value), serde_json::to_string_pretty(&value)] {
+            let safe = json_safe(text.expect("JSON"));
+            assert!(!safe.chars().any(|c| needs_escape(c) && c != '\n'), "raw in {safe:?}");
+            assert!(safe.contains("a\\u009b[2J\\u202eb\\u2069\\ufeff\\u007f\\u2028c\\u001b"), "{safe}");
+            assert_eq!(serde_json::from_str::<Value>(&safe).ok(), Some(value.clone()));
         }
     }
 

@@ -46,6 +46,8 @@ counters! {
     forwarded: "Documents accepted by PutTraceSegments.",
     forward_failed: "Documents not forwarded: refused after every retry, or the forwarding queue was full.",
     traces_settled: "Traces that went quiet with nothing in progress (shown by --follow).",
+    write_failed: "Writes to the database that failed (a full or read-only disk, a locked database), each told on stderr.",
+    evicted: "Traces deleted, least recently updated first, to keep the database under --max-db-size.",
 }
 
 impl Stats {
@@ -79,7 +81,7 @@ mod tests {
         assert_eq!(
             stats.snapshot().to_string(),
             "status: received=3 valid=0 invalid=1 stale=0 stored=0 dropped=0 invalid_dropped=0 invalid_evicted=0 \
-             kernel_dropped=0 forwarded=0 forward_failed=0 traces_settled=0"
+             kernel_dropped=0 forwarded=0 forward_failed=0 traces_settled=0 write_failed=0 evicted=0"
         );
     }
 }

@@ -82,7 +82,19 @@ pub struct Status {
     pub counters: Vec<Counter>,
     /// When the counters were written, seconds since the epoch.
     pub counters_updated: Option<f64>,
+    /// Bytes of the database in use (pages holding data; freed pages are reused before the file grows).
+    pub bytes: u64,
+    /// The process id of the daemon running on this data dir (0 if it did not say), if one is.
+    pub daemon: Option<u32>,
+    /// Why the counters are not current although a daemon is running: it has not recorded them for
+    /// [`STALE_AFTER`], so its writes are failing or stalled. `None` when they are current, or when no daemon runs
+    /// (they are then those of the last run).
+    pub stale: Option<String>,
 }
+
+/// How long a running daemon may go without recording its counters (it does so at least every 200 ms while it
+/// can write) before `status` calls them stale.
+pub const STALE_AFTER: f64 = 3.0;
 
 /// The number of [`Store::migrate`] steps.
 const SCHEMA_VERSION: i64 = 2;
@@ -338,6 +350,20 @@ impl Store {
             .query_row("SELECT max(updated) FROM counters", [], |r| r.get::<_, Option<f64>>(0))
             .optional()?
             .flatten();
+        let daemon = self.path.parent().and_then(crate::lock::running);
+        let stale = daemon.and_then(|pid| {
+            let age = now_secs() - counters_updated.unwrap_or(0.0);
+            (age > STALE_AFTER).then(|| match counters_updated {
+                Some(at) => format!(
+                    "the daemon (pid {pid}) has not recorded its counters for {age:.1} s (since {at:.3}): its writes \
+                     to the database are failing or stalled (a full or read-only disk, a locked database); its stderr \
+                     says which"
+                ),
+                None => format!(
+                    "the daemon (pid {pid}) has not recorded any counters: its writes to the database are failing"
+                ),
+            })
+        });
         Ok(Status {
             path: self.path.clone(),
             documents: count("documents")?,
@@ -345,7 +371,45 @@ impl Store {
             invalid: count("invalid")?,
             counters,
             counters_updated,
+            bytes: self.used_bytes()?,
+            daemon,
+            stale,
         })
+    }
+
+    /// Bytes of the database in use: its pages less the free ones, which SQLite reuses before growing the file.
+    pub fn used_bytes(&self) -> rusqlite::Result<u64> {
+        let pragma = |name: &str| self.conn.pragma_query_value(None, name, |r| r.get::<_, i64>(0));
+        let pages = pragma("page_count")? - pragma("freelist_count")?;
+        Ok((pages.max(0) as u64).saturating_mul(pragma("page_size")?.max(0) as u64))
+    }
+
+    /// Deletes traces, least recently updated first, until the database uses at most nine tenths of `max_bytes`
+    /// (so it is not at the limit again with the next document); returns how many were deleted.
+    pub fn evict(&mut self, max_bytes: u64) -> rusqlite::Result<usize> {
+        let target = max_bytes / 10 * 9;
+        let mut evicted = 0;
+        while self.used_bytes()? > target {
+            let traces: i64 = self.conn.query_row("SELECT count(*) FROM traces", [], |r| r.get(0))?;
+            if traces == 0 {
+                break;
+            }
+            // A hundredth at a time: few rounds, and little more deleted than needed.
+            let tx = self.conn.transaction()?;
+            let ids = tx
+                .prepare_cached("SELECT trace_id FROM traces ORDER BY updated, trace_id LIMIT ?1")?
+                .query_map(params![(traces / 100).max(1)], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for table in ["documents", "annotations", "traces"] {
+                let mut delete = tx.prepare_cached(&format!("DELETE FROM {table} WHERE trace_id = ?1"))?;
+                for id in &ids {
+                    delete.execute(params![id])?;
+                }
+            }
+            tx.commit()?;
+            evicted += ids.len();
+        }
+        Ok(evicted)
     }
 }
 
@@ -577,6 +641,30 @@ mod tests {
         assert_eq!(db.find(&[("dup", "b")]), [trace, other]);
         assert_eq!(db.find(&[("dup", "a"), ("dup", "d"), ("n", "7")]), [trace]);
         assert!(db.find(&[("dup", "e")]).is_empty());
+    }
+
+    #[test]
+    fn eviction_keeps_the_database_under_its_size_deleting_the_oldest_traces_first() {
+        // Guards issue 18 point 19: stored documents were bounded only by --retention, so a flood filled the disk.
+        let mut db = Scratch::new("evict");
+        let padding = "x".repeat(4_000);
+        let ids: Vec<String> = (0..600).map(|i| format!("1-581cf771-a006649127e3719{i:09x}")).collect();
+        for id in &ids {
+            let mut doc = segment(id, "000000000000000a", json!({}));
+            doc["metadata"] = json!({"default": {"pad": padding}});
+            db.put(&[doc]);
+        }
+        let before = db.1.used_bytes().expect("size");
+        assert!(before > 2 << 20, "600 traces of 4 KB: {before}");
+        let evicted = db.1.evict(1 << 20).expect("evict");
+        let after = db.1.used_bytes().expect("size");
+        assert!(after <= 1 << 20, "{after} bytes after evicting {evicted}");
+        let mut kept: Vec<String> = db.1.traces(&[], 10_000).expect("traces").into_iter().map(|s| s.trace_id).collect();
+        kept.sort();
+        assert_eq!(kept.len() + evicted, 600);
+        assert!(kept.len() > 60, "only what was needed went: {} kept", kept.len());
+        assert_eq!(kept, ids[evicted..].to_vec(), "the oldest went first");
+        assert!(db.1.documents(&ids[0]).expect("documents").is_empty());
     }
 
     #[test]

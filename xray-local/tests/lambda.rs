@@ -94,30 +94,14 @@ impl Emulator {
     }
 
     fn post(&self, path: &str, headers: &[(&str, String)], body: &str) -> Reply {
-        let mut stream = TcpStream::connect(self.endpoint).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            self.endpoint,
-            body.len()
-        );
-        for (name, value) in headers {
-            request += &format!("{name}: {value}\r\n");
-        }
-        request += "\r\n";
-        request += body;
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("answer");
-        let text = String::from_utf8(raw).expect("UTF-8 answer");
-        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP answer");
-        let mut lines = head.lines();
-        let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        Reply { status, headers, body: body.to_owned() }
+        post(self.endpoint, path, headers, body)
+    }
+
+    /// Where the Runtime API listens, from the startup line.
+    fn runtime_api(&self) -> SocketAddr {
+        let lines = self.stderr();
+        let found = lines.iter().find_map(|line| line.split_once("Runtime API at ")?.1.split(',').next()?.parse().ok());
+        found.unwrap_or_else(|| panic!("no Runtime API address in {lines:?}"))
     }
 
     fn stderr(&self) -> Vec<String> {
@@ -144,6 +128,35 @@ impl Drop for Emulator {
             self.signal_and_wait("-TERM");
         }
     }
+}
+
+/// POSTs `body` to `addr` over HTTP/1.1 and reads the whole answer.
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, String)], body: &str) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        addr,
+        body.len()
+    );
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    request += "\r\n";
+    request += body;
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("answer");
+    let text = String::from_utf8(raw).expect("UTF-8 answer");
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP answer");
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply { status, headers, body: body.to_owned() }
 }
 
 #[derive(Debug)]
@@ -520,4 +533,63 @@ fn a_process_that_does_not_start_fails_the_invocation_waiting_for_it() {
     // Never asks: stopped at the init limit.
     let error = failed(Path::new("/bin/sleep"), &["--init-timeout", "300ms", "--", "30"]);
     assert_eq!(error["errorType"], "Sandbox.Timedout");
+}
+
+#[test]
+fn an_oversized_response_fails_at_once_and_the_process_stays_warm() {
+    // Guards issue 18 point 15: a response over 7 MB got a bare 413 from the HTTP server, so the invocation stayed
+    // open until its timeout, and the timeout killed the warm process.
+    let (_collector, daemon) = collector();
+    let emulator = Emulator::start(daemon, &["--timeout", "60s"]);
+    let pid = emulator.invoke(&json!({}), None).json()["pid"].clone();
+    let big = emulator.invoke(&json!({"respond_bytes": 8_000_000}), None);
+    assert_eq!((big.status, big.header("x-amz-function-error")), (200, Some("Unhandled")), "{big:?}");
+    let error = big.json();
+    assert_eq!(error["errorType"], "Function.ResponseSizeTooLarge", "{error}");
+    assert_eq!(error["errorMessage"], "Response payload size exceeded maximum allowed payload size (6291556 bytes).");
+    // Just over the limit is refused the same way; a timeout would have answered Sandbox.Timedout.
+    let over = emulator.invoke(&json!({"respond_bytes": 6_291_556 - 1}), None);
+    assert_eq!(over.json()["errorType"], "Function.ResponseSizeTooLarge", "the JSON string adds its quotes");
+    let after = emulator.invoke(&json!({}), None);
+    assert_eq!(after.json()["pid"], pid, "the same process answers: it was not killed");
+}
+
+#[test]
+fn an_oversized_invoke_payload_gets_lambda_s_modelled_error() {
+    // Guards issue 18 point 15: a payload over 7 MB got the HTTP server's bare-text 413, not Lambda's error.
+    let (_collector, daemon) = collector();
+    let emulator = Emulator::start(daemon, &[]);
+    for size in [6_291_457, 8_000_000] {
+        let payload = format!("\"{}\"", "y".repeat(size - 2));
+        let reply = emulator.post("/2015-03-31/functions/echo/invocations", &[], &payload);
+        assert_eq!(reply.status, 413, "{size}: {}", reply.body);
+        assert_eq!(reply.header("x-amzn-errortype"), Some("RequestEntityTooLargeException"), "{size}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert_eq!(
+            reply.json()["message"],
+            "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
+            "{size}"
+        );
+    }
+    let (start, end) = (r#"{"respond_bytes": 1, "pad": ""#, r#""}"#);
+    let fits = format!("{start}{}{end}", "y".repeat(6_291_456 - start.len() - end.len()));
+    assert_eq!(fits.len(), 6_291_456);
+    let reply = emulator.post("/2015-03-31/functions/echo/invocations", &[], &fits);
+    assert_eq!((reply.status, reply.json()), (200, json!("x")), "a payload at the limit goes through");
+}
+
+#[test]
+fn an_oversized_init_error_is_refused_with_413_and_still_restarts_the_process() {
+    // Guards issue 18 point 17: an init/error too large for the HTTP server got a bare 413 and was otherwise
+    // ignored, unlike every other init/error.
+    let (_collector, daemon) = collector();
+    let emulator = Emulator::start(daemon, &[]);
+    let pid = emulator.invoke(&json!({}), None).json()["pid"].clone();
+    let big = format!(r#"{{"errorType":"Runtime.InitError","errorMessage":"{}"}}"#, "z".repeat(7_000_000));
+    let refused = post(emulator.runtime_api(), "/2018-06-01/runtime/init/error", &[], &big);
+    assert_eq!(refused.status, 413, "{}", &refused.body[..refused.body.len().min(200)]);
+    assert_eq!(refused.json()["errorType"], "RequestEntityTooLarge");
+    let after = emulator.invoke(&json!({}), None);
+    assert_eq!(after.status, 200, "{after:?}");
+    assert_ne!(after.json()["pid"], pid, "the process that reported an init error was replaced");
 }

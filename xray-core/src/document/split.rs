@@ -1,8 +1,10 @@
 //! Cutting a tree of entities into documents that each fit one datagram (64 KB with the header line).
 //!
 //! The daemon drops anything larger, so completed subtrees are written as independent subsegments until the rest
-//! fits, and a single entity that is still too large is trimmed (metadata first, then annotations, then the
-//! blocks) and marked, never dropped. Pure: documents go to a callback, and what was trimmed is returned.
+//! fits, chosen from the leaves up so that each holds as much of the tree as fits (a chain goes in full
+//! datagrams, not one per level), and a single entity that is still too large is trimmed (metadata first, then
+//! annotations, then the blocks) and marked, never dropped. Pure: documents go to a callback, and what was trimmed
+//! is returned.
 
 use super::{Entity, Extra, Placement, write_document};
 use crate::ids::TraceId;
@@ -55,29 +57,31 @@ struct Writer<'w, 'a> {
 
 impl Writer<'_, '_> {
     fn subtree(&mut self, root: usize) {
+        let mut sizes = vec![0usize; self.nodes.len()];
+        plan(self.nodes, root, self.detached, &mut sizes, self.out);
+        self.send_detached(root);
+        self.send_one(root);
+    }
+
+    /// Sends every detached subtree below `at`, deepest first.
+    fn send_detached(&mut self, at: usize) {
         let nodes = self.nodes;
-        let mut sizes = vec![0usize; nodes.len()];
-        measure(nodes, root, self.detached, &mut sizes, self.out);
-        let mut split_off = Vec::new();
-        while sizes[root] > MAX_DOCUMENT_BYTES {
-            let Some((pick, parents)) = largest_completed(nodes, root, self.detached, &sizes) else {
-                break;
-            };
-            self.detached[pick] = true;
-            let freed = sizes[pick] + 1;
-            for ancestor in parents {
-                sizes[ancestor] = sizes[ancestor].saturating_sub(freed);
+        for &child in &nodes[at].children {
+            self.send_detached(child);
+            if self.detached[child] {
+                self.send_one(child);
             }
-            split_off.push(pick);
         }
-        for pick in split_off {
-            self.subtree(pick);
-        }
+    }
+
+    /// Sends `at` with its embedded (not detached) descendants, trimmed if it is still too large.
+    fn send_one(&mut self, at: usize) {
+        let nodes = self.nodes;
         self.out.clear();
-        write_node(self.out, self.trace_id, nodes, root, Placement::Top, self.detached);
+        write_node(self.out, self.trace_id, nodes, at, Placement::Top, self.detached);
         if self.out.len() > MAX_DOCUMENT_BYTES {
-            let (copy, what) = trim(nodes[root].entity);
-            self.trimmed.push(Trimmed { name: nodes[root].entity.name.to_string(), size: self.out.len(), what });
+            let (copy, what) = trim(nodes[at].entity);
+            self.trimmed.push(Trimmed { name: nodes[at].entity.name.to_string(), size: self.out.len(), what });
             let view = [Node { entity: &copy, children: Vec::new() }];
             self.out.clear();
             write_node(self.out, self.trace_id, &view, 0, Placement::Top, &[false]);
@@ -86,41 +90,33 @@ impl Writer<'_, '_> {
     }
 }
 
-/// Fills `sizes` with each node's embedded size (its document with its non-detached children).
-fn measure(nodes: &[Node<'_>], at: usize, detached: &[bool], sizes: &mut [usize], scratch: &mut Vec<u8>) -> usize {
+/// Decides, from the leaves up, which completed subtrees go as documents of their own, and returns the size of
+/// `at`'s document with what stays embedded. A subtree is detached only when its parent's document would not fit
+/// otherwise, and then the largest first: each detached subtree already holds everything below it that fits, so
+/// it is close to full, and the datagrams are as few as the tree allows. (An entity with many small children that
+/// do not fit beside it can only send them one by one: siblings cannot share a document without their parent.)
+fn plan(nodes: &[Node<'_>], at: usize, detached: &mut [bool], sizes: &mut [usize], scratch: &mut Vec<u8>) -> usize {
     scratch.clear();
     write_document(scratch, nodes[at].entity, &SIZE_PROBE_ID, Placement::Top, &mut |_| 0);
-    let own = scratch.len() + b",\"subsegments\":[]".len();
-    let children: usize = nodes[at]
-        .children
-        .iter()
-        .filter(|&&c| !detached[c])
-        .map(|&c| measure(nodes, c, detached, sizes, scratch) + 1)
-        .sum();
-    sizes[at] = own + children;
-    sizes[at]
-}
-
-/// The completed, still embedded descendant with the largest subtree, and the path of ancestors above it.
-fn largest_completed(
-    nodes: &[Node<'_>],
-    root: usize,
-    detached: &[bool],
-    sizes: &[usize],
-) -> Option<(usize, Vec<usize>)> {
-    let mut best: Option<(usize, Vec<usize>)> = None;
-    let mut stack = vec![(root, vec![root])];
-    while let Some((at, path)) = stack.pop() {
-        for &child in nodes[at].children.iter().filter(|&&c| !detached[c]) {
-            if nodes[child].entity.end.is_some() && best.as_ref().is_none_or(|(b, _)| sizes[child] > sizes[*b]) {
-                best = Some((child, path.clone()));
+    // Measured as a top-level document, which is never smaller than the embedded one.
+    let mut size = scratch.len() + b",\"subsegments\":[]".len();
+    for &child in &nodes[at].children {
+        size += plan(nodes, child, detached, sizes, scratch) + 1;
+    }
+    if size > MAX_DOCUMENT_BYTES {
+        let mut completed: Vec<usize> =
+            nodes[at].children.iter().copied().filter(|&c| nodes[c].entity.end.is_some()).collect();
+        completed.sort_by_key(|&c| std::cmp::Reverse(sizes[c]));
+        for child in completed {
+            if size <= MAX_DOCUMENT_BYTES {
+                break;
             }
-            let mut below = path.clone();
-            below.push(child);
-            stack.push((child, below));
+            detached[child] = true;
+            size -= sizes[child] + 1;
         }
     }
-    best
+    sizes[at] = size;
+    size
 }
 
 fn write_node(

@@ -254,13 +254,22 @@ impl Hub {
         self.changed.notify_waiters();
     }
 
-    /// The runtime reported that it cannot start; the supervisor stops it and the invocation waiting for it fails
-    /// with this error.
-    pub(crate) fn init_failed(&self, body: Bytes, cause: Value) {
+    /// The runtime reported that it cannot start (`/runtime/init/error`), whenever it does so: the supervisor
+    /// stops the process and the next invocation starts a new one (a cold start). Every invocation running in it
+    /// fails at once with the reported error, as does the one waiting for it when it never asked for an invocation;
+    /// an answer the runtime posts afterwards gets `InvalidRequestID`.
+    pub(crate) fn init_failed(&self, body: Bytes, cause: Value, now: f64) {
         let mut state = self.lock();
-        if let Some(instance) = state.instance.as_mut() {
-            instance.init_error = Some((body, cause));
-            instance.kill = true;
+        let Some(instance) = state.instance.as_mut() else { return };
+        let generation = instance.generation;
+        instance.init_error = Some((body.clone(), cause.clone()));
+        instance.kill = true;
+        let ids: Vec<String> =
+            state.running.iter().filter(|(_, r)| r.generation == generation).map(|(id, _)| id.clone()).collect();
+        for id in ids {
+            if let Some(running) = state.running.remove(&id) {
+                self.fail_with(running, body.clone(), &cause, now);
+            }
         }
         drop(state);
         self.changed.notify_waiters();
@@ -377,27 +386,32 @@ impl Hub {
     }
 
     /// Ends a running invocation as failed.
-    fn fail(&self, mut running: Running, error_type: &str, message: &str, now: f64) {
+    fn fail(&self, running: Running, error_type: &str, message: &str, now: f64) {
         let cause = segments::cause(error_type, message);
-        self.report(&running, now, Some(&cause));
-        self.answer(&mut running.request, Reply::FunctionError(error_body(error_type, message)), now);
+        self.fail_with(running, error_body(error_type, message), &cause, now);
+    }
+
+    /// Ends a running invocation as failed with the error document `body`.
+    fn fail_with(&self, mut running: Running, body: Bytes, cause: &Value, now: f64) {
+        self.report(&running, now, Some(cause));
+        self.answer(&mut running.request, Reply::FunctionError(body), now);
         let phases: Vec<Phase> =
             running.init.into_iter().chain([Phase { name: "Invocation", start: running.handed, end: now }]).collect();
         self.emit(
             &running.request.trace,
-            segments::function(&self.function, &running.request.trace, &phases, Some(&cause)),
+            segments::function(&self.function, &running.request.trace, &phases, Some(cause)),
         );
     }
 
     /// Fails an invocation that never reached the function, whose process failed to start.
     fn fail_queued(&self, mut request: Request, body: Bytes, cause: &Value, init: Phase, now: f64) {
-        eprintln!(
-            "xray-local: {} {} failed before it started: {}; {}",
+        crate::render::warn(format_args!(
+            "{} {} failed before it started: {}; {}",
             self.function.name,
             request.id,
             segments_message(cause),
             request.trace.header
-        );
+        ));
         self.answer(&mut request, Reply::FunctionError(body), now);
         self.emit(&request.trace, segments::function(&self.function, &request.trace, &[init], Some(cause)));
     }
@@ -443,13 +457,13 @@ impl Hub {
         let init =
             running.init.map(|p| format!(" Init Duration: {:.2} ms", millis(p.end - p.start))).unwrap_or_default();
         let status = fault.map(|c| format!(" Error: {}", segments_message(c))).unwrap_or_default();
-        eprintln!(
-            "xray-local: {} REPORT RequestId: {} Duration: {:.2} ms{init}{status} Trace: {}",
+        crate::render::warn(format_args!(
+            "{} REPORT RequestId: {} Duration: {:.2} ms{init}{status} Trace: {}",
             self.function.name,
             running.request.id,
             millis(now - running.handed),
             running.request.trace.header
-        );
+        ));
     }
 }
 
@@ -540,7 +554,7 @@ mod tests {
         let generation = hub.spawned(10.0);
         assert!(!hub.kill_requested(generation));
         let body = Bytes::from_static(br#"{"errorType":"Runtime.InitError","errorMessage":"no table"}"#);
-        hub.init_failed(body.clone(), segments::runtime_cause(None, &body));
+        hub.init_failed(body.clone(), segments::runtime_cause(None, &body), 10.4);
         assert!(hub.kill_requested(generation), "the supervisor stops the process");
         hub.exited("exit status 1", 10.5);
         assert_eq!(waiting.try_recv(), Ok(Reply::FunctionError(body)));
@@ -550,6 +564,38 @@ mod tests {
         assert_eq!(phases(function), [("Initialization".to_owned(), 10.0, 10.5)]);
         assert_eq!(function["fault"], true);
         assert_eq!(function["cause"]["exceptions"][0]["message"], "no table");
+    }
+
+    #[test]
+    fn an_init_error_during_an_invocation_fails_it_at_once_and_restarts_the_process() {
+        // Guards issue 18 point 17: an init/error while an invocation ran left its outcome to a race between the
+        // process exiting, the supervisor killing it and the runtime still answering.
+        let (hub, collector) = hub();
+        let mut running = submit(&hub, "a");
+        let mut queued = submit(&hub, "b");
+        let generation = hub.spawned(10.0);
+        hub.next_called(10.1);
+        assert_eq!(hub.try_hand_out(10.1).map(|h| h.id).as_deref(), Some("a"));
+        let body = Bytes::from_static(br#"{"errorType":"Runtime.InitError","errorMessage":"lost the table"}"#);
+        hub.init_failed(body.clone(), segments::runtime_cause(None, &body), 10.3);
+        assert_eq!(running.try_recv(), Ok(Reply::FunctionError(body)), "answered at once with the runtime's error");
+        assert!(hub.kill_requested(generation), "the process is stopped");
+        assert_eq!(hub.complete("a", Outcome::Response(Bytes::new()), 10.4), Err(NotRunning), "a late answer");
+        assert!(hub.try_hand_out(10.4).is_none(), "nothing more goes to the failed process");
+        hub.exited("signal: 9 (SIGKILL)", 10.5);
+        assert!(queued.try_recv().is_err(), "b waits for the next process, which polled before");
+        hub.spawned(11.0);
+        hub.next_called(11.2);
+        let next = hub.try_hand_out(11.2).expect("b goes to the new process");
+        assert_eq!(next.id, "b");
+        let docs = documents(&collector);
+        let function = docs.iter().find(|d| d["origin"] == "AWS::Lambda::Function").expect("function segment");
+        assert_eq!(function["fault"], true);
+        assert_eq!(function["cause"]["exceptions"][0]["message"], "lost the table");
+        assert_eq!(
+            phases(function),
+            [("Initialization".to_owned(), 10.0, 10.1), ("Invocation".to_owned(), 10.1, 10.3)]
+        );
     }
 
     #[test]

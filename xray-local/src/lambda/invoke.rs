@@ -5,7 +5,8 @@
 //! - `X-Amz-Invocation-Type`: `RequestResponse` (default) waits for the function, `Event` answers 202 at once,
 //!   `DryRun` answers 204.
 //! - `X-Amz-Client-Context` (optional): base64 JSON, passed on as `Lambda-Runtime-Client-Context`.
-//! - The body is the payload, up to 6 MB; an empty body reaches the function as `{}`.
+//! - The body is the payload, up to 6 MB (6,291,456 bytes; more gets 413 `RequestEntityTooLargeException`); an
+//!   empty body reaches the function as `{}`.
 //! - `X-Amz-Cognito-Identity` (optional, not part of the Invoke API, where the identity comes from the caller's
 //!   credentials): JSON passed on as `Lambda-Runtime-Cognito-Identity`.
 //!
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -26,14 +27,13 @@ use tokio::sync::oneshot;
 use xray_core::SegmentId;
 
 use super::invocations::{Hub, Reply, Request};
-use super::{BODY_LIMIT, MAX_PAYLOAD, now_secs};
+use super::{BodyError, MAX_REQUEST_PAYLOAD, now_secs, read_body};
 
 /// The routes, sharing `hub`.
 pub(crate) fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{function}/invocations", post(invoke))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(hub)
 }
 
@@ -42,7 +42,7 @@ async fn invoke(
     Path(function): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-    payload: Bytes,
+    payload: Body,
 ) -> Response {
     let received = now_secs();
     let (name, qualifier) = function_name(&function, uri.query());
@@ -71,13 +71,18 @@ async fn invoke(
             return service_error(StatusCode::BAD_REQUEST, "InvalidParameterValueException", &message);
         }
     };
-    if payload.len() > MAX_PAYLOAD {
-        let message = format!(
-            "{} byte payload is too large for the RequestResponse invocation type (limit {MAX_PAYLOAD} bytes)",
-            payload.len()
-        );
-        return service_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLargeException", &message);
-    }
+    let payload = match read_body(payload, MAX_REQUEST_PAYLOAD).await {
+        Ok(payload) => payload,
+        Err(BodyError::TooLarge) => {
+            let message =
+                format!("Request must be smaller than {MAX_REQUEST_PAYLOAD} bytes for the InvokeFunction operation");
+            return service_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException", &message);
+        }
+        Err(BodyError::Broken(problem)) => {
+            let message = format!("Could not read the request body: {problem}");
+            return service_error(StatusCode::BAD_REQUEST, "InvalidRequestContentException", &message);
+        }
+    };
     let client_context = match text("x-amz-client-context").map(decode_client_context) {
         None => None,
         Some(Some(json)) => Some(json),
@@ -90,7 +95,7 @@ async fn invoke(
     let payload = if payload.is_empty() { Bytes::from_static(b"{}") } else { payload };
     let (trace, problem) = hub.trace(text("x-amzn-trace-id"));
     if let Some(problem) = problem {
-        eprintln!("xray-local: {}: {problem}; starting a new trace", hub.function.name);
+        crate::render::warn(format_args!("{}: {problem}; keeping what is valid of it", hub.function.name));
     }
     let id = request_id();
     let trace_header = trace.header.to_string();

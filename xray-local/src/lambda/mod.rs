@@ -27,11 +27,17 @@
 //!   it with `Initialization` (cold start), `Invocation` and `Overhead`.
 //! - Concurrency: one invocation at a time, the rest queued; with `--max-concurrency N` the function gets
 //!   `AWS_LAMBDA_MAX_CONCURRENCY=N` and up to N at once (lambda_runtime's `run_concurrent` polls with N tasks).
-//! - Failures: an error response, a crash (`Runtime.ExitError`), a timeout (`--timeout`, `Sandbox.Timedout`) or a
+//! - Failures: an error response, a crash (`Runtime.ExitError`), a timeout (`--timeout`, `Sandbox.Timedout`), a
+//!   response over 6 MB (`Function.ResponseSizeTooLarge`, at once; the runtime gets 413 and keeps running) or a
 //!   process that fails to start (`Runtime.InvalidEntrypoint`, its own `/runtime/init/error`, or not asking for an
 //!   invocation within `--init-timeout`) answer the caller with `X-Amz-Function-Error: Unhandled` and mark the
 //!   function segment `fault`. After a crash or a timeout the next invocation starts a new process (a cold start,
-//!   with `Initialization`).
+//!   with `Initialization`). An Invoke payload over 6 MB is refused before it reaches the function: 413
+//!   `RequestEntityTooLargeException` (`x-amzn-ErrorType` and a JSON body, as the Lambda API answers).
+//! - `/runtime/init/error` is handled one way whenever it comes: the process is stopped at once, every
+//!   invocation running in it fails with the posted error document (`X-Amz-Function-Error: Unhandled`), or,
+//!   before the runtime's first `/next`, the invocation waiting for it does; an answer the runtime posts
+//!   afterwards gets `InvalidRequestID`, and the next invocation starts a new process (a cold start).
 //! - Ctrl-C or SIGTERM: waiting callers get 503, the function's process group gets SIGTERM, then SIGKILL.
 
 mod invocations;
@@ -52,10 +58,43 @@ pub use trace::Sampling;
 
 use invocations::Hub;
 
-/// The largest payload Lambda takes or returns on a synchronous invocation (6 MB).
-const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
-/// What the HTTP servers read at most, so an oversized payload gets Lambda's error rather than a bare 413.
-const BODY_LIMIT: usize = MAX_PAYLOAD + 1024 * 1024;
+/// The largest payload Lambda takes on a synchronous invocation (6 MiB, 6,291,456 bytes).
+const MAX_REQUEST_PAYLOAD: usize = 6 * 1024 * 1024;
+/// The largest response it returns: 100 bytes more than it takes (6,291,556 bytes).
+const MAX_RESPONSE_PAYLOAD: usize = MAX_REQUEST_PAYLOAD + 100;
+/// How much of an oversized body is still read (and thrown away) to count it and answer on the same connection.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Why a request body was not read whole.
+#[derive(Debug)]
+enum BodyError {
+    /// Longer than allowed.
+    TooLarge,
+    /// The connection failed while reading it.
+    Broken(String),
+}
+
+/// Reads a request body of at most `limit` bytes. Reading goes on past the limit only to count (never to keep)
+/// what comes, so an oversized body gets Lambda's own error, not a bare 413 from the HTTP server.
+async fn read_body(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, BodyError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut size = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Broken(e.to_string()))?;
+        size = size.saturating_add(chunk.len());
+        if size > DRAIN_LIMIT {
+            break;
+        }
+        if size <= limit {
+            kept.extend_from_slice(&chunk);
+        } else {
+            kept = Vec::new();
+        }
+    }
+    if size > limit { Err(BodyError::TooLarge) } else { Ok(kept.into()) }
+}
 
 /// The options of `xray-local lambda`.
 #[derive(Debug, Clone, clap::Args)]

@@ -7,21 +7,23 @@
 //!   the function's concurrency allows.
 //! - `POST /2018-06-01/runtime/invocation/{id}/response` and `.../error` end an invocation (202); an id that is
 //!   not running (unknown, answered, timed out) gets 400 `InvalidRequestID`.
-//! - `POST /2018-06-01/runtime/init/error` reports a runtime that cannot start; it is stopped, and the
-//!   invocation waiting for it fails with that error.
+//! - `POST /2018-06-01/runtime/init/error` reports a runtime that cannot start, and is handled the same way
+//!   whenever it comes: the process is stopped, every invocation running in it fails at once with the posted
+//!   error (or, before its first `/next`, the invocation waiting for it), and the next invocation starts a new
+//!   process.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::invocations::{Handout, Hub, Outcome, error_body};
-use super::{BODY_LIMIT, MAX_PAYLOAD, now_secs, segments};
+use super::{BodyError, MAX_RESPONSE_PAYLOAD, now_secs, read_body, segments};
 
 /// The routes, sharing `hub`.
 pub(crate) fn router(hub: Arc<Hub>) -> Router {
@@ -31,7 +33,6 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(hub)
 }
 
@@ -77,38 +78,65 @@ fn invocation(handout: Handout) -> Response {
     (StatusCode::OK, headers, Body::from(handout.payload)).into_response()
 }
 
-async fn response(State(hub): State<Arc<Hub>>, Path(id): Path<String>, body: Bytes) -> Response {
-    let now = now_secs();
-    if body.len() > MAX_PAYLOAD {
-        let message = format!(
-            "Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
-            body.len()
-        );
-        let outcome = Outcome::Error {
-            body: error_body("Function.ResponseSizeTooLarge", &message),
-            cause: segments::cause("Function.ResponseSizeTooLarge", &message),
-        };
-        return match hub.complete(&id, outcome, now) {
-            Ok(()) => {
-                close_overheads_later(&hub);
-                api_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &message)
-            }
-            Err(_) => invalid_request_id(&id),
-        };
+async fn response(State(hub): State<Arc<Hub>>, Path(id): Path<String>, body: Body) -> Response {
+    match read_answer(&hub, &id, body).await {
+        Ok(body) => finish(&hub, &id, Outcome::Response(body), now_secs()),
+        Err(refused) => refused,
     }
-    finish(&hub, &id, Outcome::Response(body), now)
 }
 
-async fn error(State(hub): State<Arc<Hub>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let now = now_secs();
+async fn error(State(hub): State<Arc<Hub>>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    let body = match read_answer(&hub, &id, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let (body, cause) = reported_error(&headers, body);
-    finish(&hub, &id, Outcome::Error { body, cause }, now)
+    finish(&hub, &id, Outcome::Error { body, cause }, now_secs())
 }
 
-async fn init_error(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
+/// The body of a runtime's answer. One over Lambda's response limit ends the invocation at once as Lambda does
+/// (`Function.ResponseSizeTooLarge` to the caller) and the runtime gets 413, so the process stays warm.
+async fn read_answer(hub: &Arc<Hub>, id: &str, body: Body) -> Result<Bytes, Response> {
+    match read_body(body, MAX_RESPONSE_PAYLOAD).await {
+        Ok(body) => Ok(body),
+        Err(BodyError::Broken(problem)) => {
+            Err(api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", &format!("cannot read the body: {problem}")))
+        }
+        Err(BodyError::TooLarge) => {
+            let message =
+                format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_PAYLOAD} bytes).");
+            let outcome = Outcome::Error {
+                body: error_body("Function.ResponseSizeTooLarge", &message),
+                cause: segments::cause("Function.ResponseSizeTooLarge", &message),
+            };
+            Err(match hub.complete(id, outcome, now_secs()) {
+                Ok(()) => {
+                    close_overheads_later(hub);
+                    let message = format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_PAYLOAD} bytes).");
+                    api_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &message)
+                }
+                Err(_) => invalid_request_id(id),
+            })
+        }
+    }
+}
+
+async fn init_error(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Body) -> Response {
+    // An error document too large to keep still fails the process the same way, with a message saying so.
+    let (body, answer) = match read_body(body, MAX_RESPONSE_PAYLOAD).await {
+        Ok(body) => (body, accepted()),
+        Err(BodyError::TooLarge) => {
+            let message = format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_PAYLOAD} bytes).");
+            (Bytes::from(message.clone()), api_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &message))
+        }
+        Err(BodyError::Broken(problem)) => {
+            let message = format!("cannot read the body: {problem}");
+            (Bytes::from(message.clone()), api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", &message))
+        }
+    };
     let (body, cause) = reported_error(&headers, body);
-    hub.init_failed(body, cause);
-    accepted()
+    hub.init_failed(body, cause, now_secs());
+    answer
 }
 
 fn finish(hub: &Arc<Hub>, id: &str, outcome: Outcome, now: f64) -> Response {

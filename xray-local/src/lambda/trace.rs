@@ -55,7 +55,9 @@ pub(crate) struct Trace {
 
 impl Trace {
     /// The trace for an invocation that came with `incoming` (the `X-Amzn-Trace-Id` value, if any). A header that
-    /// does not parse is reported in the second value and treated as absent, as Lambda does.
+    /// does not parse is reported in the second value; what is valid of it is kept ([`TraceHeader::salvage`]):
+    /// its `Root` (else a new trace starts), `Lineage` and unknown keys, and `Parent` and `Sampled` where they are
+    /// unambiguous.
     pub(crate) fn start(
         incoming: Option<&str>,
         sampling: Sampling,
@@ -65,18 +67,34 @@ impl Trace {
         let parsed = incoming.map(TraceHeader::parse);
         let (header, caller, sampled, problem) = match parsed {
             Some(Ok(header)) => {
-                let sampled = match header.sampled() {
-                    Sampled::Yes => true,
-                    Sampled::No => false,
-                    Sampled::Requested | Sampled::Unknown => sampling.decide(sampler),
-                };
+                let sampled = decision(header.sampled(), sampling, sampler);
                 let caller = header.parent();
                 (header.with_parent(function_id).with_sampled(flag(sampled)), caller, sampled, None)
             }
-            other => {
+            Some(Err(problem)) => {
+                // What is valid of a malformed header is kept, as xray-core does: its Root, its Lineage (Lambda's
+                // loop detection) and unknown keys; Parent and Sampled only where unambiguous.
+                let salvaged = TraceHeader::salvage(incoming.unwrap_or_default());
+                let (header, caller) = match salvaged.header {
+                    Some(header) => {
+                        let caller = header.parent();
+                        (header, caller)
+                    }
+                    None => {
+                        let mut header = TraceHeader::new(TraceId::new(), None, Sampled::Unknown);
+                        for (key, value) in salvaged.extra {
+                            header.push_extra(key, value);
+                        }
+                        (header, None)
+                    }
+                };
+                let sampled = decision(header.sampled(), sampling, sampler);
+                (header.with_parent(function_id).with_sampled(flag(sampled)), caller, sampled, Some(problem))
+            }
+            None => {
                 let sampled = sampling.decide(sampler);
                 let header = TraceHeader::new(TraceId::new(), Some(function_id), flag(sampled));
-                (header, None, sampled, other.and_then(Result::err))
+                (header, None, sampled, None)
             }
         };
         (Trace { header, caller, service_id, function_id, sampled }, problem)
@@ -85,6 +103,15 @@ impl Trace {
     /// The trace id.
     pub(crate) fn root(&self) -> TraceId {
         self.header.root()
+    }
+}
+
+/// The caller's decision when it made one, else the local setting's.
+fn decision(caller: Sampled, sampling: Sampling, sampler: &LocalSampler) -> bool {
+    match caller {
+        Sampled::Yes => true,
+        Sampled::No => false,
+        Sampled::Requested | Sampled::Unknown => sampling.decide(sampler),
     }
 }
 
@@ -150,6 +177,31 @@ mod tests {
         assert_eq!(
             broken.header.to_string(),
             format!("Root={};Parent={};Sampled=0", broken.root(), broken.function_id)
+        );
+    }
+
+    #[test]
+    fn a_malformed_caller_header_keeps_its_valid_root_and_lineage() {
+        // Guards issue 18 point 16: a header that failed strict parsing started a new trace and dropped Lineage.
+        let text = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1;Sampled=1;Team=blue");
+        let (trace, problem) = Trace::start(Some(&text), Sampling::Never, &LocalSampler::default());
+        assert!(problem.is_some(), "the duplicate Sampled is reported");
+        assert_eq!(trace.root().to_string(), ROOT);
+        assert!(trace.sampled, "the caller's agreed Sampled=1 is kept");
+        assert_eq!(trace.caller.map(|p| p.to_string()).as_deref(), Some("53995c3f42cd8ad8"));
+        assert_eq!(
+            trace.header.to_string(),
+            format!("Root={ROOT};Parent={};Sampled=1;Lineage=a87bd80c:1;Team=blue", trace.function_id)
+        );
+        // Without a valid Root the trace is new, but Lineage still reaches the function.
+        let (fresh, problem) =
+            Trace::start(Some("Root=nope;Lineage=a87bd80c:1"), Sampling::Never, &LocalSampler::default());
+        assert!(problem.is_some());
+        assert_ne!(fresh.root().to_string(), ROOT);
+        assert_eq!(fresh.header.lineage(), Some("a87bd80c:1"));
+        assert_eq!(
+            fresh.header.to_string(),
+            format!("Root={};Parent={};Sampled=0;Lineage=a87bd80c:1", fresh.root(), fresh.function_id)
         );
     }
 

@@ -134,6 +134,16 @@ impl Daemon {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lines printed so far on stderr.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().expect("lines").clone()
+    }
+
     /// Lines printed so far on stdout.
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().expect("lines").clone()
