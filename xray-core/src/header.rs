@@ -4,6 +4,7 @@
 //! keys this crate does not know are kept in their order and written back unchanged, so re-injecting a header never
 //! silently drops them. `Self` (added by load balancers) is dropped.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -91,51 +92,9 @@ impl TraceHeader {
 
     /// Parses the header's value.
     pub fn parse(text: &str) -> Result<Self, HeaderError> {
-        let mut root = None;
-        let mut parent = None;
-        let mut sampled = None;
-        let mut extra = Vec::new();
-        let mut fields = 0;
-        // Lambda's own header starts `Root=...;Parent=...;Sampled=.`: read those three at their fixed places, and
-        // the rest (`Lineage`, ...) as any header.
-        let mut rest = text;
-        if let Some((r, p, s, after)) = canonical_start(text) {
-            (root, parent, sampled, fields, rest) = (Some(r), Some(p), Some(s), 3, after);
-        }
-        for field in rest.split(';').map(str::trim).filter(|f| !f.is_empty()) {
-            fields += 1;
-            let (key, value) = field.split_once('=').ok_or_else(|| HeaderError::MissingEquals(field.to_owned()))?;
-            let (key, value) = (key.trim(), value.trim());
-            if key.is_empty() {
-                return Err(HeaderError::EmptyKey);
-            }
-            if key.eq_ignore_ascii_case("Root") {
-                let id = value.parse().map_err(|_| HeaderError::InvalidRoot(value.to_owned()))?;
-                set_once(&mut root, id, "Root")?;
-            } else if key.eq_ignore_ascii_case("Parent") {
-                let id = value.parse().map_err(|_| HeaderError::InvalidParent(value.to_owned()))?;
-                set_once(&mut parent, id, "Parent")?;
-            } else if key.eq_ignore_ascii_case("Sampled") {
-                let flag = match value {
-                    "1" => Sampled::Yes,
-                    "0" => Sampled::No,
-                    "?" => Sampled::Requested,
-                    _ => return Err(HeaderError::InvalidSampled(value.to_owned())),
-                };
-                set_once(&mut sampled, flag, "Sampled")?;
-            } else if !key.eq_ignore_ascii_case("Self") {
-                extra.push((key.to_owned(), value.to_owned()));
-            }
-        }
-        if fields == 0 {
-            return Err(HeaderError::Empty);
-        }
-        Ok(Self {
-            root: root.ok_or(HeaderError::MissingRoot)?,
-            parent,
-            sampled: sampled.unwrap_or(Sampled::Unknown),
-            extra,
-        })
+        let mut extras = Extras::new(false, false);
+        let (root, parent, sampled) = read_strict(text, &mut extras)?;
+        Ok(Self { root, parent, sampled, extra: extras.kept })
     }
 
     /// The trace id.
@@ -194,35 +153,124 @@ pub struct Salvaged {
 impl TraceHeader {
     /// The valid parts of `text`; see [`Salvaged`].
     pub fn salvage(text: &str) -> Salvaged {
-        let mut root = None;
-        let mut parents: Vec<Option<SegmentId>> = Vec::new();
-        let mut flags: Vec<Option<Sampled>> = Vec::new();
-        let mut extra: Vec<(String, String)> = Vec::new();
-        for field in text.split(';').map(str::trim) {
-            let Some((key, value)) = field.split_once('=') else { continue };
-            let (key, value) = (key.trim(), value.trim());
-            if key.is_empty() {
-                continue;
-            }
-            if key.eq_ignore_ascii_case("Root") {
-                root = root.or_else(|| value.parse::<TraceId>().ok());
-            } else if key.eq_ignore_ascii_case("Parent") {
-                parents.push(value.parse().ok());
-            } else if key.eq_ignore_ascii_case("Sampled") {
-                flags.push(match value {
-                    "1" => Some(Sampled::Yes),
-                    "0" => Some(Sampled::No),
-                    "?" => Some(Sampled::Requested),
-                    _ => None,
-                });
-            } else if !key.eq_ignore_ascii_case("Self") && !extra.iter().any(|(k, _)| k == key) {
-                extra.push((key.to_owned(), value.to_owned()));
-            }
-        }
-        let parent = agreed(&parents).flatten();
-        let sampled = agreed(&flags).flatten().unwrap_or(Sampled::Unknown);
-        let header = root.map(|root| Self { root, parent, sampled, extra: extra.clone() });
+        let mut extras = Extras::new(false, true);
+        let fields = read_lenient(text, &mut extras);
+        let extra = extras.kept;
+        let header = fields.map(|(root, parent, sampled)| Self { root, parent, sampled, extra: extra.clone() });
         Salvaged { header, extra }
+    }
+}
+
+/// The three known fields of a header: `Root`, `Parent`, `Sampled`.
+type Known = (TraceId, Option<SegmentId>, Sampled);
+
+/// Where `Lineage` and unknown keys go while a header is read: all of them kept or, for a header over
+/// [`MAX_INCOMING_LEN`], only the first `Lineage` of at most [`MAX_LINEAGE_LEN`] bytes, the others counted and
+/// dropped, so that a sender's 200 KB of keys costs one pass and no copy.
+struct Extras<'t> {
+    bounded: bool,
+    /// Salvage keeps each key once: the keys seen so far (a set, so a header of many keys is read in linear time).
+    seen: Option<HashSet<&'t str>>,
+    kept: Vec<(String, String)>,
+    /// How many fields with a key other than `Lineage` were read (each key once when salvaging).
+    unknown: usize,
+    /// How many were dropped by the bound as they were read.
+    dropped: usize,
+}
+
+impl<'t> Extras<'t> {
+    fn new(bounded: bool, each_key_once: bool) -> Self {
+        Self { bounded, seen: each_key_once.then(HashSet::new), kept: Vec::new(), unknown: 0, dropped: 0 }
+    }
+
+    fn push(&mut self, key: &'t str, value: &'t str) {
+        if let Some(seen) = &mut self.seen
+            && !seen.insert(key)
+        {
+            return;
+        }
+        let lineage = key == "Lineage";
+        self.unknown += usize::from(!lineage);
+        // Bounded, the one field kept is the first short enough `Lineage`.
+        if self.bounded && !(lineage && value.len() <= MAX_LINEAGE_LEN && self.kept.is_empty()) {
+            self.dropped += 1;
+            return;
+        }
+        self.kept.push((key.to_owned(), value.to_owned()));
+    }
+}
+
+/// [`TraceHeader::parse`]'s reading: the known fields, `Lineage` and unknown keys into `extras`.
+fn read_strict<'t>(text: &'t str, extras: &mut Extras<'t>) -> Result<Known, HeaderError> {
+    let mut root = None;
+    let mut parent = None;
+    let mut sampled = None;
+    let mut fields = 0;
+    // Lambda's own header starts `Root=...;Parent=...;Sampled=.`: read those three at their fixed places, and the
+    // rest (`Lineage`, ...) as any header.
+    let mut rest = text;
+    if let Some((r, p, s, after)) = canonical_start(text) {
+        (root, parent, sampled, fields, rest) = (Some(r), Some(p), Some(s), 3, after);
+    }
+    for field in rest.split(';').map(str::trim).filter(|f| !f.is_empty()) {
+        fields += 1;
+        let (key, value) = field.split_once('=').ok_or_else(|| HeaderError::MissingEquals(field.to_owned()))?;
+        let (key, value) = (key.trim(), value.trim());
+        if key.is_empty() {
+            return Err(HeaderError::EmptyKey);
+        }
+        if key.eq_ignore_ascii_case("Root") {
+            let id = value.parse().map_err(|_| HeaderError::InvalidRoot(value.to_owned()))?;
+            set_once(&mut root, id, "Root")?;
+        } else if key.eq_ignore_ascii_case("Parent") {
+            let id = value.parse().map_err(|_| HeaderError::InvalidParent(value.to_owned()))?;
+            set_once(&mut parent, id, "Parent")?;
+        } else if key.eq_ignore_ascii_case("Sampled") {
+            let flag = sampled_flag(value).ok_or_else(|| HeaderError::InvalidSampled(value.to_owned()))?;
+            set_once(&mut sampled, flag, "Sampled")?;
+        } else if !key.eq_ignore_ascii_case("Self") {
+            extras.push(key, value);
+        }
+    }
+    if fields == 0 {
+        return Err(HeaderError::Empty);
+    }
+    Ok((root.ok_or(HeaderError::MissingRoot)?, parent, sampled.unwrap_or(Sampled::Unknown)))
+}
+
+/// [`TraceHeader::salvage`]'s reading: the known fields when there is a valid `Root`; the rest into `extras`.
+fn read_lenient<'t>(text: &'t str, extras: &mut Extras<'t>) -> Option<Known> {
+    let mut root = None;
+    let mut parents: Vec<Option<SegmentId>> = Vec::new();
+    let mut flags: Vec<Option<Sampled>> = Vec::new();
+    for field in text.split(';').map(str::trim) {
+        let Some((key, value)) = field.split_once('=') else { continue };
+        let (key, value) = (key.trim(), value.trim());
+        if key.is_empty() {
+            continue;
+        }
+        if key.eq_ignore_ascii_case("Root") {
+            root = root.or_else(|| value.parse::<TraceId>().ok());
+        } else if key.eq_ignore_ascii_case("Parent") {
+            parents.push(value.parse().ok());
+        } else if key.eq_ignore_ascii_case("Sampled") {
+            flags.push(sampled_flag(value));
+        } else if !key.eq_ignore_ascii_case("Self") {
+            extras.push(key, value);
+        }
+    }
+    let parent = agreed(&parents).flatten();
+    let sampled = agreed(&flags).flatten().unwrap_or(Sampled::Unknown);
+    root.map(|root| (root, parent, sampled))
+}
+
+/// The decision a `Sampled` value spells, if it is one.
+fn sampled_flag(value: &str) -> Option<Sampled> {
+    match value {
+        "1" => Some(Sampled::Yes),
+        "0" => Some(Sampled::No),
+        "?" => Some(Sampled::Requested),
+        _ => None,
     }
 }
 
@@ -260,7 +308,7 @@ pub struct Incoming {
 pub struct OverBound {
     /// The header's length in bytes.
     pub len: usize,
-    /// How many unknown keys it had.
+    /// How many fields with unknown keys it had (each key once when the header was malformed and salvaged).
     pub unknown_keys: usize,
     /// How many fields were dropped.
     pub dropped: usize,
@@ -268,21 +316,23 @@ pub struct OverBound {
 
 impl TraceHeader {
     /// Reads a header taken from outside the process: strictly if it can, else what [`TraceHeader::salvage`] keeps;
-    /// then bounded, so that no sender can make this process pass on a header that downstream services refuse.
+    /// then bounded, so that no sender can make this process pass on a header that downstream services refuse. A
+    /// header over [`MAX_INCOMING_LEN`] is read in one pass that collects only `Root`, `Parent`, `Sampled` and the
+    /// first short enough `Lineage`, so its length costs no more than reading it.
     /// The model reports nothing: the caller turns `malformed` and `over_bound` into diagnostics.
     pub fn incoming(text: &str) -> Incoming {
-        let (mut header, mut extra, malformed) = match Self::parse(text) {
-            Ok(mut header) => {
-                let extra = std::mem::take(&mut header.extra);
-                (Some(header), extra, None)
-            }
+        // Over the bound by its length, only the four fields are collected as the text is read, in one pass.
+        let bounded = text.len() > MAX_INCOMING_LEN;
+        let mut extras = Extras::new(bounded, false);
+        let (known, malformed) = match read_strict(text, &mut extras) {
+            Ok(known) => (Some(known), None),
             Err(err) => {
-                let salvaged = Self::salvage(text);
-                (salvaged.header, salvaged.extra, Some(err))
+                extras = Extras::new(bounded, true);
+                (read_lenient(text, &mut extras), Some(err))
             }
         };
-        let unknown_keys = extra.iter().filter(|(key, _)| key != "Lineage").count();
-        let over_bound = (text.len() > MAX_INCOMING_LEN || unknown_keys > MAX_UNKNOWN_KEYS).then(|| {
+        let Extras { kept: mut extra, unknown: unknown_keys, dropped, .. } = extras;
+        let over_bound = (bounded || unknown_keys > MAX_UNKNOWN_KEYS).then(|| {
             let before = extra.len();
             let mut lineage = false;
             extra.retain(|(key, value)| {
@@ -290,11 +340,9 @@ impl TraceHeader {
                 lineage |= keep;
                 keep
             });
-            OverBound { len: text.len(), unknown_keys, dropped: before - extra.len() }
+            OverBound { len: text.len(), unknown_keys, dropped: dropped + before - extra.len() }
         });
-        if let Some(header) = &mut header {
-            header.extra.clone_from(&extra);
-        }
+        let header = known.map(|(root, parent, sampled)| Self { root, parent, sampled, extra: extra.clone() });
         Incoming { header, extra, malformed, over_bound }
     }
 }
@@ -321,13 +369,7 @@ fn canonical_start(text: &str) -> Option<(TraceId, SegmentId, Sampled, &str)> {
     if !(rest.is_empty() || rest.starts_with(';')) {
         return None;
     }
-    let sampled = match flag {
-        "1" => Sampled::Yes,
-        "0" => Sampled::No,
-        "?" => Sampled::Requested,
-        _ => return None,
-    };
-    Some((root.parse().ok()?, parent.parse().ok()?, sampled, rest))
+    Some((root.parse().ok()?, parent.parse().ok()?, sampled_flag(flag)?, rest))
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T, key: &'static str) -> Result<(), HeaderError> {
@@ -467,6 +509,33 @@ mod tests {
             incoming.header.map(|h| h.to_string()),
             Some(format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0"))
         );
+    }
+
+    // Regression (issue 18 review, item 2): a malformed header over the bound was salvaged whole before the bound
+    // was applied, its keys deduplicated in quadratic time: 850 KB of distinct keys (an SQS body envelope carries up to
+    // 1 MiB) held the consumer's thread for about a minute in a debug build. Over the bound only Root, Parent,
+    // Sampled and the first Lineage are collected, in one pass.
+    #[test]
+    fn a_malformed_header_of_a_hundred_thousand_keys_keeps_only_the_four_fields() {
+        const KEYS: usize = 131_000;
+        let keys: String = (0..KEYS).map(|i| format!(";{i:x}=")).collect();
+        let text = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1;broken;Lineage=b:2{keys}");
+        assert!(text.len() > 800 * 1024);
+        let incoming = TraceHeader::incoming(&text);
+        assert_eq!(incoming.malformed, Some(HeaderError::MissingEquals("broken".into())));
+        let over = incoming.over_bound.expect("over the bound");
+        assert_eq!((over.len, over.unknown_keys, over.dropped), (text.len(), KEYS, KEYS));
+        assert_eq!(incoming.extra, [("Lineage".to_owned(), "a:1".to_owned())]);
+        let header = incoming.header.expect("root kept");
+        assert!(header.extra().iter().filter(|(k, _)| k != "Lineage").count() <= MAX_UNKNOWN_KEYS);
+        assert_eq!(header.to_string(), format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1"));
+
+        // A valid header over the bound is read the same way: strict parsing collects no unknown key either.
+        let valid = text.replace(";broken", "");
+        let incoming = TraceHeader::incoming(&valid);
+        assert_eq!(incoming.malformed, None);
+        assert_eq!(incoming.over_bound.map(|o| (o.unknown_keys, o.dropped)), Some((KEYS, KEYS + 1)));
+        assert_eq!(incoming.extra, [("Lineage".to_owned(), "a:1".to_owned())]);
     }
 
     #[test]

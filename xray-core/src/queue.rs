@@ -17,17 +17,22 @@
 //! SQS-to-Lambda linking does; X-Ray offers clients no `links` field to write, so the link is an annotation. The
 //! consumer's own sampling decides, whatever the producer's `Sampled`: a message from an unsampled producer
 //! (`Sampled=0`) is recorded when the consumer's trace is, and annotated `linked_trace_sampled = false`, since that
-//! trace id leads to no trace (only to the producer's logs, which name it); a sampled producer's link says `true`.
+//! trace id leads to no trace (only to the producer's logs, which name it); a sampled producer's (`Sampled=1`) link
+//! says `true`. A header with no decision (`Sampled=?`, no `Sampled`, or conflicting ones) gets no
+//! `linked_trace_sampled`: nothing says whether that trace was recorded.
 //!
-//! **ContinueOrLink**: continue the producer's trace when it is sampled (or left the decision open), link it when it
-//! says `Sampled=0`, so a producer cannot hide the processing from the consumer's traces.
+//! **ContinueOrLink**: continue the producer's trace only when the continuation is recorded — the header says
+//! `Sampled=1` and names a valid `Parent` — and link it otherwise (`Sampled=0`, `?` or none, conflicting flags, a
+//! missing or invalid `Parent`, also in a malformed header), so a producer cannot hide the processing from the
+//! consumer's traces.
 //!
 //! # What a consumer trusts
 //!
 //! Anyone who can send to the queue writes the trace header: in continue mode they choose the trace the processing
-//! is recorded in (its id, its parent) and, with `Sampled=0`, that it is not recorded at all. Continue when the
-//! producers are yours; pick [`Mode::ContinueOrLink`] to record processing that a producer said not to sample (in
-//! the consumer's own trace, under its own sampling), or [`Mode::Link`] for producers you do not trust: then they
+//! is recorded in (its id, its parent) and, with `Sampled=0` (or a header that salvages to no decision or no
+//! parent), that it is not recorded at all. Continue when the producers are yours; pick [`Mode::ContinueOrLink`] to
+//! record processing that a producer's header would leave unrecorded (in the consumer's own trace, under its own
+//! sampling), or [`Mode::Link`] for producers you do not trust: then they
 //! choose nothing in the consumer's traces but the value of the `linked_trace_id` annotation.
 //!
 //! A message without a usable header (none, or one without a valid `Root`) is processed in a subsegment of the
@@ -62,7 +67,7 @@ pub enum Mode {
     Continue,
     /// A subsegment in the consumer's trace, annotated with the producer's trace id.
     Link,
-    /// Continue a producer's trace unless it says `Sampled=0`; link it then.
+    /// Continue a producer's trace when the header says `Sampled=1` and names a valid `Parent`; link it otherwise.
     ContinueOrLink,
 }
 
@@ -177,11 +182,15 @@ impl Processing {
         // Read once: salvaged when malformed, bounded when oversized, each with a diagnostic.
         let text = message.trace_header.as_deref().map(str::trim).filter(|h| !h.is_empty());
         let incoming = text.map(read_incoming);
-        let upstream = incoming.as_ref().and_then(|i| i.header.as_ref()).map(|h| (h.root(), h.sampled()));
-        let mode = match (mode, upstream) {
-            (Mode::ContinueOrLink, Some((_, Sampled::No))) => Mode::Link,
-            (Mode::ContinueOrLink, _) => Mode::Continue,
-            (mode, _) => mode,
+        let header = incoming.as_ref().and_then(|i| i.header.as_ref());
+        let upstream = header.map(|h| (h.root(), h.sampled()));
+        // Continued only when the continuation is recorded: a sampled producer naming its send call. Anything else
+        // (`Sampled=0`, `?`, none, conflicting flags, no valid `Parent`) would record nothing, or leave it to chance.
+        let recorded_upstream = header.is_some_and(|h| h.sampled() == Sampled::Yes && h.parent().is_some());
+        let mode = match mode {
+            Mode::ContinueOrLink if recorded_upstream => Mode::Continue,
+            Mode::ContinueOrLink => Mode::Link,
+            mode => mode,
         };
         let traced = match (mode, upstream) {
             (Mode::Continue, Some(_)) => {
@@ -198,7 +207,13 @@ impl Processing {
                 let subsegment = Subsegment::begin(subsegment_name);
                 let rec = subsegment.recorder();
                 rec.put_annotation("linked_trace_id", root.to_string());
-                rec.put_annotation("linked_trace_sampled", sampled != Sampled::No);
+                // Only a `Sampled` flag says whether the producer recorded its trace; `?`, none or conflicting
+                // ones say nothing.
+                match sampled {
+                    Sampled::Yes => rec.put_annotation("linked_trace_sampled", true),
+                    Sampled::No => rec.put_annotation("linked_trace_sampled", false),
+                    Sampled::Requested | Sampled::Unknown => {}
+                }
                 Traced::Subsegment(subsegment)
             }
             (_, None) => {

@@ -277,3 +277,41 @@ async fn continue_or_link_continues_a_sampled_producer_and_records_an_unsampled_
     // Calls made while processing carry the consumer's trace, not the producer's.
     assert!(header.starts_with(&format!("Root={ROOT};")), "{header}");
 }
+
+// Regression (issue 18 review, item 1): in continue_or_link mode a malformed header that salvages to no decision
+// (`Sampled=1;Sampled=0`) or to no parent (`Parent=zz`) was continued, `Trace::continued` recorded nothing, and the
+// producer hid the processing; a header that leaves the decision open was continued under the local rules alike.
+#[tokio::test]
+async fn continue_or_link_links_every_header_whose_continuation_would_not_be_recorded() {
+    for evasive in [
+        format!("{PRODUCER};Sampled=0"),
+        PRODUCER.replace("Parent=1111111111111111", "Parent=zz"),
+        PRODUCER.replace(";Parent=1111111111111111", ""),
+        PRODUCER.replace("Sampled=1", "Sampled=?"),
+        PRODUCER.replace(";Sampled=1", ""),
+    ] {
+        let (header, docs) = consume(received(Some(&evasive)), Mode::ContinueOrLink).await;
+        let processing = named(&docs, "handle_order");
+        assert_eq!((&processing["trace_id"], &processing["parent_id"]), (&ROOT.into(), &FACADE.into()), "{evasive}");
+        assert_eq!(processing["annotations"]["linked_trace_id"], PRODUCER_ROOT, "{evasive}");
+        assert!(header.starts_with(&format!("Root={ROOT};")), "{evasive}: {header}");
+    }
+}
+
+// Regression (issue 18 review, item 6): `linked_trace_sampled` said `true` for `Sampled=?`, for no `Sampled` and
+// for conflicting ones, where nothing says the producer's trace was recorded.
+#[tokio::test]
+async fn linked_trace_sampled_is_true_only_for_sampled_1_and_absent_without_a_decision() {
+    for (text, expected) in [
+        (PRODUCER.to_owned(), Some(true)),
+        (PRODUCER.replace("Sampled=1", "Sampled=0"), Some(false)),
+        (PRODUCER.replace("Sampled=1", "Sampled=?"), None),
+        (PRODUCER.replace(";Sampled=1", ""), None),
+        (format!("{PRODUCER};Sampled=0"), None),
+    ] {
+        let (_, docs) = consume(received(Some(&text)), Mode::Link).await;
+        let annotations = &named(&docs, "handle_order")["annotations"];
+        assert_eq!(annotations["linked_trace_id"], PRODUCER_ROOT, "{text}");
+        assert_eq!(annotations.get("linked_trace_sampled").and_then(Value::as_bool), expected, "{text}");
+    }
+}

@@ -394,12 +394,14 @@ pub fn traced_publish(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   mappings.
 /// - `mode = "link"`: a subsegment (named after the function, or `name`) of the consumer's current trace, annotated
 ///   `linked_trace_id` with the producer's trace id, so each trace can be found from the other (X-Ray offers
-///   clients no `links` field to write), and `linked_trace_sampled` with whether the producer sampled it (a
-///   `Sampled=0` producer's trace id leads to no trace). The consumer's own sampling decides. Pick it to keep one
+///   clients no `links` field to write), and `linked_trace_sampled` with whether the producer sampled it (`true`
+///   for `Sampled=1`, `false` for `Sampled=0`, whose trace id leads to no trace; absent when the header carries no
+///   decision). The consumer's own sampling decides. Pick it to keep one
 ///   trace per invocation, as X-Ray's own SQS-to-Lambda linking does, or for producers you do not trust: whoever can
 ///   send to the queue chooses a continued trace's id and, with `Sampled=0`, that the processing is not recorded.
-/// - `mode = "continue_or_link"`: continue, unless the producer says `Sampled=0`: link then, so a producer cannot
-///   hide the processing from the consumer's own traces.
+/// - `mode = "continue_or_link"`: continue only when the continuation is recorded (the header says `Sampled=1` and
+///   names a valid `Parent`), link otherwise (`Sampled=0`, `?` or none, conflicting flags, no valid `Parent`), so a
+///   producer cannot hide the processing from the consumer's own traces.
 ///
 /// A message without a usable header (none, or one without a valid `Root`, with a diagnostic) is processed in a
 /// subsegment of the current trace in every mode; without a current trace, untraced.

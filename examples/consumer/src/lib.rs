@@ -6,7 +6,8 @@
 //! puts that record's processing in the trace that sent it, under the `SendMessage` call, read from the record's
 //! `attributes.AWSTraceHeader`; records of one batch may come from many traces, and each goes to its own. The event
 //! is typed (`SqsEventObj<OrderEvent>`): every body is an order event by the time the handler runs, so the trace
-//! travels in the attribute, not in a body envelope:
+//! travels in the attribute, not in a body envelope (the price: one body that is not an order event fails the
+//! deserialization of the whole batch, and all of its records are delivered again; see [`handler`]):
 //!
 //! ```text
 //! the publisher's trace                           this invocation's trace
@@ -66,8 +67,10 @@ impl Deps {
 /// Fulfils every record of the batch concurrently, each in its own context, and answers with the ones that failed.
 ///
 /// The event is typed: `lambda_runtime` deserializes every record's body as an [`OrderEvent`] before this runs, so
-/// a body that is not one fails the whole invocation (the batch comes back, then goes to the dead-letter queue),
-/// and the producers' trace header travels in an attribute (`AWSTraceHeader`), never in a body envelope.
+/// a body that is not one fails the whole invocation, not just its record: every record of the batch, the good ones
+/// too, is delivered again, until the bad one goes to the dead-letter queue (the trade-off of a typed consumer; an
+/// untyped `SqsEvent` can report the one bad record instead). The producers' trace header travels in an attribute
+/// (`AWSTraceHeader`), never in a body envelope.
 #[traced_handler]
 pub async fn handler(deps: &Deps, event: LambdaEvent<SqsEventObj<OrderEvent>>) -> Result<SqsBatchResponse, Error> {
     let records = event.payload.records.iter();

@@ -140,3 +140,33 @@ async fn a_failing_dynamodb_fails_every_record_in_its_own_trace() {
     assert_eq!((&fulfil["name"], &fulfil["fault"]), (&"fulfil".into(), &true.into()));
     assert_eq!(fulfil["subsegments"][0]["error"], true);
 }
+
+/// An SQS event of one record per body, as Lambda delivers it (JSON).
+fn sqs_event(bodies: &[&str]) -> String {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            serde_json::json!({
+                "messageId": format!("m-{i}"), "body": body, "attributes": {"SentTimestamp": "1545082649183"},
+                "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+// The trade-off of the typed event (README, "The event is typed"): one body that is not an order event fails the
+// deserialization of the whole batch, before the handler runs, so every record of it is delivered again, the good
+// ones too; no partial batch failure can name it. Shown here as `lambda_runtime` deserializes the payload.
+#[test]
+fn one_body_that_is_not_an_order_event_fails_the_whole_typed_batch() {
+    let order = OrderEvent::placed("o-1", "c-42", "book", 1, 1749, "EUR").to_body();
+    let good = serde_json::from_str::<SqsEventObj<OrderEvent>>(&sqs_event(&[&order, &not_placed()]));
+    assert_eq!(good.map(|event| event.records.len()).ok(), Some(2), "order events of any type deserialize");
+    for bad in ["not json", r#"{"order":7}"#, ""] {
+        let batch = sqs_event(&[&order, bad, &order]);
+        assert!(serde_json::from_str::<SqsEventObj<OrderEvent>>(&batch).is_err(), "{bad:?}");
+    }
+}

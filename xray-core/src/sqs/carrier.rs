@@ -55,7 +55,8 @@ pub fn wrap_body(trace_header: &str, body: &str) -> String {
 }
 
 /// Whether `body` claims to be an envelope: a JSON object whose first member is `xray_envelope`. No payload has that
-/// by accident, and this is all a producer checks before leaving a body that is already wrapped alone.
+/// by accident. Only the consumer side asks ([`unwrap_body`] parses nothing else); producers never do: a body that
+/// looks like an envelope is a body like any other, which the `body` carrier wraps again.
 pub fn looks_like_envelope(body: &str) -> bool {
     let rest = body.trim_start_matches(JSON_WHITESPACE);
     let Some(rest) = rest.strip_prefix('{') else { return false };

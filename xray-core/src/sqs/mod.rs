@@ -18,7 +18,7 @@
 //! |---|---|---|---|
 //! | `system_attribute` (default) | SQS: the `AWSTraceHeader` message system attribute. SNS has none: the `AWSTraceHeader` message attribute | Lambda event source mappings (`Records[i].attributes.AWSTraceHeader`), X-Ray's own SQS-to-Lambda linking, pollers that ask for it | counts toward neither the message size nor the 10-attribute quota |
 //! | `message_attribute` | a String message attribute named `AWSTraceHeader` | anything that sees message attributes: pollers, SNS raw delivery, SNS to HTTP/Lambda subscribers | one of the 10 attributes: skipped, with a diagnostic, when the message already has 10; counts toward the size limit |
-//! | `body` | a JSON envelope around the body (below) | anything that sees the body, with [`unwrap_body`] or [`read_event`] / [`read_sdk`]; not typed records (`SqsMessageObj<T>`: the body is deserialized before the handler runs) | ~100 bytes plus the body's JSON escaping, within the size limit; SQS only (refused on SNS, below); not for FIFO content-based deduplication (it hashes the body): skipped there, with a diagnostic |
+//! | `body` | a JSON envelope around the body (below) | anything that sees the body, with [`unwrap_body`] or [`read_event`] / [`read_sdk`] (a `ReceiveMessage` that asks for system attributes); not typed records (`SqsMessageObj<T>`: the body is deserialized before the handler runs) | ~100 bytes plus the body's JSON escaping, within the size limit; SQS only (refused on SNS, below); not for FIFO content-based deduplication (it hashes the body): skipped there, with a diagnostic |
 //!
 //! A carrier that cannot be applied is skipped with a diagnostic ([`DiagKind::Carrier`](crate::diag::DiagKind));
 //! the send always goes ahead as the caller wrote it. The carriers that add bytes (`message_attribute`, `body`)
@@ -64,7 +64,8 @@
 //! A message from `ReceiveMessage` without the `AWSTraceHeader` and `SentTimestamp` system attributes was received
 //! by a client that did not ask for them (a plain client, not [`aws_client!`](crate::aws_client)): it is processed
 //! in the poller's own trace, where a producer's `Sampled=0` is not known, so it records what the producer chose
-//! not to record. [`read_sdk`] says so once per process, with the fix, in a diagnostic.
+//! not to record; and its body is never unwrapped, since the `AWSTraceHeader` that would say whose envelope it is
+//! was not returned. [`read_sdk`] says so once per process, with the fix, in a diagnostic.
 //!
 //! ```
 //! use xray_core::sqs::{Carrier, read_event, wrap_body};

@@ -218,7 +218,11 @@ mod tests {
     #[test]
     fn an_envelope_whose_payload_is_borrowed_from_it_is_still_unwrapped() {
         // The unwrapped body borrows from inside the envelope: told apart by where it starts, not by its text.
-        let message = Message::builder().body(wrap_body(HEADER, "x")).build();
+        // A message whose `ReceiveMessage` asked for system attributes: SQS always returns `SentTimestamp` then.
+        let message = Message::builder()
+            .body(wrap_body(HEADER, "x"))
+            .attributes(aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp, "1545082649183")
+            .build();
         let subscription = process(&message, Some("jobs"), Mode::Link, "s", "f");
         assert_eq!(subscription.original_body(), Some("x"));
     }

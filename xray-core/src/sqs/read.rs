@@ -4,7 +4,9 @@
 //! The body envelope is unwrapped only when it was put there for this message: when no attribute carries a header,
 //! or when the attribute's header names the envelope's `Root` and `Parent` (SQS copies a send call's
 //! `X-Amzn-Trace-Id` to the `AWSTraceHeader` of every message it sends, SNS to its SQS subscribers when the topic's
-//! tracing is on). A body that merely looks like an envelope is the message's body.
+//! tracing is on). A body that merely looks like an envelope is the message's body. A `ReceiveMessage` message
+//! without system attributes (its call did not ask for them) is never unwrapped: the `AWSTraceHeader` that would
+//! say whose envelope it is was not returned, so the envelope could have been written by anyone.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use serde::Serialize;
 
 use super::carrier::{Carrier, SENT_TIMESTAMP, TRACE_ATTRIBUTE, unwrap_body};
 use crate::diag::diag;
+use crate::header::TraceHeader;
 pub use crate::queue::Received;
 
 /// Reads a message of an SQS event, as a Lambda event source mapping delivers it (`Records[i]`).
@@ -48,7 +51,7 @@ fn read_event_parts<'a>(
     let attribute = message_attributes
         .get(TRACE_ATTRIBUTE)
         .and_then(|a| string_typed(a.data_type.as_deref()).then_some(a.string_value.as_deref()).flatten());
-    let mut received = from_parts(system, attribute, body);
+    let mut received = from_parts(system, attribute, body, Unwrap::Checked);
     received.sent_timestamp_ms = attributes.get(SENT_TIMESTAMP).and_then(|t| timestamp(t));
     received
 }
@@ -58,7 +61,9 @@ fn read_event_parts<'a>(
 ///
 /// The message has its system attributes only when `ReceiveMessage` asked for them; a client with
 /// [`XRayInterceptor`](crate::aws::XRayInterceptor) asks for `AWSTraceHeader`, `SentTimestamp` and the
-/// `AWSTraceHeader` message attribute itself.
+/// `AWSTraceHeader` message attribute itself. A message with neither `AWSTraceHeader` nor `SentTimestamp` gets a
+/// diagnostic (once per process), and its body is never unwrapped: without `AWSTraceHeader` nothing says a body
+/// envelope was put there for this message.
 pub fn read_sdk<'a>(message: &'a Message, queue: Option<&'a str>) -> Received<'a> {
     let system_attribute =
         |name: &MessageSystemAttributeName| message.attributes.as_ref().and_then(|a| a.get(name)).map(String::as_str);
@@ -69,10 +74,14 @@ pub fn read_sdk<'a>(message: &'a Message, queue: Option<&'a str>) -> Received<'a
         .and_then(|a| string_typed(Some(&a.data_type)).then_some(a.string_value.as_deref()).flatten());
     let system = system_attribute(&MessageSystemAttributeName::AwsTraceHeader);
     let sent = system_attribute(&MessageSystemAttributeName::SentTimestamp);
-    if system.is_none() && sent.is_none() {
-        not_asked(message.message_id.as_deref());
-    }
-    let mut received = from_parts(system, attribute, message.body.as_deref());
+    let unwrap = if system.is_none() && sent.is_none() {
+        static SAID: AtomicBool = AtomicBool::new(false);
+        not_asked(&SAID, message.message_id.as_deref());
+        Unwrap::Never
+    } else {
+        Unwrap::Checked
+    };
+    let mut received = from_parts(system, attribute, message.body.as_deref(), unwrap);
     received.sent_timestamp_ms = sent.and_then(timestamp);
     received.message_id = message.message_id.as_deref();
     received.queue = queue.map(queue_name);
@@ -110,21 +119,24 @@ impl<T: ReadTrace + ?Sized> ReadTrace for &T {
     }
 }
 
-/// Says once per process that messages come without system attributes: a `ReceiveMessage` that did not ask for them.
-fn not_asked(message_id: Option<&str>) {
-    static SAID: AtomicBool = AtomicBool::new(false);
-    if SAID.swap(true, Ordering::Relaxed) {
-        return;
+/// Says once (per `said`: per process for [`read_sdk`]) that a message came without system attributes, most likely
+/// from a `ReceiveMessage` that did not ask for them; returns whether it said so.
+fn not_asked(said: &AtomicBool, message_id: Option<&str>) -> bool {
+    if said.swap(true, Ordering::Relaxed) {
+        return false;
     }
     diag!(
         Carrier,
-        "message {} came without system attributes: its `ReceiveMessage` did not ask for `AWSTraceHeader`, so \
-         messages are processed in the poller's own trace, and a producer's `Sampled=0` is not known: what the \
-         producer chose not to record is recorded. Receive with a client built by `xray_core::aws_client!` (it asks \
-         for `AWSTraceHeader` and `SentTimestamp` itself), or ask with `.message_system_attribute_names(..)`. \
-         Said once",
+        "message {} came without the `AWSTraceHeader` and `SentTimestamp` system attributes: its `ReceiveMessage` \
+         did not ask for system attributes (or asked for `AWSTraceHeader` alone, and the message has none). Such \
+         messages are processed in the poller's own trace (unless an `AWSTraceHeader` message attribute names \
+         one), where a producer's `Sampled=0` is not known, so what the producer chose not to record is recorded; \
+         and a body envelope is left as the body, since no `AWSTraceHeader` says it was put there for the message. \
+         Receive with a client built by `xray_core::aws_client!` (it asks for `AWSTraceHeader` and `SentTimestamp` \
+         itself), or ask with `.message_system_attribute_names(..)`. Said once",
         message_id.unwrap_or("?")
     );
+    true
 }
 
 /// The name of a queue given by name, URL (`https://sqs.us-east-1.amazonaws.com/123456789012/jobs`) or ARN
@@ -140,12 +152,29 @@ pub fn queue_name(queue: &str) -> &str {
     queue
 }
 
-fn from_parts<'a>(system: Option<&'a str>, attribute: Option<&'a str>, body: Option<&'a str>) -> Received<'a> {
+/// Whether a body envelope may be unwrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unwrap {
+    /// When no attribute carries a header, or the attribute names the envelope's call.
+    Checked,
+    /// Never: the message's system attributes were not returned, so what would check the envelope is unknown.
+    Never,
+}
+
+fn from_parts<'a>(
+    system: Option<&'a str>,
+    attribute: Option<&'a str>,
+    body: Option<&'a str>,
+    unwrap: Unwrap,
+) -> Received<'a> {
     let usable = |header: &&str| !header.trim().is_empty();
     let attributed = [(Carrier::SystemAttribute, system), (Carrier::MessageAttribute, attribute)]
         .into_iter()
         .find_map(|(carrier, header)| header.filter(usable).map(|header| (carrier, header)));
-    let envelope = body.and_then(unwrap_body).filter(|envelope| !envelope.trace_header.trim().is_empty());
+    let envelope = body
+        .filter(|_| unwrap == Unwrap::Checked)
+        .and_then(unwrap_body)
+        .filter(|envelope| !envelope.trace_header.trim().is_empty());
     let envelope = match (attributed, envelope) {
         (Some((_, header)), Some(envelope)) if !same_call(header, &envelope.trace_header) => {
             diag!(
@@ -169,13 +198,11 @@ fn from_parts<'a>(system: Option<&'a str>, attribute: Option<&'a str>, body: Opt
     Received { trace_header, found_in, body, unwrapped, ..Received::default() }
 }
 
-/// Whether two headers name the same call: the same `Root` and `Parent`, both present.
+/// Whether two headers name the same call: the same valid `Root` and `Parent`, both present, as the one header
+/// parser reads them (keys in any case, whitespace around them).
 fn same_call(a: &str, b: &str) -> bool {
-    let field = |header: &'_ str, key: &str| -> Option<String> {
-        let mut values = header.split(';').filter_map(|f| f.split_once('=')).filter(|(k, _)| k.trim() == key);
-        values.next().map(|(_, v)| v.trim().to_ascii_lowercase())
-    };
-    ["Root", "Parent"].iter().all(|key| field(a, key).is_some_and(|value| Some(value) == field(b, key)))
+    let call = |text: &str| TraceHeader::salvage(text).header.and_then(|h| Some((h.root(), h.parent()?)));
+    call(a).is_some_and(|a| Some(a) == call(b))
 }
 
 /// Whether a message attribute's data type is `String` or a custom `String.*` type; binary and number attributes
@@ -401,6 +428,46 @@ mod tests {
         let mut message = event(&ours);
         message.attributes.insert(TRACE_ATTRIBUTE.into(), PRODUCER.into());
         assert_eq!(read_event(&message).body.as_deref(), Some("payload"));
+    }
+
+    // Regression (issue 18 review, item 3): a message received without system attributes had its body unwrapped,
+    // so anyone who could send to the queue chose, with a forged envelope, the payload the consumer processed.
+    #[test]
+    fn an_envelope_is_not_unwrapped_when_the_system_attributes_were_not_asked_for() {
+        let wrapped = wrap_body(PRODUCER, "payload");
+        let not_asked = Message::builder().message_id("m-1").body(&wrapped).build();
+        let received = read_sdk(&not_asked, None);
+        assert_eq!(
+            (received.trace_header, received.found_in, received.body.as_deref(), received.unwrapped),
+            (None, None, Some(wrapped.as_str()), false)
+        );
+        // Asked for (`SentTimestamp` is always returned then) and without `AWSTraceHeader`: unwrapped.
+        let asked = sdk(&wrapped).build();
+        assert_eq!(read_sdk(&asked, None).body.as_deref(), Some("payload"));
+    }
+
+    // Regression (issue 18 review, item 10): the diagnostic for messages without system attributes was checked only
+    // end to end, where other tests may have said it first.
+    #[test]
+    fn the_missing_system_attributes_are_said_once() {
+        let said = AtomicBool::new(false);
+        assert!(not_asked(&said, Some("m-first")));
+        assert!(!not_asked(&said, Some("m-second")));
+        assert!(!not_asked(&said, None));
+    }
+
+    // Regression (issue 18 review, item 4): the envelope's call was compared by a second, case-sensitive header
+    // parser, so an attribute header with lower-case keys naming the same call left the envelope as the body.
+    #[test]
+    fn the_same_call_is_recognized_as_the_header_parser_reads_it() {
+        let lower = "root=1-5759e988-bd862e3fe1be46a994272793; parent=53995C3F42CD8AD8 ;sampled=1";
+        let mut message = event(&wrap_body(&PRODUCER.replace(";Lineage=a:1", ""), "payload"));
+        message.attributes.insert(TRACE_ATTRIBUTE.into(), lower.into());
+        let received = read_event(&message);
+        assert_eq!((received.body.as_deref(), received.unwrapped), (Some("payload"), true));
+        assert!(same_call(lower, PRODUCER));
+        assert!(!same_call(lower, OTHER));
+        assert!(!same_call("Root=1-5759e988-bd862e3fe1be46a994272793", "Root=1-5759e988-bd862e3fe1be46a994272793"));
     }
 
     #[test]

@@ -100,16 +100,26 @@ mod tests {
         }
     }
 
+    // Every kind of publish (to a phone number, a JSON message structure, a FIFO topic, a batch) is left as written
+    // by the `body` carrier, each with the diagnostic: no subscriber of any protocol sees an envelope.
     #[test]
-    fn the_body_is_wrapped_only_for_topics_with_one_message_for_every_protocol() {
+    fn the_body_carrier_leaves_every_kind_of_publish_as_written() {
         let sms = PublishInput::builder().phone_number("+15555550100").message("hi").build().expect("input");
-        assert_eq!(run(sms.clone(), Carrier::Body), sms);
         let mut structured = publish(r#"{"default":"hi"}"#);
         structured.message_structure = Some("json".into());
-        assert_eq!(run(structured.clone(), Carrier::Body), structured);
         let mut fifo = publish("hi");
         fifo.topic_arn = Some(format!("{TOPIC}.fifo"));
-        assert_eq!(run(fifo.clone(), Carrier::Body), fifo);
+        for input in [sms, structured, fifo] {
+            let before = crate::diag::count(crate::diag::DiagKind::Carrier);
+            assert_eq!(run(input.clone(), Carrier::Body), input);
+            assert!(crate::diag::count(crate::diag::DiagKind::Carrier) > before, "{input:?}");
+        }
+        let entry = PublishBatchRequestEntry::builder().id("a").message("hi").build().expect("entry");
+        let batch = PublishBatchInput::builder().topic_arn(TOPIC).publish_batch_request_entries(entry).build();
+        let batch = batch.expect("input");
+        let before = crate::diag::count(crate::diag::DiagKind::Carrier);
+        assert_eq!(run(batch.clone(), Carrier::Body), batch);
+        assert!(crate::diag::count(crate::diag::DiagKind::Carrier) > before);
     }
 
     // Regression (issue 18, point 11): the body carrier wrapped SNS messages, and a subscriber without raw delivery
