@@ -10,8 +10,8 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::Value;
 use xray_local::assemble::Assembler;
-use xray_local::protocol::split_datagram;
-use xray_local::validate::check;
+use xray_local::daemon::protocol::split_datagram;
+use xray_local::daemon::validate::check;
 
 const DOC: &str = r#"{"type":"subsegment","name":"DynamoDB","id":"00000000000f4241","trace_id":"1-6560e000-000000000000000000000001","parent_id":"000000000000000b","start_time":1700000000.001,"end_time":1700000000.004,"namespace":"aws","aws":{"operation":"GetItem","region":"eu-west-1","table_name":"orders"},"annotations":{"n":1}}"#;
 

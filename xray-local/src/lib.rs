@@ -31,13 +31,6 @@
 pub mod assemble;
 pub mod cli;
 pub mod daemon;
-pub mod forward;
 pub mod lambda;
-pub mod lock;
-pub mod protocol;
-pub mod queue;
-pub mod receive;
 pub mod render;
-pub mod stats;
 pub mod store;
-pub mod validate;

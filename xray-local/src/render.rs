@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::assemble::{Entity, Summary, Tree};
-use crate::store::{Invalid, Status};
+use crate::store::query::{Invalid, Status};
 
 /// Width of the timeline column, in characters.
 pub const BAR_WIDTH: usize = 40;

@@ -18,7 +18,7 @@ fn start(scratch: &Scratch, invalid_rows: usize) -> Daemon {
 }
 
 /// Sends each datagram, a few at a time so the kernel keeps up, and stops the daemon once it has read them all.
-fn send_and_stop(daemon: Daemon, datagrams: &[Vec<u8>]) -> xray_local::stats::Snapshot {
+fn send_and_stop(daemon: Daemon, datagrams: &[Vec<u8>]) -> xray_local::daemon::stats::Snapshot {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("socket");
     for (n, datagram) in datagrams.iter().enumerate() {
         socket.send_to(datagram, daemon.addr()).expect("send");

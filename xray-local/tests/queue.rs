@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{Scratch, datagram};
 use serde_json::json;
+use xray_local::daemon::stats::Snapshot;
 use xray_local::daemon::{Config, Daemon};
-use xray_local::stats::Snapshot;
 use xray_local::store::{FILE_NAME, Store};
 
 /// Sends `count` one-document traces of about `size` bytes each, as fast as possible or (`paced`) a few at a time

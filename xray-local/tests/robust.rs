@@ -4,9 +4,9 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use xray_local::assemble::Tree;
-use xray_local::protocol::split_datagram;
+use xray_local::daemon::protocol::split_datagram;
+use xray_local::daemon::validate::check;
 use xray_local::render::{Color, waterfall};
-use xray_local::validate::check;
 
 /// Runs a datagram through everything the daemon does with it; returns whether it was accepted.
 fn ingest(datagram: &[u8]) -> bool {

@@ -1,11 +1,11 @@
-//! The Rust rules of `xray_local::validate` agree with the official segment document schema: documents the schema
+//! The Rust rules of `xray_local::daemon::validate` agree with the official segment document schema: documents the schema
 //! refuses are refused, documents it accepts are accepted unless they break a rule of the service it leaves out.
 
 mod common;
 
 use common::schema_errors;
 use serde_json::{Value, json};
-use xray_local::validate::check;
+use xray_local::daemon::validate::check;
 
 fn segment() -> Value {
     json!({"name": "api", "id": "70de5b6f19ff9a0a", "trace_id": "1-581cf771-a006649127e371903a2de979",

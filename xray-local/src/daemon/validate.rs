@@ -387,7 +387,7 @@ fn short(v: &Value) -> String {
 }
 
 fn short_str(s: &str) -> String {
-    crate::protocol::shorten(s.as_bytes(), 60)
+    super::protocol::shorten(s.as_bytes(), 60)
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 
-use crate::queue::Receiver;
-use crate::stats::Stats;
+use super::queue::Receiver;
+use super::stats::Stats;
 
 /// The most documents PutTraceSegments takes in one call.
 pub const BATCH: usize = 50;
@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn batches_hold_at_most_50_documents() {
-        let (tx, rx) = crate::queue::bounded(usize::MAX);
+        let (tx, rx) = crate::daemon::queue::bounded(usize::MAX);
         for n in 0..120 {
             let _ = tx.try_send(Outgoing { id: format!("{n:016x}"), body: "{}".into() }, 1);
         }

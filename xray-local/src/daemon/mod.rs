@@ -1,6 +1,17 @@
 //! The daemon: a receiving thread (read, check, assemble), a storing thread (SQLite, status, `--follow`) and an
 //! optional forwarding thread, joined by queues bounded in bytes, so a slow database never stalls the socket and
 //! a flood never takes more memory than the bound.
+//!
+//! Its parts, in the order a datagram meets them: [`receive`] (the socket), [`protocol`] (the header line),
+//! [`validate`] (the segment document rules), the assembler ([`crate::assemble`]), then [`queue`] to the storing
+//! thread ([`crate::store`]) and to [`forward`]; [`stats`] counts what each did.
+
+pub mod forward;
+pub mod protocol;
+pub mod queue;
+pub mod receive;
+pub mod stats;
+pub mod validate;
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
@@ -14,13 +25,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::assemble::{Arrival, Assembler, Tree};
-use crate::forward::{self, Outgoing};
-use crate::lock::DirLock;
-use crate::protocol::split_datagram;
-use crate::queue::{self, Receiver, Sender};
-use crate::stats::{Snapshot, Stats};
+use crate::render;
+use crate::store::lock::DirLock;
 use crate::store::{NewDocument, NewInvalid, Store, now_secs};
-use crate::{receive, render, validate};
+use forward::Outgoing;
+use protocol::split_datagram;
+use queue::{Receiver, Sender};
+use stats::{Snapshot, Stats};
 
 /// What `--follow` does with each settled trace.
 pub type OnSettled = Box<dyn FnMut(&Tree) + Send>;
@@ -118,7 +129,7 @@ impl Msg {
 const TICK: Duration = Duration::from_millis(50);
 
 impl Daemon {
-    /// Locks the data dir (a second daemon on it is refused, see [`crate::lock`]), opens the database, binds the
+    /// Locks the data dir (a second daemon on it is refused, see [`crate::store::lock`]), opens the database, binds the
     /// socket and starts the threads.
     pub fn start(mut config: Config) -> std::io::Result<Daemon> {
         let lock = DirLock::acquire(&config.data_dir)?;
