@@ -34,3 +34,4 @@ pub mod daemon;
 pub mod lambda;
 pub mod render;
 pub mod store;
+pub mod units;

@@ -118,10 +118,10 @@ pub struct Args {
     #[arg(long)]
     pub daemon: Option<String>,
     /// How long an invocation may run (e.g. 3s, 500ms, 15m).
-    #[arg(long, default_value = "3s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = crate::units::parse_duration)]
     pub timeout: Duration,
     /// How long a new process may take to ask for its first invocation, as Lambda's init limit.
-    #[arg(long, default_value = "10s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::units::parse_duration)]
     pub init_timeout: Duration,
     /// Memory size in MB, as AWS_LAMBDA_FUNCTION_MEMORY_SIZE.
     #[arg(long, default_value_t = 128)]
