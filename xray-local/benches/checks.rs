@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::Value;
-use xray_local::assemble::Assembler;
+use xray_local::daemon::assembler::Assembler;
 use xray_local::daemon::protocol::split_datagram;
 use xray_local::daemon::validate::check;
 

@@ -3,9 +3,10 @@
 //! a flood never takes more memory than the bound.
 //!
 //! Its parts, in the order a datagram meets them: [`receive`] (the socket), [`protocol`] (the header line),
-//! [`validate`] (the segment document rules), the assembler ([`crate::assemble`]), then [`queue`] to the storing
+//! [`validate`] (the segment document rules), [`assembler`] (which trace is complete), then [`queue`] to the storing
 //! thread ([`crate::store`]) and to [`forward`]; [`stats`] counts what each did.
 
+pub mod assembler;
 pub mod forward;
 pub mod protocol;
 pub mod queue;
@@ -24,10 +25,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::assemble::{Arrival, Assembler, Tree};
+use crate::assemble::Tree;
 use crate::render;
 use crate::store::lock::DirLock;
 use crate::store::{NewDocument, NewInvalid, Store, now_secs};
+use assembler::{Arrival, Assembler};
 use forward::Outgoing;
 use protocol::split_datagram;
 use queue::{Receiver, Sender};

@@ -9,14 +9,14 @@
 use std::fmt::Arguments;
 
 use serde_json::{Map, Value};
-use xray_core::rules::is_valid_name_char;
+use xray_core::rules::{is_valid_annotation_key, is_valid_name_char};
 
-/// The longest name X-Ray accepts, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
-/// The longest string annotation value, in characters.
-pub const MAX_ANNOTATION_CHARS: usize = 1000;
 /// The longest annotation key, in characters.
-pub const MAX_ANNOTATION_KEY_CHARS: usize = 500;
+pub use xray_core::rules::MAX_ANNOTATION_KEY_CHARS;
+/// The longest string annotation value, in characters.
+pub use xray_core::rules::MAX_ANNOTATION_VALUE_CHARS as MAX_ANNOTATION_CHARS;
+/// The longest name X-Ray accepts, in characters.
+pub use xray_core::rules::MAX_NAME_CHARS;
 
 /// Checks a whole document (a segment or an independent subsegment). Returns every problem found, each a
 /// human-readable sentence naming the field, or nothing when the document is valid.
@@ -252,10 +252,7 @@ impl Checker<'_> {
             return self.fail(path, format!("is {}, expected an object", kind(v)));
         };
         for (key, value) in object {
-            let key_ok = !key.is_empty()
-                && key.len() <= MAX_ANNOTATION_KEY_CHARS
-                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !key_ok {
+            if !is_valid_annotation_key(key) {
                 self.fail(path, format!("key {} is not 1 to 500 of the characters a-z A-Z 0-9 _", short_str(key)));
             }
             match value {
