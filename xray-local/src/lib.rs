@@ -30,6 +30,7 @@
 
 pub mod assemble;
 pub mod cli;
+pub mod clock;
 pub mod daemon;
 pub mod lambda;
 pub mod render;

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, oneshot};
 use xray_core::emit::{Emitter, UdpEmitter};
 use xray_core::sampling::LocalSampler;
 
-use super::Function;
+use super::function::Function;
 use super::segments::{self, Phase};
 use super::trace::Trace;
 

@@ -26,8 +26,9 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use xray_core::SegmentId;
 
+use super::body::{BodyError, MAX_REQUEST_PAYLOAD, read_body};
 use super::invocations::{Hub, Reply, Request};
-use super::{BodyError, MAX_REQUEST_PAYLOAD, now_secs, read_body};
+use crate::clock::now_secs;
 
 /// The routes, sharing `hub`.
 pub(crate) fn router(hub: Arc<Hub>) -> Router {

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+use super::function::Function;
 use super::invocations::Hub;
-use super::{Function, now_secs};
+use crate::clock::now_secs;
 
 /// How long the process has to exit after SIGTERM.
 pub(crate) const GRACE: Duration = Duration::from_secs(2);

@@ -22,8 +22,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use super::body::{BodyError, MAX_RESPONSE_PAYLOAD, read_body};
 use super::invocations::{Handout, Hub, Outcome, error_body};
-use super::{BodyError, MAX_RESPONSE_PAYLOAD, now_secs, read_body, segments};
+use super::segments;
+use crate::clock::now_secs;
 
 /// The routes, sharing `hub`.
 pub(crate) fn router(hub: Arc<Hub>) -> Router {

@@ -28,7 +28,7 @@
 use serde_json::{Map, Value, json};
 use xray_core::SegmentId;
 
-use super::Function;
+use super::function::Function;
 use super::trace::Trace;
 
 /// One phase of the execution environment, a subsegment of the function segment.

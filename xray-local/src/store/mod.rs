@@ -11,13 +11,13 @@ pub mod lock;
 pub mod query;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde_json::Value;
 
 use crate::assemble::Tree;
+pub use crate::clock::now_secs;
 
 /// The database file's name inside the data dir.
 pub const FILE_NAME: &str = "xray-local.db";
@@ -56,11 +56,6 @@ const SCHEMA_VERSION: i64 = 2;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-}
-
-/// Seconds since the epoch, now.
-pub fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 impl Store {
