@@ -6,6 +6,11 @@
 //! prints a waterfall; `--forward` also sends everything on to the X-Ray API. `xray-local lambda` runs a Lambda
 //! function's own binary behind the Lambda Runtime API and sends the segments Lambda sends (see [`lambda`]).
 //!
+//! The layout, each module importing only those named after it: [`cli`] (one file per subcommand), [`daemon`]
+//! (receive, framing, checks, assembler, queues, counters, forwarding), [`lambda`] (the emulator), [`render`]
+//! (terminal output), [`store`] (the SQLite store, with every read query in [`store::query`]), [`assemble`] (the
+//! tree of a trace), and the leaves [`units`] and [`clock`].
+//!
 //! The pieces are usable as a library, e.g. to run the daemon inside a test:
 //!
 //! ```
