@@ -181,6 +181,28 @@ fn a_span_entered_many_times_is_one_subsegment_ended_when_it_closes() {
 }
 
 #[test]
+fn spans_exited_out_of_order_restore_the_context_they_found() {
+    let (_, docs) = in_trace(SAMPLED, || {
+        let current = || xray_core::Context::current().and_then(|c| c.parent_id());
+        let (a, b) = (info_span!("a"), info_span!("b"));
+        let entered_a = a.enter();
+        let a_id = current().expect("a is current");
+        let entered_b = b.enter();
+        let b_id = current().expect("b is current");
+        drop(entered_a);
+        assert_eq!(current(), Some(b_id), "b stays current");
+        drop(entered_b);
+        assert_eq!(current(), None, "neither is current: the trace's top is");
+        assert_ne!(a_id, b_id);
+        drop(b);
+        drop(a);
+    });
+    assert_eq!(names(&docs), ["b", "a"]);
+    assert_eq!(exact(&docs[0]), subsegment("b", &json!(FACADE)));
+    assert_eq!(exact(&docs[1]), subsegment("a", &json!(FACADE)));
+}
+
+#[test]
 fn otel_name_renames_and_client_kind_is_remote() {
     let (_, docs) = in_trace(SAMPLED, || {
         info_span!("http", otel.name = "GET /orders", otel.kind = "client", url = "https://example.com/orders")
@@ -357,8 +379,9 @@ impl Buffer {
     }
 }
 
-/// Logs three events (outside a trace, in a trace, in a span of a trace) through `fmt`, with the layer.
-fn log_three(
+/// Logs four events through `fmt`, with the layer: outside a trace, in a trace, in a span of the trace, and with that
+/// span as explicit parent once the trace is no longer current.
+fn log_events(
     fmt: impl tracing_subscriber::Layer<
         tracing_subscriber::layer::Layered<xray_core::tracing::XRayLayer, tracing_subscriber::Registry>,
     > + Send
@@ -368,9 +391,12 @@ fn log_three(
     MemorySink::new().run(|| {
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(n = 1, "outside");
-            let _ctx = Trace::lambda(Some(SAMPLED)).context().enter();
+            let ctx = Trace::lambda(Some(SAMPLED)).context().enter();
             tracing::info!(n = 2, "in the trace");
-            info_span!("step").in_scope(|| tracing::info!(n = 3, "in a span"));
+            let step = info_span!("step");
+            step.in_scope(|| tracing::info!(n = 3, "in a span"));
+            drop(ctx);
+            tracing::info!(parent: &step, n = 4, "after the trace");
         })
     });
 }
@@ -379,10 +405,10 @@ fn log_three(
 fn json_logs_carry_xray_trace_id_in_a_trace() {
     let buffer = Buffer::default();
     let json = tracing_subscriber::fmt::layer().json().with_writer(buffer.clone());
-    log_three(json.map_event_format(xray_core::tracing::TraceIdFormat::json));
+    log_events(json.map_event_format(xray_core::tracing::TraceIdFormat::json));
     let lines: Vec<Value> =
         buffer.lines().iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["fields"], json!({"message": "outside", "n": 1}));
     assert!(lines[0].get("xray_trace_id").is_none(), "{}", lines[0]);
     for line in &lines[1..] {
@@ -391,17 +417,19 @@ fn json_logs_carry_xray_trace_id_in_a_trace() {
     }
     assert_eq!(lines[2]["fields"], json!({"message": "in a span", "n": 3}));
     assert_eq!(lines[2]["span"]["name"], "step");
+    assert_eq!(lines[3]["fields"], json!({"message": "after the trace", "n": 4}));
 }
 
 #[test]
 fn text_logs_carry_xray_trace_id_in_a_trace() {
     let buffer = Buffer::default();
     let text = tracing_subscriber::fmt::layer().without_time().with_writer(buffer.clone());
-    log_three(text.map_event_format(xray_core::tracing::TraceIdFormat::text));
+    log_events(text.map_event_format(xray_core::tracing::TraceIdFormat::text));
     let lines = buffer.lines();
     let trace_id = format!(" xray_trace_id={ROOT}");
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     assert!(lines[0].ends_with("outside n=1"), "{}", lines[0]);
     assert!(lines[1].ends_with(&format!("in the trace n=2{trace_id}")), "{}", lines[1]);
     assert!(lines[2].contains("step: ") && lines[2].ends_with(&format!("in a span n=3{trace_id}")), "{}", lines[2]);
+    assert!(lines[3].ends_with(&format!("after the trace n=4{trace_id}")), "{}", lines[3]);
 }
