@@ -254,6 +254,37 @@ fn instrument_err_marks_a_fault_with_the_error_as_cause() {
     );
 }
 
+#[instrument(err(Debug))]
+async fn reserve_later(id: u64) -> Result<u64, OutOfStock> {
+    tokio::task::yield_now().await;
+    reserve(id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_instrument_err_and_a_late_status_mark_faults() {
+    install();
+    let sink = MemorySink::new();
+    let out = sink
+        .scope(Trace::lambda(Some(SAMPLED)).context().scope(async {
+            let span = info_span!("settle", otel.status_code = tracing::field::Empty);
+            async { tokio::task::yield_now().await }.instrument(span.clone()).await;
+            span.record("otel.status_code", "ERROR");
+            drop(span);
+            tokio::spawn(xray_core::bind(reserve_later(7))).await.expect("joined")
+        }))
+        .await;
+    assert_eq!(out, Err(OutOfStock));
+    let docs = documents(&sink);
+    assert_eq!(names(&docs), ["settle", "reserve", "reserve_later"]);
+    assert_eq!(exact(&docs[0])["fault"], true);
+    assert_eq!(exact(&docs[0]).get("cause"), None);
+    let mut later = fault("reserve_later", "error", "OutOfStock");
+    later["metadata"] = json!({"tracing": {"id": 7}});
+    assert_eq!(exact(&docs[2]), later);
+    assert_eq!(docs[1]["parent_id"], docs[2]["id"]);
+    assert_eq!(docs[1]["fault"], true);
+}
+
 #[test]
 fn error_fields_mark_a_fault_with_a_cause() {
     let (_, docs) = in_trace(SAMPLED, || {
