@@ -33,7 +33,9 @@
 //! context current where it is created. While the span is entered its subsegment is the current one, so
 //! `#[traced]` calls and the recording API inside it nest under it. A span entered and exited many times is one
 //! subsegment, ended when the span closes. A span opened outside any trace, or in a trace that is not sampled,
-//! records nothing.
+//! records nothing, and a hook on it returns after reading two counters while no span is recorded in the process.
+//! lambda_runtime's own `Lambda runtime invoke` span opens before the handler's trace: it records nothing, and the
+//! spans opened in the handler go under the handler's trace all the same.
 //!
 //! Fields, at creation or through `Span::record`:
 //!
