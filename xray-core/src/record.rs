@@ -273,6 +273,12 @@ impl Recorder {
         self.apply("set_namespace", |e| e.namespace = Some(namespace));
     }
 
+    /// Renames the entity (`otel.name` recorded after a span opened); `name` has been made valid.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn rename(&self, name: Cow<'static, str>) {
+        self.apply("rename", |e| e.name = name);
+    }
+
     /// Sets the segment's `origin`, e.g. `AWS::EC2::Instance` (segments only).
     pub fn set_origin(&self, origin: impl Into<String>) {
         let origin = origin.into();

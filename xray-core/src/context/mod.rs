@@ -11,13 +11,15 @@ use std::fmt;
 
 pub(crate) use scope::run_swapped;
 pub use scope::{EnterGuard, Scoped, bind};
+#[cfg(feature = "tracing")]
+pub(crate) use slot::swap;
 pub(crate) use slot::{Current, State, state, with_current, with_current_mut, with_slot_changed, with_slot_mut};
 
 use crate::config::{self, ContextMissing};
 use crate::diag::diag;
 use crate::document::Name;
 use crate::header::TraceHeader;
-use crate::ids::SegmentId;
+use crate::ids::{SegmentId, TraceId};
 use crate::trace::{Handle, Trace};
 
 /// Which trace, and which subsegment in it, code is running in.
@@ -90,6 +92,15 @@ impl Context {
         let handle = self.trace.begin(self.current, name, None)?;
         Some(Self { trace: self.trace.clone(), current: Some(handle), handler: self.handler })
     }
+}
+
+/// The Root id of the trace the calling code runs in (`1-5759e988-bd862e3fe1be46a994272793`), sampled or not;
+/// `None` outside any trace. For loggers: Powertools Logger puts it in the field `xray_trace_id`.
+pub fn trace_id() -> Option<TraceId> {
+    if state() == State::NoContext {
+        return None;
+    }
+    with_current(|c| c.map(|c| c.trace.trace_id()))
 }
 
 /// Reports recording attempted outside any trace context, as `AWS_XRAY_CONTEXT_MISSING` says.

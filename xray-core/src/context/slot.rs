@@ -121,16 +121,17 @@ pub(crate) fn with_slot_changed<T, R>(
     })
 }
 
-/// Swaps `ctx` with the current context (whose pending subsegment, if any, is adopted first).
-pub(crate) fn swap(ctx: &mut Option<Context>) {
+/// Swaps `ctx` with the current context (whose pending subsegment, if any, is adopted first); `false` when the slot
+/// was busy and nothing was swapped.
+pub(crate) fn swap(ctx: &mut Option<Context>) -> bool {
     CURRENT.with(|s| {
-        if let Ok(mut slot) = s.try_borrow_mut() {
-            let Slot { ctx: current, pending } = &mut *slot;
-            if let (Some(pending), Some(current)) = (pending.take(), current.as_mut()) {
-                adopt(current, pending);
-            }
-            std::mem::swap(current, ctx);
-            sync_state(current.as_ref());
+        let Ok(mut slot) = s.try_borrow_mut() else { return false };
+        let Slot { ctx: current, pending } = &mut *slot;
+        if let (Some(pending), Some(current)) = (pending.take(), current.as_mut()) {
+            adopt(current, pending);
         }
-    });
+        std::mem::swap(current, ctx);
+        sync_state(current.as_ref());
+        true
+    })
 }

@@ -87,6 +87,12 @@ impl Name {
     pub(crate) fn checked(name: &'static str) -> Self {
         Self(Cow::Borrowed(name))
     }
+
+    /// The name's text.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn into_inner(self) -> Cow<'static, str> {
+        self.0
+    }
 }
 
 /// Error, fault and throttle flags.
