@@ -6,6 +6,11 @@
 //! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR`, `RUNTIME_ERROR`, `IGNORE_ERROR` | `LOG_ERROR` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
 //! | `XRAY_SAMPLING_RULES_FILE` | path to a version 2 local sampling rules file | built-in default rule |
+//! | `POWERTOOLS_TRACE_DISABLED` | `true` turns recording off, as `AWS_XRAY_SDK_ENABLED=false` (Powertools Python) | `false` |
+//! | `POWERTOOLS_TRACE_ENABLED` | `false` turns recording off (Powertools TypeScript's spelling) | `true` |
+//! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | `false`: errors mark faults but record no `cause` ([`capture_error`]) | `true` |
+//!
+//! Recording off, the trace header is still passed on with the upstream decision (propagation is kept).
 //!
 //! A value that cannot be used gets a diagnostic naming the variable and the default used instead.
 
@@ -187,11 +192,51 @@ impl Config {
                 Err(err) => diag!(BadEnvVar, "AWS_XRAY_DAEMON_ADDRESS: {err}; using {DEFAULT_DAEMON}"),
             }
         }
+        powertools_switches(&lookup, &mut config);
         config.function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|n| !n.is_empty());
         config.in_lambda = config.function_name.is_some();
         config.sampling_rules_file = lookup("XRAY_SAMPLING_RULES_FILE").filter(|p| !p.is_empty());
         config
     }
+}
+
+/// A Powertools boolean: `true`/`false` (any case) or `1`/`0`; anything else a diagnostic and `None`.
+fn powertools_flag(name: &str, value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => {
+            diag!(BadEnvVar, "{name}=`{value}` is not true or false; ignored");
+            None
+        }
+    }
+}
+
+/// Powertools Tracer's off switches: `POWERTOOLS_TRACE_DISABLED=true` (Python, .NET) and
+/// `POWERTOOLS_TRACE_ENABLED=false` (TypeScript) turn recording off, as `AWS_XRAY_SDK_ENABLED=false` does.
+fn powertools_switches(lookup: &impl Fn(&str) -> Option<String>, config: &mut Config) {
+    if let Some(value) = lookup("POWERTOOLS_TRACE_DISABLED")
+        && powertools_flag("POWERTOOLS_TRACE_DISABLED", &value) == Some(true)
+    {
+        config.enabled = false;
+    }
+    if let Some(value) = lookup("POWERTOOLS_TRACE_ENABLED")
+        && powertools_flag("POWERTOOLS_TRACE_ENABLED", &value) == Some(false)
+    {
+        config.enabled = false;
+    }
+}
+
+/// Whether errors are recorded with their `cause` (`POWERTOOLS_TRACER_CAPTURE_ERROR`, read once; `true` unless it
+/// says `false`). Off, `#[traced]`, `#[traced_handler]` and the `tracing` layer still mark the fault, without the
+/// error's text; a `capture` mode given to the macro wins over it.
+pub fn capture_error() -> bool {
+    static CAPTURE: OnceLock<bool> = OnceLock::new();
+    *CAPTURE.get_or_init(|| capture_error_from(std::env::var("POWERTOOLS_TRACER_CAPTURE_ERROR").ok().as_deref()))
+}
+
+fn capture_error_from(value: Option<&str>) -> bool {
+    value.and_then(|v| powertools_flag("POWERTOOLS_TRACER_CAPTURE_ERROR", v)).unwrap_or(true)
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -295,7 +340,28 @@ mod tests {
         );
         assert_eq!(config(&[("AWS_XRAY_CONTEXT_MISSING", "PANIC")]).context_missing, ContextMissing::LogError);
         let lambda = config(&[("AWS_LAMBDA_FUNCTION_NAME", "orders")]);
+        assert!(lambda.enabled);
         assert!(lambda.in_lambda);
         assert_eq!(lambda.function_name.as_deref(), Some("orders"));
+    }
+
+    #[test]
+    fn powertools_switches_turn_recording_off_and_bad_values_get_a_diagnostic() {
+        assert!(!config(&[("POWERTOOLS_TRACE_DISABLED", "true")]).enabled);
+        assert!(!config(&[("POWERTOOLS_TRACE_DISABLED", "1")]).enabled);
+        assert!(config(&[("POWERTOOLS_TRACE_DISABLED", "false")]).enabled);
+        assert!(!config(&[("POWERTOOLS_TRACE_ENABLED", "FALSE")]).enabled);
+        assert!(config(&[("POWERTOOLS_TRACE_ENABLED", "true")]).enabled);
+        for (name, bad) in [("POWERTOOLS_TRACE_DISABLED", "yes"), ("POWERTOOLS_TRACE_ENABLED", "off")] {
+            let before = crate::diag::count(crate::diag::DiagKind::BadEnvVar);
+            assert!(config(&[(name, bad)]).enabled, "{name}={bad}");
+            assert!(crate::diag::count(crate::diag::DiagKind::BadEnvVar) > before, "{name}={bad} gave no diagnostic");
+        }
+        assert!(capture_error_from(None));
+        assert!(!capture_error_from(Some("false")));
+        assert!(capture_error_from(Some("TRUE")));
+        let before = crate::diag::count(crate::diag::DiagKind::BadEnvVar);
+        assert!(capture_error_from(Some("nope")));
+        assert!(crate::diag::count(crate::diag::DiagKind::BadEnvVar) > before);
     }
 }

@@ -44,6 +44,8 @@ kinds! {
     Closed,
     /// A trace carrier could not be put on an outgoing message, or a message's carrier could not be read.
     Carrier,
+    /// A setting given in code (an ignore-endpoint pattern, say) cannot be used.
+    BadConfig,
 }
 
 const KEEP: usize = 256;

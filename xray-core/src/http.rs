@@ -31,12 +31,84 @@ use crate::subsegment::Subsegment;
 #[derive(Debug, Clone, Default)]
 pub struct XRayMiddleware {
     keep_query: bool,
+    ignored: Vec<Ignored>,
+}
+
+/// Requests not traced ([`XRayMiddleware::ignore_endpoint`]): a host pattern, URL path patterns, or both.
+#[derive(Debug, Clone)]
+struct Ignored {
+    host: Option<String>,
+    paths: Vec<String>,
+}
+
+impl Ignored {
+    fn matches(&self, url: &reqwest::Url) -> bool {
+        let host_ok = self.host.as_deref().is_none_or(|h| url.host_str().is_some_and(|host| glob(h, host)));
+        let path_ok = self.paths.is_empty() || self.paths.iter().any(|p| glob(p, url.path()));
+        host_ok && path_ok
+    }
+}
+
+/// `pattern` against `text`: `*` any run of characters, `?` one character, the rest itself (ASCII case ignored,
+/// as the X-Ray SDKs' wildcard match).
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
+            (pi, ti) = (pi + 1, ti + 1);
+        } else if pi < p.len() && p[pi] == '*' {
+            (star, mark, pi) = (Some(pi), ti, pi + 1);
+        } else if let Some(s) = star {
+            (pi, mark) = (s + 1, mark + 1);
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 impl XRayMiddleware {
     /// The middleware, recording URLs without their query string.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Leaves requests out, as Powertools' `ignore_endpoint`: those to a host matching `host` (`None`: any host) whose
+    /// URL path matches one of `paths` (none given: any path). Patterns take `*` and `?` wildcards:
+    /// `.ignore_endpoint(Some("*.internal"), ["/health", "/ping*"])`. An ignored request gets no subsegment and no
+    /// trace header. An empty pattern matches nothing useful: it gets a diagnostic and is dropped.
+    pub fn ignore_endpoint<P: Into<String>>(mut self, host: Option<&str>, paths: impl IntoIterator<Item = P>) -> Self {
+        let host = host.map(str::to_owned).filter(|h| {
+            let ok = !h.trim().is_empty();
+            if !ok {
+                diag!(BadConfig, "ignore_endpoint: empty host pattern dropped (give `None` for any host)");
+            }
+            ok
+        });
+        let paths: Vec<String> = paths
+            .into_iter()
+            .map(Into::into)
+            .filter(|p| {
+                let ok = !p.trim().is_empty();
+                if !ok {
+                    diag!(BadConfig, "ignore_endpoint: empty URL path pattern dropped");
+                }
+                ok
+            })
+            .collect();
+        if host.is_none() && paths.is_empty() {
+            diag!(BadConfig, "ignore_endpoint: neither a host nor a path pattern; nothing is ignored");
+            return self;
+        }
+        self.ignored.push(Ignored { host, paths });
+        self
+    }
+
+    /// Whether `url` is left out by an [`XRayMiddleware::ignore_endpoint`] rule.
+    fn ignores(&self, url: &reqwest::Url) -> bool {
+        self.ignored.iter().any(|rule| rule.matches(url))
     }
 
     /// Records URLs with their query string (which may hold tokens or personal data: off by default).
@@ -80,6 +152,9 @@ impl Middleware for XRayMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
+        if self.ignores(request.url()) {
+            return next.run(request, extensions).await;
+        }
         let url = request.url();
         let subsegment =
             downstream::begin(|| Cow::Owned(url.host_str().unwrap_or("remote").to_owned()), Namespace::Remote);
@@ -138,5 +213,47 @@ impl Middleware for XRayMiddleware {
         }
         subsegment.end();
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> reqwest::Url {
+        text.parse().expect("url")
+    }
+
+    #[test]
+    fn wildcards_match_as_the_sdks_do() {
+        assert!(glob("*.internal", "health.INTERNAL"));
+        assert!(glob("/ping*", "/ping"));
+        assert!(glob("/ping*", "/ping/deep"));
+        assert!(glob("/user/?", "/user/7"));
+        assert!(!glob("/user/?", "/user/77"));
+        assert!(glob("*", ""));
+        assert!(!glob("/health", "/healthz"));
+    }
+
+    #[test]
+    fn ignore_endpoint_rules_combine_host_and_paths() {
+        let m = XRayMiddleware::new()
+            .ignore_endpoint(Some("*.internal"), ["/health"])
+            .ignore_endpoint(None, ["/ping*"])
+            .ignore_endpoint(Some("metrics.local"), Vec::<String>::new());
+        assert!(m.ignores(&url("http://lb.internal/health")));
+        assert!(!m.ignores(&url("http://lb.internal/orders")));
+        assert!(!m.ignores(&url("http://example.com/health")));
+        assert!(m.ignores(&url("http://example.com/ping/1")));
+        assert!(m.ignores(&url("http://metrics.local:9000/anything")));
+        assert!(!m.ignores(&url("http://example.com/orders")));
+    }
+
+    #[test]
+    fn empty_patterns_get_a_diagnostic_and_ignore_nothing() {
+        let before = crate::diag::count(crate::diag::DiagKind::BadConfig);
+        let m = XRayMiddleware::new().ignore_endpoint(Some(""), [""]);
+        assert!(crate::diag::count(crate::diag::DiagKind::BadConfig) >= before + 3);
+        assert!(!m.ignores(&url("http://example.com/")));
     }
 }

@@ -124,8 +124,11 @@ impl crate::emit::Emitter for Nowhere {
 pub struct Invocation {
     trace: Trace,
     handler: Subsegment,
-    ctx: Context,
+    pub(crate) ctx: Context,
     pub(crate) capture_response: bool,
+    /// Whether this value ends the handler subsegment and the trace: not when it joined the invocation another one
+    /// (lambda_runtime's span, through `tracing::layer`) had already started.
+    owned: bool,
 }
 
 impl fmt::Debug for Invocation {
@@ -150,8 +153,39 @@ impl Invocation {
         service_fallback: &'static str,
         capture_response: bool,
     ) -> Self {
+        Self::begin_exact(header, name, service_fallback, capture_response || capture_response_env())
+    }
+
+    /// [`Invocation::begin`] with `capture_response` as given, whatever `POWERTOOLS_TRACER_CAPTURE_RESPONSE` says:
+    /// what `#[traced_handler(capture = "...")]` calls.
+    #[doc(hidden)]
+    pub fn begin_exact(
+        header: Option<&str>,
+        name: &'static str,
+        service_fallback: &'static str,
+        capture_response: bool,
+    ) -> Self {
+        if let Some(joined) = Self::join(header, name, capture_response) {
+            return joined;
+        }
         let cold = COLD_START.swap(false, Ordering::Relaxed);
         Self::open(header, name, service_fallback, capture_response, cold)
+    }
+
+    /// The invocation already current for the same header (`Root` and `Parent`), started by lambda_runtime's
+    /// invocation span through [`crate::tracing::layer`]: `#[traced_handler]` inside it records on its handler
+    /// subsegment, renamed `name`, rather than opening a second one.
+    fn join(header: Option<&str>, name: &'static str, capture_response: bool) -> Option<Self> {
+        let header = crate::header::TraceHeader::incoming(header.filter(|h| !h.trim().is_empty())?).header?;
+        let ctx = Context::current()?;
+        let handle = ctx.handler?;
+        let same = ctx.trace.trace_id() == header.root() && ctx.trace.upstream_parent() == header.parent();
+        if !same || header.parent().is_none() {
+            return None;
+        }
+        let handler = Subsegment { inner: Some((ctx.trace.clone(), handle)) };
+        handler.recorder().rename(Cow::Borrowed(name));
+        Some(Self { trace: ctx.trace.clone(), handler, ctx, capture_response, owned: false })
     }
 
     fn open(
@@ -178,7 +212,7 @@ impl Invocation {
             handler.send_in_progress();
         }
         let ctx = trace.context().with_handler(&handler);
-        Self { trace, handler, ctx, capture_response: capture_response || capture_response_env() }
+        Self { trace, handler, ctx, capture_response, owned: true }
     }
 
     /// Whether this invocation is recorded.
@@ -202,7 +236,12 @@ impl Invocation {
     }
 
     /// Ends the handler subsegment and the invocation: every document is sent before this returns.
-    pub fn end(self) {
+    pub fn end(mut self) {
+        if !self.owned {
+            // The one that started the invocation ends it.
+            self.handler.inner = None;
+            return;
+        }
         self.handler.end();
         self.trace.end();
     }
@@ -212,6 +251,10 @@ impl Invocation {
         let result = self.instrument(body).await;
         if let (Err(error), Some(rec)) = (&result, self.recorder()) {
             rec.mark_fault();
+            if !crate::config::capture_error() {
+                self.end();
+                return result;
+            }
             rec.add_exception(Exception::new(std::any::type_name::<E>(), error.to_string()));
         }
         self.end();

@@ -67,14 +67,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ::tracing::field::{Field, Visit};
 use ::tracing::span::{Attributes, Id, Record};
 use ::tracing::{Event, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::layer::{Context as LayerContext, Layer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::{self, Context, State, state};
+use crate::diag::diag;
 use crate::document::{AnnotationValue, Cause, Exception, Name, Namespace};
 use crate::ids::TraceId;
+use crate::lambda::Invocation;
 use crate::record::Recorder;
 use crate::subsegment::close;
 
@@ -106,16 +109,23 @@ impl XRayLayer {
 /// returns at once.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// What the layer keeps in a recorded span's extensions: the context with its subsegment current. Dropped when the
-/// span closes, which ends the subsegment.
+/// What the layer keeps in a recorded span's extensions: the context with its subsegment current, and for
+/// lambda_runtime's invocation span the invocation it started. Dropped when the span closes, which ends the
+/// subsegment (the invocation: its handler subsegment, and every document is sent).
 struct Recorded {
     ctx: Context,
+    invocation: Option<Invocation>,
 }
 
 impl Recorded {
     fn new(ctx: Context) -> Self {
         LIVE.fetch_add(1, Ordering::Relaxed);
-        Self { ctx }
+        Self { ctx, invocation: None }
+    }
+
+    fn invocation(invocation: Invocation) -> Self {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Self { ctx: invocation.ctx.clone(), invocation: Some(invocation) }
     }
 
     fn recorder(&self) -> Option<Recorder> {
@@ -126,10 +136,51 @@ impl Recorded {
 impl Drop for Recorded {
     fn drop(&mut self) {
         LIVE.fetch_sub(1, Ordering::Relaxed);
-        if let Some(handle) = self.ctx.current {
+        if let Some(invocation) = self.invocation.take() {
+            invocation.end();
+        } else if let Some(handle) = self.ctx.current {
             close(&self.ctx.trace, handle);
         }
     }
+}
+
+/// The name of the span lambda_runtime opens around each invocation (`layers::trace::request_span`).
+const INVOKE_SPAN: &str = "Lambda runtime invoke";
+
+/// Whether `meta` is lambda_runtime's invocation span.
+fn is_invoke_span(meta: &::tracing::Metadata<'_>) -> bool {
+    meta.name() == INVOKE_SPAN && meta.target().starts_with("lambda_runtime")
+}
+
+/// Starts the invocation lambda_runtime's span stands for, from its `xrayTraceId` field, as `#[traced_handler]`
+/// would: `## handler` annotated `ColdStart` and `Service`, sent `in_progress` at once, ended with every document
+/// sent when the span closes.
+fn start_invocation(attrs: &Attributes<'_>) -> Recorded {
+    struct Header(Option<String>);
+    impl Visit for Header {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "xrayTraceId" {
+                self.0 = Some(value.to_owned());
+            }
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            if field.name() == "xrayTraceId" {
+                self.0 = Some(format!("{value:?}").trim_matches('"').to_owned());
+            }
+        }
+    }
+    let mut header = Header(None);
+    attrs.record(&mut header);
+    Recorded::invocation(Invocation::begin(header.0.as_deref(), "## handler", "handler", false))
+}
+
+/// The crates whose spans this layer leaves out: the AWS SDK's operation and attempt spans, which would duplicate
+/// the subsegment `aws_client!`'s interceptor records (see the module's documentation).
+const SDK_TARGETS: [&str; 5] = ["aws_smithy_", "aws_sdk_", "aws_config", "aws_runtime", "aws_sigv4"];
+
+fn is_sdk_span(meta: &::tracing::Metadata<'_>) -> bool {
+    let target = meta.target();
+    target.starts_with("aws_") && SDK_TARGETS.iter().any(|t| target.starts_with(t))
 }
 
 thread_local! {
@@ -155,7 +206,16 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        if is_invoke_span(attrs.metadata()) {
+            if let Some(span) = ctx.span(id) {
+                let _previous = span.extensions_mut().replace(start_invocation(attrs));
+            }
+            return;
+        }
         if state() != State::Recording && LIVE.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if is_sdk_span(attrs.metadata()) {
             return;
         }
         let Some(span) = ctx.span(id) else { return };
@@ -393,6 +453,10 @@ impl<'a> Fields<'a> {
             return;
         }
         rec.mark_fault();
+        if !crate::config::capture_error() {
+            // `POWERTOOLS_TRACER_CAPTURE_ERROR=false`: the fault without the error's text.
+            return;
+        }
         if let Some(message) = self.message {
             rec.add_exception(Exception::new(self.kind.unwrap_or_else(|| "error".to_owned()), message));
         } else if let Some(kind) = self.kind.filter(|_| self.exceptions.is_empty()) {
@@ -457,6 +521,61 @@ impl Visit for Fields<'_> {
         // `%value` (a `DisplayValue`) writes its `Display` text here.
         self.field(field, Value::Text(format!("{value:?}")));
     }
+}
+
+/// The subscriber `lambda_runtime::tracing::init_default_subscriber()` installs, with [`layer`] and
+/// `xray_trace_id` added, writing to stdout: call it first thing in `main`, in place of lambda_runtime's.
+///
+/// As lambda_runtime's: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (any case), else text without ANSI
+/// colors; no timestamps (CloudWatch adds its own) and no targets; the level from `AWS_LAMBDA_LOG_LEVEL`, else
+/// `RUST_LOG`, else `INFO`. Unlike lambda_runtime's, `RUST_LOG` is read as one level (`debug`), not as per-module
+/// directives: anything else gets a diagnostic and `INFO`. If a global subscriber is already set, this one is not
+/// installed and a diagnostic says so: it never panics.
+pub fn init_default_subscriber() {
+    init_default_subscriber_with_writer(std::io::stdout);
+}
+
+/// [`init_default_subscriber`] writing to `writer`.
+pub fn init_default_subscriber_with_writer<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    if ::tracing::subscriber::set_global_default(default_subscriber(writer)).is_err() {
+        diag!(BadConfig, "xray_core::tracing::init_default_subscriber: a global subscriber is already set; kept it");
+    }
+}
+
+/// The subscriber [`init_default_subscriber`] installs, not installed: for `tracing::subscriber::with_default`.
+pub fn default_subscriber<W>(writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.trim().eq_ignore_ascii_case("json"));
+    let fmt = tracing_subscriber::fmt::layer().with_target(false).without_time().with_writer(writer);
+    let base = tracing_subscriber::registry().with(log_level()).with(layer());
+    if json {
+        Box::new(base.with(fmt.json().map_event_format(TraceIdFormat::json)))
+    } else {
+        Box::new(base.with(fmt.with_ansi(false).map_event_format(TraceIdFormat::text)))
+    }
+}
+
+/// `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls; `FATAL` reads as `ERROR`), else `RUST_LOG`, else
+/// `INFO`.
+fn log_level() -> LevelFilter {
+    let (name, value) = match (std::env::var("AWS_LAMBDA_LOG_LEVEL"), std::env::var("RUST_LOG")) {
+        (Ok(level), _) => ("AWS_LAMBDA_LOG_LEVEL", level),
+        (_, Ok(level)) => ("RUST_LOG", level),
+        _ => return LevelFilter::INFO,
+    };
+    let text = value.trim();
+    if text.eq_ignore_ascii_case("fatal") {
+        return LevelFilter::ERROR;
+    }
+    text.parse().unwrap_or_else(|_| {
+        diag!(BadEnvVar, "{name}=`{value}` is not one level (trace, debug, info, warn, error, off); using INFO");
+        LevelFilter::INFO
+    })
 }
 
 /// A `tracing-subscriber` event format that adds `xray_trace_id`, the Root id of the event's trace, to what `F`

@@ -464,3 +464,230 @@ fn text_logs_carry_xray_trace_id_in_a_trace() {
     assert!(lines[2].contains("step: ") && lines[2].ends_with(&format!("in a span n=3{trace_id}")), "{}", lines[2]);
     assert!(lines[3].ends_with(&format!("after the trace n=4{trace_id}")), "{}", lines[3]);
 }
+
+// lambda_runtime's own invocation span (`layers::TracingLayer`, the one `lambda_runtime::run` adds), around a
+// handler service, as the runtime calls it.
+
+use lambda_runtime::tower::{Layer as _, Service as _, service_fn};
+use lambda_runtime::{LambdaInvocation, layers::TracingLayer};
+
+/// One invocation as the runtime hands it to its services: `header` is the Runtime API's trace header.
+fn lambda_invocation(request_id: &str, header: Option<&str>) -> LambdaInvocation {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_owned();
+    context.xray_trace_id = header.map(str::to_owned);
+    let (parts, ()) = http::Response::new(()).into_parts();
+    LambdaInvocation { parts, body: Default::default(), context }
+}
+
+/// Runs `handler` for each invocation through lambda_runtime's `TracingLayer`, all at once on the runtime's
+/// threads, with every document going to `sink`.
+async fn run_invocations<F, Fut>(sink: &MemorySink, invocations: Vec<LambdaInvocation>, handler: F)
+where
+    F: Fn(lambda_runtime::Context) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    install();
+    let mut service = TracingLayer::new().layer(service_fn(move |invocation: LambdaInvocation| {
+        let handler = handler.clone();
+        async move {
+            handler(invocation.context).await;
+            Ok::<(), lambda_runtime::Error>(())
+        }
+    }));
+    // The span (and the invocation's trace) is opened by `call`, where the sink is in force.
+    let calls: Vec<_> = invocations.into_iter().map(|i| sink.run(|| tokio::spawn(service.call(i)))).collect();
+    for call in calls {
+        call.await.expect("joined").expect("handled");
+    }
+}
+
+#[instrument]
+async fn load_order(id: u64) -> u64 {
+    tokio::task::yield_now().await;
+    price(id) + fetch(id).await
+}
+
+#[instrument]
+fn price(id: u64) -> u64 {
+    info_span!("tax").in_scope(|| id + 1)
+}
+
+/// The complete documents (no `in_progress`), each checked against the schema.
+fn complete(sink: &MemorySink) -> Vec<Value> {
+    documents(sink).into_iter().filter(|d| d.get("in_progress").is_none()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_runtime_span_starts_the_invocation_with_its_handler_subsegment() {
+    let sink = MemorySink::new();
+    run_invocations(&sink, vec![lambda_invocation("req-1", Some(SAMPLED))], |_| async {
+        load_order(7).await;
+    })
+    .await;
+    let all = documents(&sink);
+    // `## handler` is sent `in_progress` as soon as the invocation starts, as `#[traced_handler]` does.
+    assert_eq!(all[0]["name"], "## handler");
+    assert_eq!(all[0]["in_progress"], true);
+    let docs = complete(&sink);
+    assert_eq!(names(&docs), ["tax", "price", "fetch", "load_order", "## handler"]);
+    let handler = named(&docs, "## handler");
+    assert_eq!(handler["parent_id"], FACADE);
+    assert_eq!(handler["trace_id"], ROOT);
+    assert!(handler["annotations"]["ColdStart"].is_boolean());
+    assert!(handler["annotations"]["Service"].is_string());
+    assert_eq!(handler["id"], all[0]["id"]);
+    let load = named(&docs, "load_order");
+    assert_eq!(load["parent_id"], handler["id"]);
+    assert_eq!(named(&docs, "price")["parent_id"], load["id"]);
+    assert_eq!(named(&docs, "fetch")["parent_id"], load["id"]);
+    assert_eq!(named(&docs, "tax")["parent_id"], named(&docs, "price")["id"]);
+}
+
+#[xray_core::traced_handler]
+async fn traced_and_instrumented(payload: u64, context: lambda_runtime::Context) -> Result<u64, String> {
+    let _ = &context;
+    Ok(load_order(payload).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traced_handler_under_the_runtime_span_records_nothing_twice() {
+    let sink = MemorySink::new();
+    run_invocations(&sink, vec![lambda_invocation("req-2", Some(SAMPLED))], |context| async move {
+        traced_and_instrumented(3, context).await.expect("ok");
+    })
+    .await;
+    let docs = complete(&sink);
+    // One handler subsegment, named by `#[traced_handler]`, and each span once.
+    assert_eq!(names(&docs), ["tax", "price", "fetch", "load_order", "## traced_and_instrumented"]);
+    let handler = &docs[4];
+    assert_eq!(handler["parent_id"], FACADE);
+    assert_eq!(named(&docs, "load_order")["parent_id"], handler["id"]);
+    let all = documents(&sink);
+    let ids: std::collections::HashSet<&str> = all.iter().filter_map(|d| d["id"].as_str()).collect();
+    assert_eq!(ids.len(), 5, "every document is one of the five subsegments: {all:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_runtime_invocations_never_mix() {
+    let roots: Vec<String> = (0..8).map(|i| format!("1-5759e988-{:024x}", i + 100)).collect();
+    let invocations = roots
+        .iter()
+        .enumerate()
+        .map(|(i, root)| {
+            lambda_invocation(&format!("req-{i}"), Some(&format!("Root={root};Parent={FACADE};Sampled=1")))
+        })
+        .collect();
+    let sink = MemorySink::new();
+    run_invocations(&sink, invocations, |_| async {
+        for n in 0..3 {
+            load_order(n).await;
+        }
+    })
+    .await;
+    let docs = complete(&sink);
+    assert_eq!(docs.len(), 8 * (1 + 3 * 4));
+    for root in &roots {
+        let mine: Vec<&Value> = docs.iter().filter(|d| d["trace_id"] == root.as_str()).collect();
+        assert_eq!(mine.len(), 13, "trace {root}");
+        let handler = mine.iter().find(|d| d["name"] == "## handler").expect("handler");
+        assert_eq!(handler["parent_id"], FACADE);
+        let ids: Vec<&Value> = mine.iter().map(|d| &d["id"]).collect();
+        for doc in &mine {
+            let expected = match doc["name"].as_str() {
+                Some("load_order") => vec![&handler["id"]],
+                Some("## handler") => vec![&handler["parent_id"]],
+                _ => ids.clone(),
+            };
+            assert!(expected.contains(&&doc["parent_id"]), "{doc} in trace {root}");
+        }
+        for load in mine.iter().filter(|d| d["name"] == "load_order") {
+            let children: Vec<&&Value> = mine.iter().filter(|d| d["parent_id"] == load["id"]).collect();
+            assert_eq!(children.len(), 2, "price and fetch under each load_order of {root}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_that_outlives_its_invocation_is_sent_in_progress_then_complete() {
+    let sink = MemorySink::new();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let done_tx = Arc::new(Mutex::new(Some(done_tx)));
+    run_invocations(&sink, vec![lambda_invocation("req-3", Some(SAMPLED))], move |_| {
+        let done_tx = done_tx.clone();
+        async move {
+            let late = async move {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                if let Some(tx) = done_tx.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    let _ = tx.send(());
+                }
+            };
+            drop(tokio::spawn(late.instrument(info_span!("late"))));
+        }
+    })
+    .await;
+    // The spawned span holds lambda_runtime's span open (a `tracing` parent lives as long as its children), so the
+    // invocation ends when the late span does: nothing is lost, and the parent is exact.
+    done_rx.await.expect("late span ran");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let docs = complete(&sink);
+    let (late, handler) = (named(&docs, "late"), named(&docs, "## handler"));
+    assert_eq!(late["parent_id"], handler["id"]);
+    assert_eq!(late["trace_id"], ROOT);
+    assert!(handler["end_time"].as_f64() >= late["end_time"].as_f64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_under_the_runtime_span_mark_faults_with_a_cause() {
+    let sink = MemorySink::new();
+    run_invocations(&sink, vec![lambda_invocation("req-4", Some(SAMPLED))], |_| async {
+        let _ = reserve_later(7).await;
+    })
+    .await;
+    let docs = complete(&sink);
+    let failed = named(&docs, "reserve_later");
+    assert_eq!(failed["fault"], true);
+    assert_eq!(failed["parent_id"], named(&docs, "## handler")["id"]);
+    assert!(failed["cause"]["exceptions"][0]["message"].as_str().is_some_and(|m| !m.is_empty()), "{failed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsampled_or_missing_header_records_nothing_and_logs_still_carry_the_root() {
+    let sink = MemorySink::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_in = seen.clone();
+    run_invocations(
+        &sink,
+        vec![lambda_invocation("req-5", Some(UNSAMPLED)), lambda_invocation("req-6", None)],
+        move |_| {
+            let seen = seen_in.clone();
+            async move {
+                load_order(1).await;
+                seen.lock().unwrap_or_else(PoisonError::into_inner).push(xray_core::trace_id().map(|t| t.to_string()));
+            }
+        },
+    )
+    .await;
+    assert!(sink.documents().is_empty(), "{:?}", sink.documents());
+    let seen = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    assert!(seen.contains(&Some(ROOT.to_owned())), "{seen:?}");
+}
+
+/// Regression guard for issue 20: the AWS SDK's own spans (an operation span and an attempt span, as
+/// aws-smithy-runtime opens them) record nothing, so a call under an `#[instrument]` span is not recorded twice
+/// next to the interceptor's subsegment; spans inside them go under the span around the call.
+#[test]
+fn the_aws_sdks_own_spans_record_nothing() {
+    let (_, docs) = in_trace(SAMPLED, || {
+        info_span!("save").in_scope(|| {
+            tracing::debug_span!(target: "aws_sdk_dynamodb::operation::put_item", "DynamoDB.PutItem",
+                "rpc.service" = "DynamoDB", "rpc.method" = "PutItem", "rpc.system" = "aws-api")
+            .in_scope(|| {
+                tracing::debug_span!(target: "aws_smithy_runtime::client::orchestrator", "try_attempt", attempt = 1)
+                    .in_scope(|| info_span!("inner").in_scope(|| ()))
+            })
+        })
+    });
+    assert_eq!(names(&docs), ["inner", "save"]);
+    assert_eq!(docs[0]["parent_id"], docs[1]["id"]);
+}

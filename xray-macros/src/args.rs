@@ -29,6 +29,9 @@ pub(crate) struct TracedArgs {
     pub(crate) krate: Option<Path>,
     /// `#[traced_publish]` only: how its sends carry the trace.
     pub(crate) carrier: Carrier,
+    /// A `capture` mode was given: errors are recorded (or not) as it says, whatever
+    /// `POWERTOOLS_TRACER_CAPTURE_ERROR` says.
+    pub(crate) capture_mode: bool,
 }
 
 /// The arguments of `#[traced_handler]`.
@@ -38,6 +41,41 @@ pub(crate) struct HandlerArgs {
     pub(crate) capture_response: bool,
     pub(crate) err: bool,
     pub(crate) krate: Option<Path>,
+    /// A `capture` mode was given: it decides, not `POWERTOOLS_TRACER_CAPTURE_RESPONSE` / `_ERROR`.
+    pub(crate) capture_mode: bool,
+}
+
+/// `capture = "response" | "error" | "both" | "none"`: Powertools Java's `captureMode` (`RESPONSE`, `ERROR`,
+/// `RESPONSE_AND_ERROR`, `DISABLED`); without it the environment decides, as Java's `ENVIRONMENT_VAR`.
+#[derive(Clone, Copy)]
+pub(crate) struct Capture {
+    response: bool,
+    error: bool,
+}
+
+impl Capture {
+    const NAMES: &'static [(&'static str, Capture)] = &[
+        ("response", Capture { response: true, error: false }),
+        ("error", Capture { response: false, error: true }),
+        ("both", Capture { response: true, error: true }),
+        ("none", Capture { response: false, error: false }),
+    ];
+
+    /// Reads `capture = "..."`, refusing it next to the arguments it replaces (`conflicting`, as given).
+    fn parse(arg: &RawArg, conflicting: &[&Ident]) -> syn::Result<Self> {
+        if let Some(other) = conflicting.first() {
+            return Err(syn::Error::new(
+                arg.key.span(),
+                format!("`capture` replaces `{other}`: give one of them, not both"),
+            ));
+        }
+        choice(arg, Self::NAMES)
+    }
+}
+
+/// The arguments `capture` replaces, as given (for its conflict error).
+fn replaced_by_capture<'a>(args: &'a [RawArg], replaced: &[&str]) -> Vec<&'a Ident> {
+    args.iter().filter(|a| replaced.contains(&a.key.to_string().as_str())).map(|a| &a.key).collect()
 }
 
 /// The arguments of `#[traced_subscribe]`.
@@ -318,6 +356,7 @@ impl TracedArgs {
         "capture_args",
         "capture_ret",
         "err",
+        "capture",
         "crate",
     ];
 
@@ -331,6 +370,7 @@ impl TracedArgs {
         "capture_args",
         "capture_ret",
         "err",
+        "capture",
         "carrier",
         "crate",
     ];
@@ -348,7 +388,9 @@ impl TracedArgs {
     fn parse_valid(tokens: TokenStream, valid: &[&str]) -> syn::Result<Self> {
         let mut args = Self { err: true, ..Self::default() };
         let mut skip_span = None;
-        for arg in check(tokens, valid)? {
+        let raw = check(tokens, valid)?;
+        let replaced = replaced_by_capture(&raw, &["capture_ret", "err"]);
+        for arg in &raw {
             match arg.key.to_string().as_str() {
                 "name" => args.name = Some(name_value(&arg, "\"load_order\"")?),
                 "namespace" => {
@@ -384,6 +426,10 @@ impl TracedArgs {
                     args.capture_ret = true;
                 }
                 "err" => args.err = bool_value(&arg)?,
+                "capture" => {
+                    let capture = Capture::parse(&arg, &replaced)?;
+                    (args.capture_ret, args.err, args.capture_mode) = (capture.response, capture.error, true);
+                }
                 "carrier" => args.carrier = choice(&arg, Carrier::NAMES)?,
                 _ => args.krate = Some(path_value(&arg)?),
             }
@@ -396,15 +442,21 @@ impl TracedArgs {
 }
 
 impl HandlerArgs {
-    const VALID: &'static [&'static str] = &["name", "capture_response", "err", "crate"];
+    const VALID: &'static [&'static str] = &["name", "capture_response", "err", "capture", "crate"];
 
     pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
         let mut args = Self { err: true, ..Self::default() };
-        for arg in check(tokens, Self::VALID)? {
+        let raw = check(tokens, Self::VALID)?;
+        let replaced = replaced_by_capture(&raw, &["capture_response", "err"]);
+        for arg in &raw {
             match arg.key.to_string().as_str() {
-                "name" => args.name = Some(name_value(&arg, "\"## handler\"")?),
-                "capture_response" => args.capture_response = bool_value(&arg)?,
-                "err" => args.err = bool_value(&arg)?,
+                "name" => args.name = Some(name_value(arg, "\"## handler\"")?),
+                "capture_response" => args.capture_response = bool_value(arg)?,
+                "err" => args.err = bool_value(arg)?,
+                "capture" => {
+                    let capture = Capture::parse(arg, &replaced)?;
+                    (args.capture_response, args.err, args.capture_mode) = (capture.response, capture.error, true);
+                }
                 _ => args.krate = Some(path_value(&arg)?),
             }
         }

@@ -189,12 +189,12 @@ fn named_params(func: &ItemFn) -> Vec<Ident> {
 
 /// Records an `Err` on `span`'s subsegment, choosing by autoref how (see `xray_core::__private::Outcome`).
 /// `ret` and `span` are references to the result and to what records it.
-fn record_err(private: &TokenStream, ret: &TokenStream, span: &TokenStream) -> TokenStream {
+fn record_err(private: &TokenStream, ret: &TokenStream, span: &TokenStream, forced: bool) -> TokenStream {
     quote! {
         {
             #[allow(unused_imports)]
             use #private::{RecordBoxedError as _, RecordDisplayError as _, RecordNothing as _, RecordStdError as _};
-            (&&&&#private::Outcome(#ret)).__xray_record(#span);
+            (&&&&#private::Outcome(#ret, #forced)).__xray_record(#span);
         }
     }
 }
@@ -281,7 +281,7 @@ fn traced(args: &TracedArgs, func: &ItemFn) -> TokenStream {
     // references to both; for a sync fn, in the function with both as locals.
     let (ret, span_ref) =
         if is_async { (quote!(__xray_ret), quote!(__xray_span)) } else { (quote!(&__xray_ret), quote!(&__xray_span)) };
-    let record_err = args.err.then(|| record_err(&private, &ret, &span_ref));
+    let record_err = args.err.then(|| record_err(&private, &ret, &span_ref, args.capture_mode));
     let capture_ret = args.capture_ret.then(|| {
         quote! {
             if let ::core::option::Option::Some(__xray_rec) = #private::Recording::recorder(#span_ref) {
@@ -391,14 +391,17 @@ fn traced_handler(args: &HandlerArgs, func: &ItemFn, form: &HandlerForm) -> Toke
     let fn_name = func.sig.ident.to_string();
     let name = args.name.as_ref().map_or_else(|| format!("## {fn_name}"), syn::LitStr::value);
     let capture_response = args.capture_response;
-    let record_err = args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_invocation)));
+    // A `capture` mode decides alone; without one, `POWERTOOLS_TRACER_CAPTURE_RESPONSE` can turn capture on.
+    let begin = if args.capture_mode { quote!(begin_exact) } else { quote!(begin) };
+    let record_err =
+        args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_invocation), args.capture_mode));
     let body = body_with_return_edge(func);
     let (attrs, inner_attrs) = split_attrs(func);
     let ItemFn { vis, sig, .. } = func;
     quote! {
         #(#attrs)* #vis #sig {
             #(#inner_attrs)*
-            let __xray_invocation = #private::Invocation::begin(
+            let __xray_invocation = #private::Invocation::#begin(
                 #header,
                 #name,
                 #fn_name,
@@ -570,7 +573,7 @@ fn traced_subscribe(args: &SubscribeArgs, func: &ItemFn, message: &MessageParam)
     } else {
         quote!(#private::sqs::Processing::run(#processing, move || #body))
     };
-    let record_err = args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_subscription)));
+    let record_err = args.err.then(|| record_err(&private, &quote!(&__xray_ret), &quote!(&__xray_subscription), false));
     let (attrs, inner_attrs) = split_attrs(func);
     let vis = &func.vis;
     let mut sig = func.sig.clone();

@@ -148,7 +148,7 @@ use crate::expand::Attr;
 ///         if false { let __xray_fake_return: Result<String, Error> = loop {}; return __xray_fake_return; }
 ///         body's statements
 ///     });
-///     (&&&&Outcome(&__xray_ret)).__xray_record(&__xray_span);   // an Err marks fault + cause
+///     (&&&&Outcome(&__xray_ret, false)).__xray_record(&__xray_span);   // an Err marks fault + cause
 ///     __xray_ret
 ///     // `__xray_span` drops here, which ends the subsegment (in Lambda it is sent at once).
 /// }
@@ -163,7 +163,7 @@ use crate::expand::Attr;
 ///     let __xray_span = ::xray_core::__private::Span::open_recorded("load", None);
 ///     /* annotations as above */
 ///     Span::instrument(__xray_span, async move { /* return edge */ body's statements }, |__xray_ret, __xray_span| {
-///         (&&&&Outcome(__xray_ret)).__xray_record(__xray_span);
+///         (&&&&Outcome(__xray_ret, false)).__xray_record(__xray_span);
 ///     })
 ///     .await
 /// }
@@ -252,7 +252,7 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         if false { let __xray_fake_return: Result<Value, Error> = loop {}; return __xray_fake_return; }
 ///         body's statements
 ///     }).await;                                    // handler context current at each poll, panics recorded
-///     (&&&&Outcome(&__xray_ret)).__xray_record(&__xray_invocation);   // an Err marks fault + cause
+///     (&&&&Outcome(&__xray_ret, false)).__xray_record(&__xray_invocation);   // an Err marks fault + cause
 ///     (&&Response(&__xray_ret)).__xray_capture(&__xray_invocation, "handler", "## handler");
 ///     __xray_invocation.end();                     // handler subsegment sent, then anything still open
 ///     __xray_ret
@@ -468,7 +468,7 @@ pub fn traced_publish(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         if false { let __xray_fake_return: Result<u64, ParseIntError> = loop {}; return __xray_fake_return; }
 ///         body's statements
 ///     }).await;                                    // the processing's context current at each poll
-///     (&&&&Outcome(&__xray_ret)).__xray_record(&__xray_subscription);   // an Err marks fault + cause
+///     (&&&&Outcome(&__xray_ret, false)).__xray_record(&__xray_subscription);   // an Err marks fault + cause
 ///     __xray_subscription.end();                   // the segment (or subsegment) is sent
 ///     __xray_ret
 /// }

@@ -273,7 +273,20 @@ fn poll_recorded<F: Future, A: FnOnce(&F::Output, &Span)>(
 /// implements `std::error::Error` (cause with the `source()` chain), else [`RecordDisplayError`] when it implements
 /// `Display` (one exception), else [`RecordNothing`] (not a `Result`, or an error that cannot be shown).
 #[derive(Debug)]
-pub struct Outcome<'a, T>(pub &'a T);
+///
+/// The `bool` says a `capture` mode asked for errors: they are recorded with their cause whatever
+/// `POWERTOOLS_TRACER_CAPTURE_ERROR` says (else, when it says `false`, only the fault is marked).
+pub struct Outcome<'a, T>(pub &'a T, pub bool);
+
+/// Whether an error's cause is recorded: a `capture` mode asked for it, or `POWERTOOLS_TRACER_CAPTURE_ERROR` is not
+/// `false`. Otherwise only the fault is marked.
+fn wants_cause(forced: bool, rec: &Recorder) -> bool {
+    if forced || crate::config::capture_error() {
+        return true;
+    }
+    rec.mark_fault();
+    false
+}
 
 /// See [`Outcome`].
 pub trait RecordBoxedError {
@@ -285,6 +298,7 @@ impl<T> RecordBoxedError for &&&Outcome<'_, Result<T, Box<dyn std::error::Error 
     fn __xray_record(&self, span: &dyn Recording) {
         if let Err(error) = self.0
             && let Some(rec) = span.recorder()
+            && wants_cause(self.1, &rec)
         {
             // The box's type says nothing: `Cause::from_error` names it after what it holds.
             rec.record_error_named("Box<dyn Error>", &**error);
@@ -302,6 +316,7 @@ impl<T, E: std::error::Error> RecordStdError for &&Outcome<'_, Result<T, E>> {
     fn __xray_record(&self, span: &dyn Recording) {
         if let Err(error) = self.0
             && let Some(rec) = span.recorder()
+            && wants_cause(self.1, &rec)
         {
             rec.record_error_named(std::any::type_name::<E>(), error);
         }
@@ -318,6 +333,7 @@ impl<T, E: fmt::Display> RecordDisplayError for &Outcome<'_, Result<T, E>> {
     fn __xray_record(&self, span: &dyn Recording) {
         if let Err(error) = self.0
             && let Some(rec) = span.recorder()
+            && wants_cause(self.1, &rec)
         {
             rec.mark_fault();
             rec.add_exception(Exception::new(std::any::type_name::<E>(), error.to_string()));

@@ -167,6 +167,11 @@ impl Trace {
         self.inner.trace_id
     }
 
+    /// The caller's segment named by the incoming header: Lambda's function segment.
+    pub(crate) fn upstream_parent(&self) -> Option<SegmentId> {
+        self.inner.upstream_parent
+    }
+
     /// Whether this trace records anything.
     pub fn is_recording(&self) -> bool {
         self.inner.recording
