@@ -23,6 +23,9 @@ pub struct FunctionSpec {
     pub package: &'static str,
     /// The function's own environment (what `template.yaml` sets).
     pub env: Vec<(String, String)>,
+    /// How many invocations one process runs at once (`--max-concurrency`, as Lambda Managed Instances do); one
+    /// at a time when `None`.
+    pub max_concurrency: Option<u32>,
 }
 
 /// A running `xray-local lambda`.
@@ -50,6 +53,9 @@ impl Emulator {
         command.arg("lambda").arg(binary).args(["--name", spec.name, "--bind", "127.0.0.1:0"]);
         command.args(["--daemon", &daemon.to_string(), "--region", REGION, "--account-id", ACCOUNT_ID]);
         command.args(["--timeout", "10s", "--sampled", if active { "always" } else { "never" }]);
+        if let Some(n) = spec.max_concurrency {
+            command.args(["--max-concurrency", &n.to_string()]);
+        }
         for (key, value) in &spec.env {
             command.arg("--env").arg(format!("{key}={value}"));
         }

@@ -38,6 +38,10 @@ pub const PUBLISHER: &str = "order-publisher";
 pub const POLLER: &str = "order-poller";
 /// See [`ORDERS_API`].
 pub const CONSUMER: &str = "order-consumer";
+/// See [`ORDERS_API`]: the function instrumented with `tracing` alone (`examples/instrumented`).
+pub const INSTRUMENTED: &str = "order-lookup";
+/// How many invocations [`INSTRUMENTED`] runs at once in its one process.
+pub const INSTRUMENTED_CONCURRENCY: u32 = 8;
 /// The API's name (`OrdersApi`'s `Name`).
 pub const API_NAME: &str = "orders";
 
@@ -105,14 +109,33 @@ pub fn functions(wiring: &Wiring) -> Vec<FunctionSpec> {
                 ("PRICING_URL", &wiring.pricing_url),
                 ("ORDER_EVENTS_QUEUE_URLS", &queues),
             ]),
+            max_concurrency: None,
         },
-        FunctionSpec { name: PUBLISHER, package: "publisher", env: env(&[("ORDER_EVENTS_QUEUE_URLS", &queues)]) },
+        FunctionSpec {
+            name: PUBLISHER,
+            package: "publisher",
+            env: env(&[("ORDER_EVENTS_QUEUE_URLS", &queues)]),
+            max_concurrency: None,
+        },
         FunctionSpec {
             name: POLLER,
             package: "poller",
             env: env(&[("QUEUE_URL", &wiring.polled_queue_url), ("FULFILMENTS_TABLE", FULFILMENTS_TABLE)]),
+            max_concurrency: None,
         },
-        FunctionSpec { name: CONSUMER, package: "consumer", env: env(&[("FULFILMENTS_TABLE", FULFILMENTS_TABLE)]) },
+        FunctionSpec {
+            name: CONSUMER,
+            package: "consumer",
+            env: env(&[("FULFILMENTS_TABLE", FULFILMENTS_TABLE)]),
+            max_concurrency: None,
+        },
+        // `LoggingConfig: {LogFormat: JSON}` in the template: Lambda sets AWS_LAMBDA_LOG_FORMAT.
+        FunctionSpec {
+            name: INSTRUMENTED,
+            package: "instrumented",
+            env: env(&[("ORDERS_TABLE", TABLE), ("AWS_LAMBDA_LOG_FORMAT", "JSON")]),
+            max_concurrency: Some(INSTRUMENTED_CONCURRENCY),
+        },
     ]
 }
 

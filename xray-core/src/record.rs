@@ -273,8 +273,8 @@ impl Recorder {
         self.apply("set_namespace", |e| e.namespace = Some(namespace));
     }
 
-    /// Renames the entity (`otel.name` recorded after a span opened); `name` has been made valid.
-    #[cfg(feature = "tracing")]
+    /// Renames the entity (`otel.name` recorded after a span opened, `#[traced_handler]` joining an invocation);
+    /// `name` has been made valid.
     pub(crate) fn rename(&self, name: Cow<'static, str>) {
         self.apply("rename", |e| e.name = name);
     }

@@ -34,8 +34,36 @@
 //! `#[traced]` calls and the recording API inside it nest under it. A span entered and exited many times is one
 //! subsegment, ended when the span closes. A span opened outside any trace, or in a trace that is not sampled,
 //! records nothing, and a hook on it returns after reading two counters while no span is recorded in the process.
-//! lambda_runtime's own `Lambda runtime invoke` span opens before the handler's trace: it records nothing, and the
-//! spans opened in the handler go under the handler's trace all the same.
+//!
+//! # lambda_runtime's invocation span
+//!
+//! `lambda_runtime::run` (and `run_concurrent`) wraps every invocation in a span `Lambda runtime invoke` with the
+//! fields `requestId` and `xrayTraceId`. This layer starts the invocation's trace from it, as `#[traced_handler]`
+//! would ([`crate::lambda::Invocation`]): the `## handler` subsegment under Lambda's function segment, annotated
+//! `ColdStart` and `Service` and sent `in_progress` at once; the spans of the handler nest under it; when the span
+//! closes, `## handler` ends and every document still open is sent `in_progress`. So a plain
+//! `lambda_runtime::run(service_fn(handler))` with `#[instrument]` functions is traced end to end, and each of
+//! `run_concurrent`'s invocations is its own trace. With `#[traced_handler]` on the handler as well, it finds the
+//! invocation already started for the same header and records on its `## handler` (renamed `## <fn name>`):
+//! nothing is recorded twice. An unsampled or missing header records nothing; the trace id still reaches the logs.
+//!
+//! A `tracing` span lives as long as its children: a task spawned with `.instrument()` that outlives the handler
+//! keeps lambda_runtime's span open, so `## handler` then ends (and is sent) when that task's span closes. Such a
+//! task should be awaited before the handler returns, as Lambda may freeze the process as soon as it answers.
+//! The handler's `Err` is not seen by a span: mark it with `#[instrument(err)]` on the handler (its own
+//! subsegment) or `#[traced_handler]` (on `## handler`).
+//!
+//! # The AWS SDK's own spans
+//!
+//! aws-smithy-runtime opens an operation span per call (`DynamoDB.GetItem`, with `rpc.service`, `rpc.method`,
+//! `rpc.system = "aws-api"`) and spans per attempt, serialization and so on. This layer records none of them (targets
+//! `aws_sdk_*`, `aws_smithy_*`, `aws_config`, `aws_runtime`, `aws_sigv4`): a client built with
+//! [`aws_client!`](crate::aws_client) records each call once, as the interceptor's subsegment, under the span the
+//! call is made in. Without `aws_client!` no AWS call is recorded: the SDK's spans could give a subsegment its name
+//! and operation, but not what X-Ray's service map and the console need (region, request id, HTTP status, retries,
+//! the table, queue or bucket, the service's error as cause), and they cannot put the trace header on the request,
+//! so the call would stop the trace. Recording them only when no interceptor does would mean guessing at span
+//! creation, before the interceptor runs; one source, the interceptor, is what is recorded.
 //!
 //! Fields, at creation or through `Span::record`:
 //!
@@ -49,15 +77,32 @@
 //! | any other | metadata in the `tracing` namespace |
 //!
 //! Events: only an event that carries an `error` or `exception.*` field is recorded (the one `#[instrument(err)]`
-//! emits, say): it marks the nearest recorded span a fault, with the error as its `cause`. Other events are logs, not
-//! subsegments: they cost this layer one look at the event's field names, and nothing while no span is recorded.
+//! emits, say): it marks the nearest recorded span a fault, with the error as its `cause`
+//! (`POWERTOOLS_TRACER_CAPTURE_ERROR=false`: the fault alone). Other events are logs, not subsegments or metadata:
+//! X-Ray has no place for timed events on a subsegment but metadata, which would grow every document by each log
+//! line (and the logs already carry `xray_trace_id`). They cost this layer one look at the event's field names, and
+//! nothing while no span is recorded.
 //!
 //! # Logs
 //!
 //! `tracing_subscriber::fmt::layer().json().map_event_format(TraceIdFormat::json)` adds `"xray_trace_id":
 //! "1-5759e988-bd862e3fe1be46a994272793"` to each JSON line written in a trace; [`TraceIdFormat::text`] appends
-//! ` xray_trace_id=...` to text lines. For other loggers, [`crate::trace_id`] is the current Root id.
-
+//! ` xray_trace_id=...` to text lines. [`init_default_subscriber`] is lambda_runtime's own log set-up
+//! (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON, `AWS_LAMBDA_LOG_LEVEL`) with both this layer and `xray_trace_id`:
+//! lambda_runtime's `init_default_subscriber` takes no extra layer, so call this one instead. For other loggers,
+//! [`crate::trace_id`] is the current Root id (sampled or not).
+//!
+//! Which field joins logs to traces (researched 2026-12): Powertools Logger writes the Root id alone as
+//! `xray_trace_id` in all four languages, and Powertools Java added it for the log correlation of CloudWatch
+//! ServiceLens, where the X-Ray console's trace view shows a trace's logs (aws-powertools/powertools-lambda-java#111:
+//! "The xray_trace_id key is added to log output when tracing is active. This enables the log correlation
+//! functionality in ServiceLens"). Logs Insights discovers the fields of JSON lines, so `filter xray_trace_id =
+//! "1-..."` finds a trace's lines in any log group. Lambda's own `REPORT` line carries `XRAY TraceId` for the invocation, and its JSON
+//! application lines carry `requestId`; lambda_runtime's span puts `requestId` in every JSON line's `span`/`spans`
+//! too. CloudWatch Application Signals' trace-to-log correlation instead injects OpenTelemetry's `trace_id` and
+//! `span_id` through its own instrumentation, which this crate does not do. We found no AWS page that names the
+//! field or the query the console uses for Lambda, so `xray_trace_id`, the field every Powertools Logger writes
+//! and the one ServiceLens was made to work with, is what is written.
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
@@ -73,7 +118,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter}
 use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::context::{self, Context, State, state};
+use crate::context::{self, Context, State, state, with_current};
 use crate::diag::diag;
 use crate::document::{AnnotationValue, Cause, Exception, Name, Namespace};
 use crate::ids::TraceId;
@@ -191,12 +236,18 @@ thread_local! {
 /// The context a child of the recorded span `parent` opens in: what is current on this thread when `parent` is the
 /// span entered last here and the current context is of its trace (a `#[traced]` call inside it, say), else
 /// `parent`'s own.
-fn child_parent(parent: &Id, parent_ctx: Context) -> Context {
+fn child_parent(parent: &Id, mut parent_ctx: Context) -> Context {
     let on_top = ENTERED
         .try_with(|s| s.try_borrow().ok().and_then(|s| s.last().map(|(id, _)| id == parent)).unwrap_or(false))
         .unwrap_or(false);
-    if on_top && let Some(here) = Context::current().filter(|c| c.trace.serial() == parent_ctx.trace.serial()) {
-        return here;
+    if !on_top {
+        return parent_ctx;
+    }
+    // The same trace: its handles are enough, without another reference to it.
+    let serial = parent_ctx.trace.serial();
+    let here = with_current(|c| c.filter(|c| c.trace.serial() == serial).map(|c| (c.current, c.handler)));
+    if let Some((current, handler)) = here {
+        (parent_ctx.current, parent_ctx.handler) = (current, handler);
     }
     parent_ctx
 }
@@ -239,7 +290,9 @@ where
             return;
         };
         let recorded = Recorded::new(Context { trace: parent.trace, current: Some(handle), handler: parent.handler });
-        if let Some(rec) = recorded.recorder() {
+        if !fields.is_empty()
+            && let Some(rec) = recorded.recorder()
+        {
             fields.apply(&rec);
         }
         // `replace`, not `insert`, which panics on a value already there.
@@ -406,6 +459,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Whether nothing is left to record (the name and namespace have been taken).
+    fn is_empty(&self) -> bool {
+        !self.fault && self.annotated.is_empty() && self.metadata.is_empty()
+    }
+
     fn field(&mut self, field: &Field, value: Value<'_>) {
         let key = field.name();
         match key {
@@ -523,36 +581,34 @@ impl Visit for Fields<'_> {
     }
 }
 
-/// The subscriber `lambda_runtime::tracing::init_default_subscriber()` installs, with [`layer`] and
-/// `xray_trace_id` added, writing to stdout: call it first thing in `main`, in place of lambda_runtime's.
+/// The subscriber `lambda_runtime::tracing::init_default_subscriber()` installs, with `layer` (usually
+/// [`layer()`], with its annotations) and `xray_trace_id` added, writing to stdout: call it first thing in `main`,
+/// in place of lambda_runtime's.
+///
+/// ```no_run
+/// xray_core::tracing::init_default_subscriber(xray_core::tracing::layer().with_annotations(["order_id"]));
+/// ```
 ///
 /// As lambda_runtime's: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (any case), else text without ANSI
 /// colors; no timestamps (CloudWatch adds its own) and no targets; the level from `AWS_LAMBDA_LOG_LEVEL`, else
 /// `RUST_LOG`, else `INFO`. Unlike lambda_runtime's, `RUST_LOG` is read as one level (`debug`), not as per-module
 /// directives: anything else gets a diagnostic and `INFO`. If a global subscriber is already set, this one is not
 /// installed and a diagnostic says so: it never panics.
-pub fn init_default_subscriber() {
-    init_default_subscriber_with_writer(std::io::stdout);
-}
-
-/// [`init_default_subscriber`] writing to `writer`.
-pub fn init_default_subscriber_with_writer<W>(writer: W)
-where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
-{
-    if ::tracing::subscriber::set_global_default(default_subscriber(writer)).is_err() {
+pub fn init_default_subscriber(layer: XRayLayer) {
+    if ::tracing::subscriber::set_global_default(default_subscriber(layer, std::io::stdout)).is_err() {
         diag!(BadConfig, "xray_core::tracing::init_default_subscriber: a global subscriber is already set; kept it");
     }
 }
 
-/// The subscriber [`init_default_subscriber`] installs, not installed: for `tracing::subscriber::with_default`.
-pub fn default_subscriber<W>(writer: W) -> Box<dyn Subscriber + Send + Sync>
+/// The subscriber [`init_default_subscriber`] installs, writing to `writer`, not installed: for tests
+/// (`tracing::subscriber::with_default`) or a writer of your own.
+pub fn default_subscriber<W>(layer: XRayLayer, writer: W) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.trim().eq_ignore_ascii_case("json"));
     let fmt = tracing_subscriber::fmt::layer().with_target(false).without_time().with_writer(writer);
-    let base = tracing_subscriber::registry().with(log_level()).with(layer());
+    let base = tracing_subscriber::registry().with(log_level()).with(layer);
     if json {
         Box::new(base.with(fmt.json().map_event_format(TraceIdFormat::json)))
     } else {

@@ -1,0 +1,8 @@
+use xray_core::traced;
+
+#[traced(err = false, capture = "error")]
+fn charge() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}
