@@ -1,5 +1,7 @@
 //! The `instrumented` Lambda function: the handler of the library crate, run by plain `lambda_runtime`, with up to
 //! `AWS_LAMBDA_MAX_CONCURRENCY` invocations at once (`run_concurrent`; one at a time without it).
+// `run_concurrent`'s future, with the SDK call's inside it, is deeper than rustc's default layout limit.
+#![recursion_limit = "256"]
 
 use lambda_runtime::{Error, run_concurrent, service_fn};
 
