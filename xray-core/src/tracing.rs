@@ -93,16 +93,16 @@
 //! [`crate::trace_id`] is the current Root id (sampled or not).
 //!
 //! Which field joins logs to traces (researched 2026-12): Powertools Logger writes the Root id alone as
-//! `xray_trace_id` in all four languages, and Powertools Java added it for the log correlation of CloudWatch
-//! ServiceLens, where the X-Ray console's trace view shows a trace's logs (aws-powertools/powertools-lambda-java#111:
-//! "The xray_trace_id key is added to log output when tracing is active. This enables the log correlation
-//! functionality in ServiceLens"). Logs Insights discovers the fields of JSON lines, so `filter xray_trace_id =
-//! "1-..."` finds a trace's lines in any log group. Lambda's own `REPORT` line carries `XRAY TraceId` for the invocation, and its JSON
-//! application lines carry `requestId`; lambda_runtime's span puts `requestId` in every JSON line's `span`/`spans`
-//! too. CloudWatch Application Signals' trace-to-log correlation instead injects OpenTelemetry's `trace_id` and
-//! `span_id` through its own instrumentation, which this crate does not do. We found no AWS page that names the
-//! field or the query the console uses for Lambda, so `xray_trace_id`, the field every Powertools Logger writes
-//! and the one ServiceLens was made to work with, is what is written.
+//! `xray_trace_id` in all four languages; Powertools Java added the field so that CloudWatch ServiceLens, whose
+//! trace view (in the X-Ray and CloudWatch consoles) lists a trace's logs, finds its lines
+//! (aws-powertools/powertools-lambda-java#111). Logs Insights discovers the fields of JSON lines, so `filter
+//! xray_trace_id = "1-..."` finds a trace's lines in any log group. Lambda's own `REPORT` line names the
+//! invocation's `XRAY TraceId`; lambda_runtime's span puts `requestId` (what Lambda's own log lines are keyed by)
+//! in every JSON line's `span` and `spans`. CloudWatch Application Signals' trace-to-log correlation instead injects
+//! OpenTelemetry's `trace_id` and `span_id` through its own instrumentation, which this crate does not do. We found
+//! no AWS page naming the field or the query the console runs for a Lambda function, so what is written is
+//! `xray_trace_id`: the field every Powertools Logger writes, and the one ServiceLens was made to work with.
+
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;

@@ -60,8 +60,9 @@ fn dynamodb() -> aws_sdk_dynamodb::Client {
 async fn orders_table() -> String {
     let table = unique("orders");
     order_events::create_table(&dynamodb(), &table, &[("order_id", KeyType::Hash)]).await.expect("table");
-    let item = [("order_id", "o-1"), ("quantity", "2"), ("unit_cents", "1749")]
-        .map(|(k, v)| (k.to_owned(), if k == "order_id" { AttributeValue::S(v.into()) } else { AttributeValue::N(v.into()) }));
+    let item = [("order_id", "o-1"), ("quantity", "2"), ("unit_cents", "1749")].map(|(k, v)| {
+        (k.to_owned(), if k == "order_id" { AttributeValue::S(v.into()) } else { AttributeValue::N(v.into()) })
+    });
     dynamodb().put_item().table_name(&table).set_item(Some(item.into_iter().collect())).send().await.expect("put");
     table
 }
