@@ -72,7 +72,7 @@ fn ctrl_c_stops_every_process_the_demo_started() {
     }
     assert!(seen.iter().any(|l| l.contains("-> 201")), "{seen:#?}");
 
-    // moto, the daemon, the four emulators and the functions they started.
+    // moto, the daemon, the emulators and the functions they started.
     let started = descendants(demo.id());
     assert!(started.len() >= 6, "{started:?}");
     let status = Command::new("kill").args(["-INT", &demo.id().to_string()]).status().expect("kill");

@@ -392,9 +392,9 @@ impl TracedArgs {
         let replaced = replaced_by_capture(&raw, &["capture_ret", "err"]);
         for arg in &raw {
             match arg.key.to_string().as_str() {
-                "name" => args.name = Some(name_value(&arg, "\"load_order\"")?),
+                "name" => args.name = Some(name_value(arg, "\"load_order\"")?),
                 "namespace" => {
-                    let lit = string_value(&arg, "\"remote\"")?;
+                    let lit = string_value(arg, "\"remote\"")?;
                     args.namespace = Some(match lit.value().as_str() {
                         "remote" => Namespace::Remote,
                         "aws" => Namespace::Aws,
@@ -406,32 +406,32 @@ impl TracedArgs {
                         }
                     });
                 }
-                "annotate" => args.annotate = key_values(&arg, true)?,
-                "metadata" => args.metadata = key_values(&arg, false)?,
+                "annotate" => args.annotate = key_values(arg, true)?,
+                "metadata" => args.metadata = key_values(arg, false)?,
                 "skip" => {
                     skip_span = Some(arg.key.span());
-                    args.skip = list::<Ident>(&arg)?.into_iter().collect();
+                    args.skip = list::<Ident>(arg)?.into_iter().collect();
                 }
                 "skip_all" => {
-                    expect_flag(&arg)?;
+                    expect_flag(arg)?;
                     skip_span = Some(arg.key.span());
                     args.skip_all = true;
                 }
                 "capture_args" => {
-                    expect_flag(&arg)?;
+                    expect_flag(arg)?;
                     args.capture_args = true;
                 }
                 "capture_ret" => {
-                    expect_flag(&arg)?;
+                    expect_flag(arg)?;
                     args.capture_ret = true;
                 }
-                "err" => args.err = bool_value(&arg)?,
+                "err" => args.err = bool_value(arg)?,
                 "capture" => {
-                    let capture = Capture::parse(&arg, &replaced)?;
+                    let capture = Capture::parse(arg, &replaced)?;
                     (args.capture_ret, args.err, args.capture_mode) = (capture.response, capture.error, true);
                 }
-                "carrier" => args.carrier = choice(&arg, Carrier::NAMES)?,
-                _ => args.krate = Some(path_value(&arg)?),
+                "carrier" => args.carrier = choice(arg, Carrier::NAMES)?,
+                _ => args.krate = Some(path_value(arg)?),
             }
         }
         if let (Some(span), false) = (skip_span, args.capture_args) {
@@ -457,7 +457,7 @@ impl HandlerArgs {
                     let capture = Capture::parse(arg, &replaced)?;
                     (args.capture_response, args.err, args.capture_mode) = (capture.response, capture.error, true);
                 }
-                _ => args.krate = Some(path_value(&arg)?),
+                _ => args.krate = Some(path_value(arg)?),
             }
         }
         Ok(args)

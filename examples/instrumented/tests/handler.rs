@@ -113,7 +113,7 @@ async fn an_instrumented_handler_is_traced_end_to_end_and_its_logs_carry_the_tra
     assert!(logs.len() >= 2, "{logs:?}");
     for line in &logs {
         assert_eq!(line["xray_trace_id"], ROOT, "{line}");
-        assert_eq!(line["span"]["name"].as_str().is_some(), true, "{line}");
+        assert!(line["span"]["name"].as_str().is_some(), "{line}");
     }
     let looked_up = logs.iter().find(|l| l["fields"]["message"] == "order looked up").expect("logged");
     assert_eq!(looked_up["fields"]["total_cents"], 3498);
