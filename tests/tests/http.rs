@@ -218,3 +218,24 @@ async fn a_call_dropped_before_it_completes_ends_as_an_interrupted_fault() {
     assert_eq!(doc["cause"]["exceptions"][0]["type"], "Interrupted");
     assert_eq!(doc["http"], json!({"request": {"method": "GET", "url": format!("{base}/slow")}}));
 }
+
+#[tokio::test]
+async fn an_ignored_endpoint_gets_no_subsegment_and_no_header_and_the_rest_are_traced() {
+    let (base, seen) = server().await;
+    let client =
+        client(XRayMiddleware::new().ignore_endpoint(None, ["/health*"]).ignore_endpoint(Some("nowhere.*"), ["*"]));
+
+    let (statuses, docs) = traced(HEADER, async {
+        let health = client.get(format!("{base}/healthz")).send().await.expect("sent").status();
+        let order = client.get(format!("{base}/orders/7")).send().await.expect("sent").status();
+        (health, order)
+    })
+    .await;
+
+    assert_eq!(statuses, (reqwest::StatusCode::NOT_FOUND, reqwest::StatusCode::OK));
+    assert_eq!(only(&docs)["http"]["request"]["url"], format!("{base}/orders/7"));
+    let seen = seen.lock().expect("seen").clone();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].is_empty(), "the ignored request carries no trace header: {seen:?}");
+    assert_eq!(seen[1].len(), 1);
+}

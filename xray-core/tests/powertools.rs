@@ -1,6 +1,8 @@
 //! Powertools Tracer's switches: `POWERTOOLS_TRACE_DISABLED`, `POWERTOOLS_TRACER_CAPTURE_ERROR`,
 //! `POWERTOOLS_TRACER_CAPTURE_RESPONSE`, and the macros' `capture` modes that win over them. Its own process, one
 //! test: the settings are read once per process.
+// The macros' capture modes are what is tested: with `off` they emit the functions unchanged.
+#![cfg(not(feature = "off"))]
 #![allow(missing_docs)]
 
 mod common;
@@ -97,7 +99,13 @@ async fn powertools_switches() {
     unsafe {
         std::env::set_var("POWERTOOLS_TRACER_CAPTURE_ERROR", "false");
         std::env::set_var("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "true");
+        std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "chatty");
     }
+
+    // A log level that is not one: a diagnostic, and the subscriber is built all the same (at INFO).
+    let before = xray_core::diag::count(xray_core::diag::DiagKind::BadEnvVar);
+    drop(xray_core::tracing::default_subscriber(xray_core::tracing::layer(), std::io::sink));
+    assert!(xray_core::diag::count(xray_core::diag::DiagKind::BadEnvVar) > before);
 
     // POWERTOOLS_TRACE_DISABLED=true: nothing recorded, the upstream decision still passed on.
     assert!(config::init(Config::from_lookup(|k| (k == "POWERTOOLS_TRACE_DISABLED").then(|| "true".to_owned()))));
