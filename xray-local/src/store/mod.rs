@@ -4,9 +4,11 @@
 //! index of every entity's annotations, both refreshed whenever a trace gains a document, so listing and filtering
 //! need no assembly. The database runs in WAL mode, so `traces` and `show` read while the daemon writes.
 //!
-//! Here: opening, migrating and writing (the daemon's side). [`query`]: every read the subcommands make. [`lock`]:
-//! the data dir's lock, which the daemon holds and `status` looks at.
+//! Here: opening, migrating and writing (the daemon's side). [`query`]: every read the subcommands make.
+//! [`latency`]: the split of an entry point's latency along the critical path, which `latency` and the web view
+//! share. [`lock`]: the data dir's lock, which the daemon holds and `status` looks at.
 
+pub mod latency;
 pub mod lock;
 pub mod query;
 
