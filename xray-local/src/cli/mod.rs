@@ -1,5 +1,5 @@
 //! The command line: the [`Cli`] type with the options every subcommand shares (`--data-dir`), and the dispatch to
-//! one file per subcommand: [`daemon`], [`traces`], [`show`], [`invalid`], [`status`], [`latency`], [`lambda`]. The readers go
+//! one file per subcommand: [`daemon`], [`traces`], [`show`], [`invalid`], [`status`], [`latency`], [`pull`], [`lambda`]. The readers go
 //! through [`crate::store::query`], so another view of the store asks the same questions the same way.
 
 pub mod daemon;
@@ -7,6 +7,7 @@ pub mod invalid;
 pub mod lambda;
 pub mod latency;
 mod output;
+pub mod pull;
 pub mod show;
 pub mod status;
 pub mod traces;
@@ -54,6 +55,10 @@ pub enum Command {
     /// duration split along the critical path into the own time of each subsegment name, queue waits and the time
     /// no subsegment covers. Without --service, --route or --queue: the entry points the traces hold.
     Latency(latency::Args),
+    /// Import traces from the X-Ray API (the normal AWS configuration, AWS_ENDPOINT_URL included) into the
+    /// store, back to 30 days in windows of 6 hours; a pull resumes where the last one stopped, and traces pulled
+    /// are kept past --retention.
+    Pull(pull::Args),
     /// Run a Lambda function's binary behind the Lambda Runtime API, sending the segments Lambda sends.
     ///
     /// Payloads are limited as Lambda's synchronous ones: an Invoke payload over 6 MB (6,291,456 bytes) gets 413
@@ -91,5 +96,6 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Invalid(args) => invalid::run(args, &open(&dir)?),
         Command::Status(args) => status::run(args, &open(&dir)?),
         Command::Latency(args) => latency::run(args, &open(&dir)?),
+        Command::Pull(args) => pull::run(args, &mut open(&dir)?),
     }
 }
