@@ -18,13 +18,17 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use xray_local::store::latency::{Entry, Range};
 use xray_local::store::{NewDocument, Store};
 
-const TRACES: u64 = 10_000;
+/// The traces stored: 10,000 when measuring; a few in CI's test mode (`cargo test --benches`), which runs each case
+/// once and measures nothing.
+fn traces() -> u64 {
+    if std::env::args().any(|a| a == "--bench") { 10_000 } else { 200 }
+}
 
-fn filled(dir: &std::path::Path) -> (Store, Vec<String>) {
+fn filled(dir: &std::path::Path, traces: u64) -> (Store, Vec<String>) {
     let _ = std::fs::remove_dir_all(dir);
     let mut store = Store::open(dir).expect("a store");
     let mut ids = Vec::new();
-    for chunk in (0..TRACES).collect::<Vec<_>>().chunks(500) {
+    for chunk in (0..traces).collect::<Vec<_>>().chunks(500) {
         let mut docs = Vec::new();
         for &i in chunk {
             let (trace, documents) = xray_tests::generated::checkout(i, 1_700_000_000.0 + i as f64);
@@ -47,9 +51,10 @@ fn filled(dir: &std::path::Path) -> (Store, Vec<String>) {
 
 fn group(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("xray-bench-latency-{}", std::process::id()));
-    let (store, ids) = filled(&dir);
+    let traces = traces();
+    let (store, ids) = filled(&dir, traces);
     let route = Entry::route("POST /checkout").expect("a route");
-    assert_eq!(store.latency(&route, Range::default()).expect("latency").samples, TRACES as usize);
+    assert_eq!(store.latency(&route, Range::default()).expect("latency").samples, traces as usize);
     let mut group = c.benchmark_group("latency");
     group.sample_size(10).measurement_time(Duration::from_secs(10));
     group.bench_function("trees", |b| {

@@ -51,14 +51,7 @@ async fn pull(dir: &std::path::Path, endpoint: &str, extra: &[&str]) -> Value {
             .arg("--data-dir")
             .arg(&dir)
             .args(&args)
-            .envs([
-                ("AWS_ENDPOINT_URL", endpoint.as_str()),
-                ("AWS_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
-                ("AWS_CONFIG_FILE", "/nonexistent"),
-                ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-            ])
+            .envs(common::aws_env(&endpoint))
             .output()
             .expect("xray-local runs")
     })
