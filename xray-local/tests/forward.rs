@@ -12,14 +12,7 @@ use serde_json::json;
 use xray_tests::moto::Moto;
 
 fn env(moto: &Moto) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_CONFIG_FILE", "/nonexistent".into()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
-    ]
+    common::aws_env(&moto.endpoint)
 }
 
 fn client(moto: &Moto) -> aws_sdk_xray::Client {
@@ -87,14 +80,8 @@ fn documents_the_api_cannot_take_are_retried_then_counted_as_failed() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let scratch = Scratch::new("forward-fail");
-    let vars = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_CONFIG_FILE", "/nonexistent"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-    ];
+    let vars = common::aws_env(&endpoint);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let daemon = Daemon::start(&scratch.0, &["--forward"], &vars);
     let socket = UdpSocket::bind("127.0.0.1:0").expect("socket");
     let doc = json!({"name": "lost", "id": "00000000000000e1", "trace_id": "1-581cf771-a006649127e371903a2de979",

@@ -186,6 +186,19 @@ impl Drop for Daemon {
     }
 }
 
+/// The AWS environment of a process that talks to a local `endpoint` (moto, a proxy) and nothing else: region,
+/// dummy credentials, no profile files.
+pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
+    ]
+}
+
 /// A datagram as the SDKs send it.
 pub fn datagram(doc: &Value) -> Vec<u8> {
     [xray_core::emit::DATAGRAM_HEADER, doc.to_string().as_bytes()].concat()
