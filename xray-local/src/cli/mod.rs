@@ -1,5 +1,5 @@
 //! The command line: the [`Cli`] type with the options every subcommand shares (`--data-dir`), and the dispatch to
-//! one file per subcommand: [`daemon`], [`traces`], [`show`], [`invalid`], [`status`], [`lambda`]. The readers go
+//! one file per subcommand: [`daemon`], [`traces`], [`show`], [`invalid`], [`status`], [`lambda`], [`ui`]. The readers go
 //! through [`crate::store::query`], so another view of the store asks the same questions the same way.
 
 pub mod daemon;
@@ -9,6 +9,7 @@ mod output;
 pub mod show;
 pub mod status;
 pub mod traces;
+pub mod ui;
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,9 @@ pub enum Command {
     /// running in it (or, before the runtime first asked for one, the invocation waiting for it) fails at once
     /// with the posted error and X-Amz-Function-Error: Unhandled, and the next invocation starts a new process.
     Lambda(Box<crate::lambda::Args>),
+    /// Serve the stored traces in a browser: the trace list with filters (/), a trace's waterfall
+    /// (/trace/<id>) and the service map (/map). Prints its URL; only reads the store.
+    Ui(ui::Args),
 }
 
 /// The data dir: `--data-dir`, else `$XDG_DATA_HOME/xray-local`, else `~/.local/share/xray-local`.
@@ -85,5 +89,6 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Show(args) => show::run(args, &open(&dir)?),
         Command::Invalid(args) => invalid::run(args, &open(&dir)?),
         Command::Status(args) => status::run(args, &open(&dir)?),
+        Command::Ui(args) => ui::run(args, &dir),
     }
 }
