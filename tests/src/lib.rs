@@ -1,6 +1,7 @@
 //! Cross-crate behaviour and end-to-end tests for xray-rs, and the harness they share: a real moto server
-//! ([`moto`]), a headless Chromium over WebDriver ([`browser`]), what Lambda's SQS event source mapping delivers ([`event_source`]), a fault-injecting proxy in front of it ([`proxy`]), SDK configs pointed at them ([`sdk`]) and the
-//! segment document schema every captured document is checked against ([`schema`]).
+//! ([`moto`]), a headless Chromium over WebDriver ([`browser`]), what Lambda's SQS event source mapping delivers ([`event_source`]), a fault-injecting proxy in front of it ([`proxy`]), SDK configs pointed at them ([`sdk`]), the
+//! segment document schema every captured document is checked against ([`schema`]) and traces whose latency split is
+//! known in advance ([`generated`]).
 //!
 //! ```no_run
 //! use xray_tests::{moto, sdk};
@@ -15,6 +16,7 @@
 
 pub mod browser;
 pub mod event_source;
+pub mod generated;
 pub mod moto;
 pub mod proxy;
 pub mod schema;

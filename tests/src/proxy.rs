@@ -41,6 +41,7 @@ struct Shared {
     failures: Mutex<VecDeque<Failure>>,
     headers: Mutex<Vec<Vec<String>>>,
     bodies: Mutex<Vec<String>>,
+    rewrites: Mutex<Vec<(String, String)>>,
     client: reqwest::Client,
 }
 
@@ -69,6 +70,12 @@ impl Proxy {
     /// Answers the next requests with `failures`, in order, before forwarding again.
     pub fn fail_next(&self, failures: impl IntoIterator<Item = Failure>) {
         self.shared.failures.lock().unwrap_or_else(PoisonError::into_inner).extend(failures);
+    }
+
+    /// Replaces `from` with `to` in every response body forwarded from now on: a fix for an upstream that writes a
+    /// field the SDKs cannot read (moto's `GetTraceSummaries` writes `"Users": {}` where the API has a list).
+    pub fn rewrite_responses(&self, from: &str, to: &str) {
+        self.shared.rewrites.lock().unwrap_or_else(PoisonError::into_inner).push((from.to_owned(), to.to_owned()));
     }
 
     /// For every request seen so far, all its `X-Amzn-Trace-Id` values.
@@ -146,6 +153,18 @@ async fn forward(
             response.headers_mut().append(name.clone(), value.clone());
         }
     }
-    *response.body_mut() = Body::from(upstream.bytes().await.map_err(|e| e.to_string())?);
+    let body = upstream.bytes().await.map_err(|e| e.to_string())?;
+    let rewrites = shared.rewrites.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    if rewrites.is_empty() {
+        *response.body_mut() = Body::from(body);
+    } else {
+        let mut text = String::from_utf8_lossy(&body).into_owned();
+        for (from, to) in &rewrites {
+            text = text.replace(from, to);
+        }
+        // The length changed: the server writes the new one.
+        response.headers_mut().remove("content-length");
+        *response.body_mut() = Body::from(text);
+    }
     Ok(response)
 }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::assemble::{Entity, Summary, Tree};
+use crate::store::latency::{Band, Entry, EntryPoint, Latency};
 use crate::store::query::{Invalid, Status};
 
 /// Width of the timeline column, in characters.
@@ -263,6 +264,68 @@ pub fn status(status: &Status) -> String {
     }
     if let Some(why) = &status.stale {
         let _ = writeln!(out, "stale: {}", escape(why));
+    }
+    out
+}
+
+/// The split of an entry point's latency: a header with the samples and the two bands, then one row per part
+/// with its mean time and share at p50 and at p99, the largest at p99 first.
+pub fn latency(latency: &Latency) -> String {
+    let entry = escape(&latency.entry.to_string()).into_owned();
+    let (Some(p50), Some(p99)) = (&latency.p50, &latency.p99) else {
+        return format!("{entry}: no complete trace holds it\n");
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{entry}: {} samples, end-to-end p50 {}, p99 {}",
+        latency.samples,
+        duration(p50.duration_ms / 1e3),
+        duration(p99.duration_ms / 1e3)
+    );
+    let width = latency.rows.iter().map(|r| escape(&r.label).chars().count()).max().unwrap_or(0).clamp(24, 60);
+    let _ = writeln!(out, "{:<width$}  {:>9} {:>6}  {:>9} {:>6}", "part", "p50", "share", "p99", "share");
+    for row in &latency.rows {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>9} {:>5.1}%  {:>9} {:>5.1}%",
+            fit(&escape(&row.label), width),
+            duration(row.p50_ms / 1e3),
+            row.p50_share * 100.0,
+            duration(row.p99_ms / 1e3),
+            row.p99_share * 100.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>9} {:>5.1}%  {:>9} {:>5.1}%",
+        "end-to-end (band mean)",
+        duration(p50.mean_ms / 1e3),
+        100.0,
+        duration(p99.mean_ms / 1e3),
+        100.0
+    );
+    let ranks = |b: &Band| match b.last_rank - b.first_rank {
+        0 => format!("the sample ranked {}", b.rank),
+        _ => format!("the {} samples ranked {}-{}", b.last_rank - b.first_rank + 1, b.first_rank, b.last_rank),
+    };
+    let _ = writeln!(out, "(p50: mean of {}; p99: mean of {}; rank 1 = fastest)", ranks(p50), ranks(p99));
+    out
+}
+
+/// The entry points found, one per line with its samples and the option that picks it.
+pub fn entry_points(list: &[EntryPoint]) -> String {
+    if list.is_empty() {
+        return "no complete traces in the range\n".to_owned();
+    }
+    let mut out = String::from("entry points (pick one with --service, --route or --queue):\n");
+    for point in list {
+        let option = match &point.entry {
+            Entry::Service { name } => format!("--service '{name}'"),
+            Entry::Route { method, path } => format!("--route '{method} {path}'"),
+            Entry::Queue { name } => format!("--queue '{name}'"),
+        };
+        let _ = writeln!(out, "{:>8} samples  {}", point.samples, escape(&option));
     }
     out
 }

@@ -253,6 +253,18 @@ async fn the_pages_filter_escape_and_refuse_other_hosts_in_a_real_browser() {
     assert_eq!(ran(client).await, json!([null, 1]));
     screenshot(client, "xray-local-node").await;
 
+    // Where the time of `api` goes: its entry point is listed, and its split has rows that add up.
+    client.goto(&format!("{base}latency")).await.expect("goto");
+    let points = client.find(Locator::Css("#entry-points")).await.expect("entry points").text().await.expect("text");
+    assert!(points.contains("service api"), "{points}");
+    client.goto(&format!("{base}latency?kind=service&name=api")).await.expect("goto");
+    let mut shares = 0.0;
+    for cell in client.find_all(Locator::Css("#split td.p50")).await.expect("rows") {
+        shares += cell.text().await.expect("text").trim_end_matches('%').parse::<f64>().expect("a share");
+    }
+    assert!((shares - 100.0).abs() < 0.5, "the p50 shares add up to {shares}%");
+    screenshot(client, "xray-local-latency").await;
+
     // Nothing came from anywhere but the server itself.
     for url in loaded(client).await {
         assert!(url.starts_with(&base), "{url} loaded from elsewhere");

@@ -1,11 +1,13 @@
 //! The command line: the [`Cli`] type with the options every subcommand shares (`--data-dir`), and the dispatch to
-//! one file per subcommand: [`daemon`], [`traces`], [`show`], [`invalid`], [`status`], [`lambda`], [`ui`]. The readers go
+//! one file per subcommand: [`daemon`], [`traces`], [`show`], [`invalid`], [`status`], [`latency`], [`pull`], [`lambda`], [`ui`]. The readers go
 //! through [`crate::store::query`], so another view of the store asks the same questions the same way.
 
 pub mod daemon;
 pub mod invalid;
 pub mod lambda;
+pub mod latency;
 mod output;
+pub mod pull;
 pub mod show;
 pub mod status;
 pub mod traces;
@@ -50,6 +52,14 @@ pub enum Command {
     /// Show what the database holds, whether a daemon is running on it, and its counters (those of the last run
     /// when none is); counters a running daemon has not been able to record for a few seconds are marked stale.
     Status(status::Args),
+    /// Where the time of a service, an API route or a queue consumer goes, at p50 and p99: its end-to-end
+    /// duration split along the critical path into the own time of each subsegment name, queue waits and the time
+    /// no subsegment covers. Without --service, --route or --queue: the entry points the traces hold.
+    Latency(latency::Args),
+    /// Import traces from the X-Ray API (the normal AWS configuration, AWS_ENDPOINT_URL included) into the
+    /// store, back to 30 days in windows of 6 hours; a pull resumes where the last one stopped, and traces pulled
+    /// are kept past --retention.
+    Pull(pull::Args),
     /// Run a Lambda function's binary behind the Lambda Runtime API, sending the segments Lambda sends.
     ///
     /// Payloads are limited as Lambda's synchronous ones: an Invoke payload over 6 MB (6,291,456 bytes) gets 413
@@ -61,7 +71,8 @@ pub enum Command {
     /// with the posted error and X-Amz-Function-Error: Unhandled, and the next invocation starts a new process.
     Lambda(Box<crate::lambda::Args>),
     /// Serve the stored traces in a browser: the trace list with filters (/), a trace's waterfall
-    /// (/trace/<id>) and the service map (/map). Prints its URL; only reads the store.
+    /// (/trace/<id>), the service map (/map) and where the time goes (/latency). Prints its URL; only reads the
+    /// store.
     Ui(ui::Args),
 }
 
@@ -90,5 +101,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Invalid(args) => invalid::run(args, &open(&dir)?),
         Command::Status(args) => status::run(args, &open(&dir)?),
         Command::Ui(args) => ui::run(args, &dir),
+        Command::Latency(args) => latency::run(args, &open(&dir)?),
+        Command::Pull(args) => pull::run(args, &mut open(&dir)?),
     }
 }

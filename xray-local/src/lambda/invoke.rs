@@ -27,7 +27,8 @@ use tokio::sync::oneshot;
 use xray_core::SegmentId;
 
 use super::body::{BodyError, MAX_REQUEST_PAYLOAD, read_body};
-use super::invocations::{Hub, Reply, Request};
+use super::hub::Hub;
+use super::invocations::{Reply, Request};
 use crate::clock::now_secs;
 
 /// The routes, sharing `hub`.

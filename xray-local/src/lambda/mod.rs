@@ -42,6 +42,7 @@
 
 mod body;
 mod function;
+mod hub;
 mod invocations;
 mod invoke;
 mod process;
@@ -59,7 +60,7 @@ pub use trace::Sampling;
 
 use crate::clock::now_secs;
 use function::Function;
-use invocations::Hub;
+use hub::Hub;
 
 /// Runs `xray-local lambda` until Ctrl-C or SIGTERM; the error is the message to print.
 pub fn run(args: Args) -> Result<(), String> {

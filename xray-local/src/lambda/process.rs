@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use super::function::Function;
-use super::invocations::Hub;
+use super::hub::Hub;
 use crate::clock::now_secs;
 
 /// How long the process has to exit after SIGTERM.

@@ -23,7 +23,8 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::body::{BodyError, MAX_RESPONSE_PAYLOAD, read_body};
-use super::invocations::{Handout, Hub, Outcome, error_body};
+use super::hub::Hub;
+use super::invocations::{Handout, Outcome, error_body};
 use super::segments;
 use crate::clock::now_secs;
 

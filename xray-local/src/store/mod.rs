@@ -4,13 +4,17 @@
 //! index of every entity's annotations, both refreshed whenever a trace gains a document, so listing and filtering
 //! need no assembly. The database runs in WAL mode, so `traces` and `show` read while the daemon writes.
 //!
-//! Here: opening, migrating and writing (the daemon's side). [`query`]: every read the subcommands make. [`lock`]:
-//! the data dir's lock, which the daemon holds and `status` looks at.
+//! Here: opening, migrating and writing (the daemon's side). [`query`]: every read the subcommands make.
+//! [`latency`]: the split of an entry point's latency along the critical path, which `latency` and the web view
+//! share. [`pulls`]: what `xray-local pull` has pulled. [`lock`]: the data dir's lock, which the daemon holds and
+//! `status` looks at.
 
 pub mod derive;
 pub mod filter;
+pub mod latency;
 pub mod lock;
 pub mod map;
+pub mod pulls;
 pub mod query;
 
 use std::path::{Path, PathBuf};
@@ -98,6 +102,7 @@ impl Store {
                  seq INTEGER PRIMARY KEY, received REAL NOT NULL, reason TEXT NOT NULL, datagram BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL, updated REAL NOT NULL);",
         )?;
+        conn.execute_batch(pulls::SCHEMA)?;
         let mut store = Store { conn, path };
         store.migrate()?;
         Ok(store)
@@ -223,16 +228,16 @@ impl Store {
     }
 
     /// Deletes traces (and their documents) not updated since `before`, and invalid datagrams received before it.
-    /// Returns the number of traces deleted.
+    /// Traces brought in by `xray-local pull` are kept: keeping them past the X-Ray API's 30 days is what pulling
+    /// them is for (only [`Store::evict`] deletes them). Returns the number of traces deleted.
     pub fn prune(&mut self, before: f64) -> rusqlite::Result<usize> {
+        const OLD: &str = "SELECT trace_id FROM traces WHERE updated < ?1
+                           AND trace_id NOT IN (SELECT trace_id FROM pulled_traces)";
         let tx = self.conn.transaction()?;
         for table in ["documents", "annotations"].into_iter().chain(derive::TABLES) {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM traces WHERE updated < ?1)"),
-                params![before],
-            )?;
+            tx.execute(&format!("DELETE FROM {table} WHERE trace_id IN ({OLD})"), params![before])?;
         }
-        let traces = tx.execute("DELETE FROM traces WHERE updated < ?1", params![before])?;
+        let traces = tx.execute(&format!("DELETE FROM traces WHERE trace_id IN ({OLD})"), params![before])?;
         tx.execute("DELETE FROM invalid WHERE received < ?1", params![before])?;
         tx.commit()?;
         Ok(traces)
@@ -261,7 +266,7 @@ impl Store {
                 .prepare_cached("SELECT trace_id FROM traces ORDER BY updated, trace_id LIMIT ?1")?
                 .query_map(params![(traces / 100).max(1)], |row| row.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            for table in ["documents", "annotations"].into_iter().chain(derive::TABLES).chain(["traces"]) {
+            for table in ["documents", "annotations"].into_iter().chain(derive::TABLES).chain(["traces", "pulled_traces"]) {
                 let mut delete = tx.prepare_cached(&format!("DELETE FROM {table} WHERE trace_id = ?1"))?;
                 for id in &ids {
                     delete.execute(params![id])?;
@@ -493,6 +498,36 @@ mod tests {
         assert!(kept.len() > 60, "only what was needed went: {} kept", kept.len());
         assert_eq!(kept, ids[evicted..].to_vec(), "the oldest went first");
         assert!(db.1.documents(&ids[0]).expect("documents").is_empty());
+    }
+
+    #[test]
+    fn pulled_traces_outlive_the_retention_and_pull_windows_are_remembered() {
+        let mut db = Scratch::new("pulled");
+        let (local, pulled) = ("1-581cf771-a006649127e371903a2de979", "1-581cf771-a006649127e371903a2de97a");
+        db.put(&[segment(local, "000000000000000a", json!({}))]);
+        let doc = segment(pulled, "000000000000000b", json!({"from": "aws"}));
+        let new = NewDocument {
+            trace_id: pulled.into(),
+            id: "000000000000000b".into(),
+            in_progress: false,
+            body: doc.to_string().into(),
+        };
+        db.1.write_pulled(&[new]).expect("pulled");
+        let stored = db.1.stored_traces([local, pulled, "1-581cf771-a006649127e371903a2de97b"]).expect("stored");
+        assert_eq!(stored.len(), 2);
+        assert_eq!(db.1.prune(now_secs() + 10.0).expect("prune"), 1, "only the local trace goes");
+        assert_eq!(db.find(&[("from", "aws")]), [pulled]);
+        assert!(db.1.tree(local).expect("tree").is_none());
+
+        let window = pulls::PulledWindow { start: 21_600.0, end: 43_200.0, pulled_at: 50_000.0 };
+        db.1.record_window("aws us-east-1", window, 3).expect("recorded");
+        db.1.record_window("aws us-east-1", pulls::PulledWindow { pulled_at: 60_000.0, ..window }, 4).expect("again");
+        assert_eq!(
+            db.1.pulled_windows("aws us-east-1").expect("windows"),
+            [pulls::PulledWindow { pulled_at: 60_000.0, ..window }]
+        );
+        assert!(db.1.pulled_windows("http://127.0.0.1:1 us-east-1").expect("windows").is_empty(), "per source");
+        assert_eq!(db.1.evict(1).expect("evict"), 1, "eviction takes pulled traces too");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::render;
 
 /// A whole page: `title`, the navigation with `current` marked, then `body`.
 pub(super) fn page(title: &str, current: &str, body: Markup) -> Markup {
-    let nav = [("/", "Traces"), ("/map", "Service map")];
+    let nav = [("/", "Traces"), ("/map", "Service map"), ("/latency", "Latency")];
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -1,6 +1,7 @@
 //! `xray-local ui`: the store in a browser. An HTTP server (axum) on 127.0.0.1 with pages at stable paths:
 //! `/` the trace list and its filters ([`list`]), `/trace/<id>` one trace's waterfall ([`trace`]), `/map` the
-//! service map and `/map/node` a node's latency histogram ([`map`]). Pages are HTML written with maud, which
+//! service map and `/map/node` a node's latency histogram ([`map`]), `/latency` where an entry point's time goes
+//! ([`latency`]). Pages are HTML written with maud, which
 //! escapes everything it interpolates, so what a document holds is shown as text; the page code is one small
 //! plain script and a style sheet served from here ([`assets`]), nothing from elsewhere.
 //!
@@ -10,6 +11,7 @@
 
 mod assets;
 mod layout;
+pub mod latency;
 pub mod list;
 pub mod map;
 pub mod params;
@@ -170,6 +172,12 @@ fn router(app: Arc<App>) -> Router {
             "/map/node",
             get(|State(app): State<Arc<App>>, RawQuery(q): RawQuery| async move {
                 app.read(move |store| map::node_page(store, &q.unwrap_or_default())).await
+            }),
+        )
+        .route(
+            "/latency",
+            get(|State(app): State<Arc<App>>, RawQuery(q): RawQuery| async move {
+                app.read(move |store| latency::page(store, &q.unwrap_or_default())).await
             }),
         )
         .route("/static/app.js", get(|| async { assets::script() }))
