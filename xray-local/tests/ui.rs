@@ -140,6 +140,19 @@ async fn loaded(client: &Client) -> Vec<String> {
     names.as_array().expect("array").iter().filter_map(Value::as_str).map(str::to_owned).collect()
 }
 
+/// Waits until a click has loaded the page whose URL holds `part`.
+async fn arrived(client: &Client, part: &str) {
+    for _ in 0..200 {
+        let url = client.current_url().await.expect("url");
+        let ready = client.execute("return document.readyState", vec![]).await.expect("state");
+        if url.as_str().contains(part) && ready == "complete" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no page with {part} in its URL");
+}
+
 fn raw_get(url: &str, host: &str) -> String {
     let addr = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(addr).expect("connect");
@@ -191,6 +204,7 @@ async fn the_pages_filter_escape_and_refuse_other_hosts_in_a_real_browser() {
     let first = listed(client, &format!("{base}?service=bulk")).await;
     assert_eq!(first, (0..50).rev().map(|i| id(105 + i)).collect::<Vec<_>>());
     client.find(Locator::Css("#next")).await.expect("older link").click().await.expect("click");
+    arrived(client, "after=").await;
     let mut second = Vec::new();
     for row in client.find_all(Locator::Css("#traces tbody tr")).await.expect("rows") {
         second.push(row.attr("data-trace").await.expect("attr").expect("data-trace"));
@@ -201,6 +215,7 @@ async fn the_pages_filter_escape_and_refuse_other_hosts_in_a_real_browser() {
     let field = client.find(Locator::Css("input[name=service]")).await.expect("service field");
     field.send_keys("worker").await.expect("type");
     client.find(Locator::Css("form.filters button")).await.expect("button").click().await.expect("submit");
+    arrived(client, "service=worker").await;
     let rows = client.find_all(Locator::Css("#traces tbody tr")).await.expect("rows");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].attr("data-trace").await.expect("attr"), Some(id(3)));
@@ -248,6 +263,7 @@ async fn the_pages_filter_escape_and_refuse_other_hosts_in_a_real_browser() {
     screenshot(client, "xray-local-map").await;
     client.goto(&format!("{base}map/node?service={}", urlencode("<svg onload=window.__xss=7> (remote)"))).await.expect("goto");
     client.find(Locator::Css("#histogram a.bin")).await.expect("a bar").click().await.expect("click");
+    arrived(client, "bin=").await;
     let listed_bin = client.find(Locator::Css("#bin-traces tbody tr td:nth-child(2)")).await.expect("a trace");
     assert_eq!(listed_bin.text().await.expect("text"), id(5));
     assert_eq!(ran(client).await, json!([null, 1]));
