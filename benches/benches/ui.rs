@@ -28,7 +28,13 @@ fn trace(i: u32, n: u32) -> Vec<NewDocument> {
     let ms = f64::from(i % 97 + 3) / 1000.0;
     let fault = i % 100 == 0;
     let method = if i % 3 == 0 { "POST" } else { "GET" };
-    let status = if fault { 500 } else if i % 50 == 1 { 404 } else { 200 };
+    let status = if fault {
+        500
+    } else if i % 50 == 1 {
+        404
+    } else {
+        200
+    };
     let api = json!({"name": format!("api-{}", i % 5), "id": format!("{:015x}a", i), "trace_id": trace_id,
         "start_time": start, "end_time": start + 4.0 * ms, "fault": fault, "error": status == 404,
         "http": {"request": {"method": method, "url": format!("https://shop.test/orders/{}", i % 10)},
@@ -56,10 +62,8 @@ fn trace(i: u32, n: u32) -> Vec<NewDocument> {
 
 /// The store of `n` generated traces, made on first use.
 fn store(n: u32) -> Store {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from);
     let dir = target.join(format!("ui-bench-{n}"));
     let done = dir.join("complete");
     if !done.exists() {

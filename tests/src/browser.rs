@@ -123,10 +123,7 @@ impl Drop for Browser {
 /// Kills the driver and everything in its process group (the browser it started).
 fn stop(driver: &mut Child) {
     #[cfg(unix)]
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", driver.id())])
-        .stderr(Stdio::null())
-        .status();
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", driver.id())]).stderr(Stdio::null()).status();
     let _ = driver.kill();
     let _ = driver.wait();
 }

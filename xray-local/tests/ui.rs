@@ -257,11 +257,14 @@ async fn the_pages_filter_escape_and_refuse_other_hosts_in_a_real_browser() {
     client.find(Locator::Css(&format!("a[href='/trace/{}']", id(2)))).await.expect("span link");
     screenshot(client, "xray-local-hostile-trace").await;
     client.goto(&format!("{base}map")).await.expect("goto");
-    let map = client.find(Locator::Css("#map")).await.expect("map").text().await.expect("text");
+    let map = client.find(Locator::Css("#edges")).await.expect("edges").text().await.expect("text");
     assert!(map.contains(hostile) && map.contains("<svg onload=window.__xss=7> (remote)"), "{map}");
     assert_eq!(ran(client).await, json!([null, 1]));
     screenshot(client, "xray-local-map").await;
-    client.goto(&format!("{base}map/node?service={}", urlencode("<svg onload=window.__xss=7> (remote)"))).await.expect("goto");
+    client
+        .goto(&format!("{base}map/node?service={}", urlencode("<svg onload=window.__xss=7> (remote)")))
+        .await
+        .expect("goto");
     client.find(Locator::Css("#histogram a.bin")).await.expect("a bar").click().await.expect("click");
     arrived(client, "bin=").await;
     let listed_bin = client.find(Locator::Css("#bin-traces tbody tr td:nth-child(2)")).await.expect("a trace");

@@ -159,9 +159,7 @@ mod tests {
     #[test]
     fn calls_go_from_the_enclosing_service_to_each_segment_and_downstream_call() {
         let trace = "1-581cf771-a006649127e371903a2de979";
-        let seg = |name: &str, id: &str, subsegments: Value| {
-            json!({"name": name, "id": id, "start_time": 1.0, "end_time": 1.5, "subsegments": subsegments})
-        };
+        let seg = |name: &str, id: &str, subsegments: Value| json!({"name": name, "id": id, "start_time": 1.0, "end_time": 1.5, "subsegments": subsegments});
         let mut root = seg(
             "api",
             "000000000000000a",

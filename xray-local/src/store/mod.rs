@@ -127,14 +127,7 @@ impl Store {
                      PRIMARY KEY (key, value, trace_id)) WITHOUT ROWID;
                  CREATE INDEX IF NOT EXISTS annotations_trace ON annotations (trace_id);",
             )?;
-            let ids = tx
-                .prepare("SELECT trace_id FROM traces")?
-                .query_map([], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            for trace_id in ids {
-                let tree = Tree::build(&trace_id, &documents(&tx, &trace_id)?);
-                index_annotations(&tx, &trace_id, &tree)?;
-            }
+            each_stored_tree(&tx, |trace_id, tree| index_annotations(&tx, trace_id, tree))?;
         }
         if applied < 2 {
             // Only the start of a refused datagram is kept; this is how long it was.
@@ -143,14 +136,7 @@ impl Store {
         if applied < 3 {
             // What the web view filters and maps by (`derive`), for the traces already stored.
             derive::migrate(&tx)?;
-            let ids = tx
-                .prepare("SELECT trace_id FROM traces")?
-                .query_map([], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            for trace_id in ids {
-                let tree = Tree::build(&trace_id, &documents(&tx, &trace_id)?);
-                derive::write(&tx, &trace_id, &tree, &tree.summary())?;
-            }
+            each_stored_tree(&tx, |trace_id, tree| derive::write(&tx, trace_id, tree, &tree.summary()))?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()
@@ -266,7 +252,9 @@ impl Store {
                 .prepare_cached("SELECT trace_id FROM traces ORDER BY updated, trace_id LIMIT ?1")?
                 .query_map(params![(traces / 100).max(1)], |row| row.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            for table in ["documents", "annotations"].into_iter().chain(derive::TABLES).chain(["traces", "pulled_traces"]) {
+            for table in
+                ["documents", "annotations"].into_iter().chain(derive::TABLES).chain(["traces", "pulled_traces"])
+            {
                 let mut delete = tx.prepare_cached(&format!("DELETE FROM {table} WHERE trace_id = ?1"))?;
                 for id in &ids {
                     delete.execute(params![id])?;
@@ -301,6 +289,18 @@ fn index_annotations(conn: &Connection, trace_id: &str, tree: &Tree) -> rusqlite
                 put.execute(params![key, value, trace_id])?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Calls `f` with the tree of each stored trace (a migration step deriving something new from every trace).
+fn each_stored_tree(conn: &Connection, mut f: impl FnMut(&str, &Tree) -> rusqlite::Result<()>) -> rusqlite::Result<()> {
+    let ids = conn
+        .prepare("SELECT trace_id FROM traces")?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for trace_id in ids {
+        f(&trace_id, &Tree::build(&trace_id, &documents(conn, &trace_id)?))?;
     }
     Ok(())
 }

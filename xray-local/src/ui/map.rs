@@ -77,7 +77,10 @@ fn columns(map: &ServiceMap) -> BTreeMap<&str, usize> {
         let mut changed = false;
         for e in &map.edges {
             let next = column.get(e.caller.as_str()).copied().unwrap_or(0) + 1;
-            if e.caller != e.callee && column.get(e.callee.as_str()).is_some_and(|&c| c < next) && next < map.nodes.len() {
+            if e.caller != e.callee
+                && column.get(e.callee.as_str()).is_some_and(|&c| c < next)
+                && next < map.nodes.len()
+            {
                 column.insert(e.callee.as_str(), next);
                 changed = true;
             }
@@ -124,7 +127,7 @@ pub fn page(store: &Store, raw: &str) -> rusqlite::Result<Response> {
                         g.edge class=(edge_class(&e.stats)) {
                             path d=(format!("M {sx:.1} {sy:.1} C {:.1} {sy:.1}, {:.1} {ty:.1}, {tx:.1} {ty:.1}", sx + bend, tx - bend)) marker-end="url(#arrow)" {}
                             text x=(format!("{:.1}", (sx + tx) / 2.0)) y=(format!("{:.1}", (sy + ty) / 2.0 - 4.0)) text-anchor="middle" {
-                                (e.stats.count) " req · " (percent(e.stats.errors + e.stats.faults + e.stats.throttles, e.stats.count)) " err"
+                                (edge_label(&e.stats))
                             }
                         }
                     }
@@ -133,7 +136,8 @@ pub fn page(store: &Store, raw: &str) -> rusqlite::Result<Response> {
                     @if let Some(&(x, y)) = at.get(name.as_str()) {
                         a.node href=(node_href(name, range)) data-node=(name) {
                             rect x=(x) y=(y) width=(NODE_W) height=(NODE_H) rx="8" class=(edge_class(stats)) {}
-                            text x=(x + NODE_W / 2.0) y=(y + 22.0) text-anchor="middle" class="name" { (name) }
+                            title { (name) }
+                            text x=(x + NODE_W / 2.0) y=(y + 22.0) text-anchor="middle" class="name" { (fit(name)) }
                             text x=(x + NODE_W / 2.0) y=(y + 42.0) text-anchor="middle" class="stats" {
                                 (stats.count) " req · p50 " (duration(stats.p50))
                             }
@@ -174,6 +178,26 @@ pub fn page(store: &Store, raw: &str) -> rusqlite::Result<Response> {
     Ok(super::html(layout::page("Service map", "/map", body)))
 }
 
+/// What an arrow says: its requests, and the rate of each mark that occurred.
+fn edge_label(s: &Stats) -> String {
+    let mut label = format!("{} req", s.count);
+    for (n, mark) in [(s.errors, "error"), (s.faults, "fault"), (s.throttles, "throttle")] {
+        if n > 0 {
+            label.push_str(&format!(" · {} {mark}", percent(n, s.count)));
+        }
+    }
+    label
+}
+
+/// A node's name cut to fit its box (the whole name is its tooltip and in the tables).
+fn fit(name: &str) -> String {
+    const MAX: usize = 24;
+    if name.chars().count() <= MAX {
+        return name.to_owned();
+    }
+    name.chars().take(MAX - 1).chain(['…']).collect()
+}
+
 fn edge_class(s: &Stats) -> &'static str {
     if s.faults > 0 {
         "fault"
@@ -192,7 +216,8 @@ pub fn node_page(store: &Store, raw: &str) -> rusqlite::Result<Response> {
     let (range, problems) = params::range(&query);
     let service = query.get("service").unwrap_or("").to_owned();
     let bins = store.histogram(&service, range, BINS)?;
-    let chosen = query.get("bin").and_then(|b| b.split_once('-')).and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+    let chosen =
+        query.get("bin").and_then(|b| b.split_once('-')).and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
     let traces = match chosen {
         Some(bin) => Some(store.bucket_traces(&service, bin, range, BIN_TRACES)?),
         None => None,

@@ -10,8 +10,8 @@
 //! and the database is opened read-only.
 
 mod assets;
-mod layout;
 pub mod latency;
+mod layout;
 pub mod list;
 pub mod map;
 pub mod params;
@@ -128,7 +128,10 @@ struct App {
 
 impl App {
     /// Runs `page` on a read-only connection off the async thread; an error becomes a 500 page.
-    async fn read(self: Arc<Self>, page: impl FnOnce(&Store) -> rusqlite::Result<Response> + Send + 'static) -> Response {
+    async fn read(
+        self: Arc<Self>,
+        page: impl FnOnce(&Store) -> rusqlite::Result<Response> + Send + 'static,
+    ) -> Response {
         let answer = tokio::task::spawn_blocking(move || {
             let pooled = self.pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let store = match pooled {

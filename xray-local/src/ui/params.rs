@@ -96,7 +96,8 @@ pub fn filter(query: &Query) -> (Filter, Vec<String>) {
 /// The time range in `query` (`from`, `to`), with a message for each end that did not read.
 pub fn range(query: &Query) -> (Range, Vec<String>) {
     let mut problems = Vec::new();
-    let mut read = |key: &str| query.get(key).and_then(|v| time(v).map_err(|e| problems.push(format!("{key}: {e}"))).ok());
+    let mut read =
+        |key: &str| query.get(key).and_then(|v| time(v).map_err(|e| problems.push(format!("{key}: {e}"))).ok());
     (Range { from: read("from"), to: read("to") }, problems)
 }
 
@@ -147,7 +148,10 @@ mod tests {
         let (f, problems) = filter(&query);
         assert_eq!(f.service.as_deref(), Some("orders-api"));
         assert_eq!(f.annotations, [("customer_id".into(), "c-42".into()), ("n".into(), "3".into())]);
-        assert_eq!((f.trace_id.as_deref(), f.method.as_deref(), f.url.as_deref()), (Some("abc"), Some("POST"), Some("/orders")));
+        assert_eq!(
+            (f.trace_id.as_deref(), f.method.as_deref(), f.url.as_deref()),
+            (Some("abc"), Some("POST"), Some("/orders"))
+        );
         assert_eq!((f.status, f.error, f.fault, f.throttle), (Some(201), true, false, false));
         assert_eq!((f.min_duration, f.max_duration, f.from, f.to), (Some(0.1), Some(2.0), Some(60.0), None));
         assert_eq!(problems.len(), 2, "{problems:?}");

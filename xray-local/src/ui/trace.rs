@@ -66,16 +66,23 @@ pub fn waterfall(tree: &Tree) -> Markup {
 /// under the segment of a message's processing (annotated `queue`).
 fn is_queue_wait(tree: &Tree, e: &Entity) -> bool {
     let parent = e.parent_id.as_deref().and_then(|p| tree.nodes.iter().find(|n| n.entity.id == p));
-    parent.and_then(|p| p.entity.annotations.get("queue")).and_then(Value::as_str).is_some_and(|queue| {
-        e.name.strip_suffix(" wait") == Some(queue)
-    })
+    parent
+        .and_then(|p| p.entity.annotations.get("queue"))
+        .and_then(Value::as_str)
+        .is_some_and(|queue| e.name.strip_suffix(" wait") == Some(queue))
 }
 
 fn row(tree: &Tree, i: usize, node: &Node, start: f64, total: f64) -> Markup {
     let e = &node.entity;
     let offset = e.start - start;
     let wait = is_queue_wait(tree, e);
-    let class = if wait { "wait" } else if e.in_progress { "progress" } else { status_class(e.fault, e.error, e.throttle) };
+    let class = if wait {
+        "wait"
+    } else if e.in_progress {
+        "progress"
+    } else {
+        status_class(e.fault, e.error, e.throttle)
+    };
     let x = (offset / total * TIMELINE).clamp(0.0, TIMELINE);
     let width = match e.duration() {
         Some(d) => (d / total * TIMELINE).max(2.0),
