@@ -124,7 +124,7 @@ pub fn page(store: &Store, raw: &str) -> rusqlite::Result<Response> {
                     @if let (Some(&(x1, y1)), Some(&(x2, y2))) = (at.get(e.caller.as_str()), at.get(e.callee.as_str())) {
                         @let (sx, sy, tx, ty) = (x1 + NODE_W, y1 + NODE_H / 2.0, x2, y2 + NODE_H / 2.0);
                         @let bend = if tx > sx { (tx - sx) / 2.0 } else { COLUMN / 2.0 };
-                        g.edge class=(edge_class(&e.stats)) {
+                        g class={"edge " (edge_class(&e.stats))} {
                             path d=(format!("M {sx:.1} {sy:.1} C {:.1} {sy:.1}, {:.1} {ty:.1}, {tx:.1} {ty:.1}", sx + bend, tx - bend)) marker-end="url(#arrow)" {}
                             text x=(format!("{:.1}", (sx + tx) / 2.0)) y=(format!("{:.1}", (sy + ty) / 2.0 - 4.0)) text-anchor="middle" {
                                 (edge_label(&e.stats))

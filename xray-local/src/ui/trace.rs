@@ -92,7 +92,7 @@ fn row(tree: &Tree, i: usize, node: &Node, start: f64, total: f64) -> Markup {
     .max(2.0);
     let kind = e.origin.as_deref().or(e.namespace.as_deref());
     html! {
-        tr.entity class=(class) data-entity=(i) data-depth=(node.depth) tabindex="0" {
+        tr class={"entity " (class)} data-entity=(i) data-depth=(node.depth) tabindex="0" {
             td.num.offset { (duration(offset)) }
             td.num.duration { (e.duration().map(duration).unwrap_or_else(|| "…".into())) }
             td.name {
