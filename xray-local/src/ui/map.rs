@@ -70,24 +70,30 @@ fn latency(s: &Stats) -> String {
     format!("p50 {} · p90 {} · p99 {}", duration(s.p50), duration(s.p90), duration(s.p99))
 }
 
-/// Each node's column: 0 for nodes nobody calls, else one more than its furthest caller (cycles cut off).
+/// Each node's column: 0 for nodes nobody calls, else the fewest calls from one of those (breadth first, so a
+/// cycle, a consumer calling back into its queue, does not push nodes ever further right).
 fn columns(map: &ServiceMap) -> BTreeMap<&str, usize> {
-    let mut column: BTreeMap<&str, usize> = map.nodes.iter().map(|(n, _)| (n.as_str(), 0)).collect();
-    for _ in 0..map.nodes.len() {
-        let mut changed = false;
-        for e in &map.edges {
-            let next = column.get(e.caller.as_str()).copied().unwrap_or(0) + 1;
-            if e.caller != e.callee
-                && column.get(e.callee.as_str()).is_some_and(|&c| c < next)
-                && next < map.nodes.len()
-            {
-                column.insert(e.callee.as_str(), next);
-                changed = true;
+    let called: std::collections::BTreeSet<&str> =
+        map.edges.iter().filter(|e| e.caller != e.callee).map(|e| e.callee.as_str()).collect();
+    let mut column: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut frontier: Vec<&str> =
+        map.nodes.iter().map(|(n, _)| n.as_str()).filter(|n| !called.contains(n)).collect();
+    let mut depth = 0;
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for node in frontier {
+            if column.contains_key(node) {
+                continue;
             }
+            column.insert(node, depth);
+            next.extend(map.edges.iter().filter(|e| e.caller == node).map(|e| e.callee.as_str()));
         }
-        if !changed {
-            break;
-        }
+        frontier = next;
+        depth += 1;
+    }
+    // Nodes only on a cycle: the first column.
+    for (n, _) in &map.nodes {
+        column.entry(n.as_str()).or_insert(0);
     }
     column
 }
