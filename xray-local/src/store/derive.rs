@@ -32,6 +32,8 @@ const TABLES_SCHEMA: &str = "
         trace_id TEXT NOT NULL, start REAL NOT NULL, caller TEXT, callee TEXT NOT NULL, duration REAL NOT NULL,
         bucket INTEGER NOT NULL, error INTEGER NOT NULL, fault INTEGER NOT NULL, throttle INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS calls_start ON calls (start, caller, callee, bucket, error, fault, throttle);
+    -- The whole map's groups in index order, without sorting 100,000 traces' calls.
+    CREATE INDEX IF NOT EXISTS calls_edge ON calls (caller, callee, bucket, start, error, fault, throttle);
     CREATE INDEX IF NOT EXISTS calls_callee ON calls (callee, bucket, start);
     CREATE INDEX IF NOT EXISTS calls_trace ON calls (trace_id);";
 
