@@ -76,8 +76,7 @@ fn columns(map: &ServiceMap) -> BTreeMap<&str, usize> {
     let called: std::collections::BTreeSet<&str> =
         map.edges.iter().filter(|e| e.caller != e.callee).map(|e| e.callee.as_str()).collect();
     let mut column: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut frontier: Vec<&str> =
-        map.nodes.iter().map(|(n, _)| n.as_str()).filter(|n| !called.contains(n)).collect();
+    let mut frontier: Vec<&str> = map.nodes.iter().map(|(n, _)| n.as_str()).filter(|n| !called.contains(n)).collect();
     let mut depth = 0;
     while !frontier.is_empty() {
         let mut next = Vec::new();
