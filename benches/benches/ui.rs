@@ -26,8 +26,8 @@ fn trace(i: u32, n: u32) -> Vec<NewDocument> {
     let trace_id = format!("1-{:08x}-{i:024x}", T0 as u64);
     let start = T0 + SPREAD * f64::from(i) / f64::from(n);
     let ms = f64::from(i % 97 + 3) / 1000.0;
-    let fault = i % 100 == 0;
-    let method = if i % 3 == 0 { "POST" } else { "GET" };
+    let fault = i.is_multiple_of(100);
+    let method = if i.is_multiple_of(3) { "POST" } else { "GET" };
     let status = if fault {
         500
     } else if i % 50 == 1 {
