@@ -3,7 +3,7 @@
 //!
 //! `cargo run -p demo` builds the functions and `xray-local`, installs moto into `target/moto-venv` on first use,
 //! starts the [`stack`] (moto as DynamoDB, `xray-local daemon` as the X-Ray daemon, each function under
-//! `xray-local lambda`, stand-ins for API Gateway ([`gateway`]) and for the external pricing API ([`pricing`])),
+//! `xray-local lambda`, `xray-local ui` over the daemon's store ([`ui`]), stand-ins for API Gateway ([`gateway`]) and for the external pricing API ([`pricing`])),
 //! places an order through the API and prints the waterfall of its trace. Everything it started is stopped when it
 //! ends, also on Ctrl-C.
 //!
@@ -30,6 +30,7 @@ pub mod pricing;
 pub mod process;
 pub mod stack;
 pub mod triggers;
+pub mod ui;
 
 /// A random id shaped as the UUIDs AWS services use for request and event ids.
 fn uuid() -> String {

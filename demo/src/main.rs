@@ -111,6 +111,7 @@ async fn run(args: Args) -> io::Result<()> {
         say(&format!("the trace of the POST, as `xray-local show {trace_id}` prints it:\n"));
         daemon.print_waterfall(&trace_id)?;
         println!();
+        say(&format!("the order's trace in the browser (xray-local ui): {}", stack.ui().trace_url(&trace_id)));
     } else {
         // Anything sent would have arrived by now: everything is on loopback.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -131,6 +132,7 @@ async fn run(args: Args) -> io::Result<()> {
         println!("  curl -i -d '{order}' {}/orders", stack.api_url());
         println!("  cargo run -p xray-rs-local -- --data-dir {dir} traces");
         println!("  cargo run -p xray-rs-local -- --data-dir {dir} show <trace id>");
+        println!("  open {} (the traces), {}map (the service map)", stack.ui().url(), stack.ui().url());
         std::future::pending::<()>().await;
     }
     say("stopping moto, xray-local and the functions");

@@ -21,6 +21,7 @@ use crate::gateway::{ApiSpec, Gateway, Route};
 use crate::lambda::{Emulator, FunctionSpec, REGION};
 use crate::pricing::Pricing;
 use crate::triggers::{EventSourceMapping, Schedule};
+use crate::ui::WebView;
 
 /// The DynamoDB table of the orders (`OrdersTable`).
 pub const TABLE: &str = "orders";
@@ -184,6 +185,7 @@ pub struct Stack {
     _event_source: EventSourceMapping,
     functions: Vec<Emulator>,
     pricing: Pricing,
+    ui: WebView,
     daemon: Daemon,
     moto: Moto,
     client: reqwest::Client,
@@ -218,7 +220,10 @@ impl Stack {
         let (polled_queue_url, pushed_queue_url) =
             (create_queue(POLLED_QUEUE).await?, create_queue(PUSHED_QUEUE).await?);
         let (xray_local, logs) = (binaries.xray_local.clone(), log_dir.clone());
+        let (ui_data, ui_logs) = (data_dir.clone(), log_dir.clone());
         let daemon = blocking(move || Daemon::start(&xray_local, &data_dir, &logs)).await?;
+        let xray_local = binaries.xray_local.clone();
+        let ui = blocking(move || WebView::start(&xray_local, &ui_data, &ui_logs)).await?;
         let pricing = Pricing::start(options.pricing_latency).await?;
         // What the functions' AWS SDK needs to reach moto instead of AWS.
         let aws_env: Vec<(String, String)> = [
@@ -258,6 +263,7 @@ impl Stack {
             _event_source: event_source,
             functions: functions_started,
             pricing,
+            ui,
             daemon,
             moto,
             client,
@@ -298,6 +304,11 @@ impl Stack {
     /// Invokes the function `name` directly (as `aws lambda invoke` does), in the trace of `trace_header` if any.
     pub async fn invoke(&self, name: &str, payload: &Value, trace_header: Option<&str>) -> io::Result<Reply> {
         self.send(self.client.post(invoke_url(&self.functions, name)?), Some(payload), trace_header).await
+    }
+
+    /// `xray-local ui` over the daemon's store.
+    pub fn ui(&self) -> &WebView {
+        &self.ui
     }
 
     /// The X-Ray daemon.

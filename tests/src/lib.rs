@@ -1,5 +1,5 @@
 //! Cross-crate behaviour and end-to-end tests for xray-rs, and the harness they share: a real moto server
-//! ([`moto`]), what Lambda's SQS event source mapping delivers ([`event_source`]), a fault-injecting proxy in front of it ([`proxy`]), SDK configs pointed at them ([`sdk`]), the
+//! ([`moto`]), a headless Chromium over WebDriver ([`browser`]), what Lambda's SQS event source mapping delivers ([`event_source`]), a fault-injecting proxy in front of it ([`proxy`]), SDK configs pointed at them ([`sdk`]), the
 //! segment document schema every captured document is checked against ([`schema`]) and traces whose latency split is
 //! known in advance ([`generated`]).
 //!
@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod browser;
 pub mod event_source;
 pub mod generated;
 pub mod moto;

@@ -45,6 +45,15 @@ pub struct Entity {
     pub sql: Option<Value>,
     /// First exception message of the cause, if any.
     pub exception: Option<String>,
+    /// The `metadata` object, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// The whole `cause` (exceptions with their stacks, or an exception id), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Value>,
+    /// Span links (`links`: other traces' entities this one refers to), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub links: Option<Value>,
 }
 
 impl Entity {
@@ -92,6 +101,9 @@ fn collect(e: &Value, parent_id: Option<String>, kind: &'static str, out: &mut V
                 None => kind.to_owned(),
             }
         }),
+        metadata: e.get("metadata").cloned(),
+        cause: e.get("cause").cloned(),
+        links: e.get("links").cloned(),
     });
     if let Some(children) = e.get("subsegments").and_then(Value::as_array) {
         for child in children {

@@ -8,7 +8,7 @@
 //!
 //! The layout, each module importing only those named after it: [`cli`] (one file per subcommand), [`daemon`]
 //! (receive, framing, checks, assembler, queues, counters, forwarding), [`lambda`] (the emulator), [`render`]
-//! (terminal output), [`store`] (the SQLite store, with every read query in [`store::query`] and the latency
+//! (terminal output), [`ui`] (the web view), [`store`] (the SQLite store, with every read query in [`store::query`] and the latency
 //! aggregate in [`store::latency`]), [`assemble`] (the tree of a trace), and the leaves [`units`] and [`clock`].
 //!
 //! The pieces are usable as a library, e.g. to run the daemon inside a test:
@@ -40,4 +40,5 @@ pub mod daemon;
 pub mod lambda;
 pub mod render;
 pub mod store;
+pub mod ui;
 pub mod units;

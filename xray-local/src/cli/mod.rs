@@ -1,5 +1,5 @@
 //! The command line: the [`Cli`] type with the options every subcommand shares (`--data-dir`), and the dispatch to
-//! one file per subcommand: [`daemon`], [`traces`], [`show`], [`invalid`], [`status`], [`latency`], [`pull`], [`lambda`]. The readers go
+//! one file per subcommand: [`daemon`], [`traces`], [`show`], [`invalid`], [`status`], [`latency`], [`pull`], [`lambda`], [`ui`]. The readers go
 //! through [`crate::store::query`], so another view of the store asks the same questions the same way.
 
 pub mod daemon;
@@ -11,6 +11,7 @@ pub mod pull;
 pub mod show;
 pub mod status;
 pub mod traces;
+pub mod ui;
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +70,10 @@ pub enum Command {
     /// running in it (or, before the runtime first asked for one, the invocation waiting for it) fails at once
     /// with the posted error and X-Amz-Function-Error: Unhandled, and the next invocation starts a new process.
     Lambda(Box<crate::lambda::Args>),
+    /// Serve the stored traces in a browser: the trace list with filters (/), a trace's waterfall
+    /// (/trace/<id>), the service map (/map) and where the time goes (/latency). Prints its URL; only reads the
+    /// store.
+    Ui(ui::Args),
 }
 
 /// The data dir: `--data-dir`, else `$XDG_DATA_HOME/xray-local`, else `~/.local/share/xray-local`.
@@ -95,6 +100,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Show(args) => show::run(args, &open(&dir)?),
         Command::Invalid(args) => invalid::run(args, &open(&dir)?),
         Command::Status(args) => status::run(args, &open(&dir)?),
+        Command::Ui(args) => ui::run(args, &dir),
         Command::Latency(args) => latency::run(args, &open(&dir)?),
         Command::Pull(args) => pull::run(args, &mut open(&dir)?),
     }

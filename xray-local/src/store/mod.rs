@@ -9,8 +9,11 @@
 //! share. [`pulls`]: what `xray-local pull` has pulled. [`lock`]: the data dir's lock, which the daemon holds and
 //! `status` looks at.
 
+pub mod derive;
+pub mod filter;
 pub mod latency;
 pub mod lock;
+pub mod map;
 pub mod pulls;
 pub mod query;
 
@@ -53,7 +56,7 @@ pub struct NewInvalid {
 }
 
 /// The number of [`Store::migrate`] steps.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// An open database.
 #[derive(Debug)]
@@ -67,6 +70,16 @@ impl Store {
     pub fn open(dir: &Path) -> std::io::Result<Store> {
         std::fs::create_dir_all(dir)?;
         Self::open_file(dir.join(FILE_NAME)).map_err(std::io::Error::other)
+    }
+
+    /// Opens the database in `dir` for reading only (the web view's connections): it must exist, and nothing
+    /// done through it can change it.
+    pub fn open_read_only(dir: &Path) -> rusqlite::Result<Store> {
+        let path = dir.join(FILE_NAME);
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Store { conn, path })
     }
 
     fn open_file(path: PathBuf) -> rusqlite::Result<Store> {
@@ -114,18 +127,16 @@ impl Store {
                      PRIMARY KEY (key, value, trace_id)) WITHOUT ROWID;
                  CREATE INDEX IF NOT EXISTS annotations_trace ON annotations (trace_id);",
             )?;
-            let ids = tx
-                .prepare("SELECT trace_id FROM traces")?
-                .query_map([], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            for trace_id in ids {
-                let tree = Tree::build(&trace_id, &documents(&tx, &trace_id)?);
-                index_annotations(&tx, &trace_id, &tree)?;
-            }
+            each_stored_tree(&tx, |trace_id, tree| index_annotations(&tx, trace_id, tree))?;
         }
         if applied < 2 {
             // Only the start of a refused datagram is kept; this is how long it was.
             tx.execute_batch("ALTER TABLE invalid ADD COLUMN size INTEGER NOT NULL DEFAULT 0")?;
+        }
+        if applied < 3 {
+            // What the web view filters and maps by (`derive`), for the traces already stored.
+            derive::migrate(&tx)?;
+            each_stored_tree(&tx, |trace_id, tree| derive::write(&tx, trace_id, tree, &tree.summary()))?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()
@@ -209,7 +220,7 @@ impl Store {
         const OLD: &str = "SELECT trace_id FROM traces WHERE updated < ?1
                            AND trace_id NOT IN (SELECT trace_id FROM pulled_traces)";
         let tx = self.conn.transaction()?;
-        for table in ["documents", "annotations"] {
+        for table in ["documents", "annotations"].into_iter().chain(derive::TABLES) {
             tx.execute(&format!("DELETE FROM {table} WHERE trace_id IN ({OLD})"), params![before])?;
         }
         let traces = tx.execute(&format!("DELETE FROM traces WHERE trace_id IN ({OLD})"), params![before])?;
@@ -241,7 +252,9 @@ impl Store {
                 .prepare_cached("SELECT trace_id FROM traces ORDER BY updated, trace_id LIMIT ?1")?
                 .query_map(params![(traces / 100).max(1)], |row| row.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            for table in ["documents", "annotations", "traces", "pulled_traces"] {
+            for table in
+                ["documents", "annotations"].into_iter().chain(derive::TABLES).chain(["traces", "pulled_traces"])
+            {
                 let mut delete = tx.prepare_cached(&format!("DELETE FROM {table} WHERE trace_id = ?1"))?;
                 for id in &ids {
                     delete.execute(params![id])?;
@@ -276,6 +289,18 @@ fn index_annotations(conn: &Connection, trace_id: &str, tree: &Tree) -> rusqlite
                 put.execute(params![key, value, trace_id])?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Calls `f` with the tree of each stored trace (a migration step deriving something new from every trace).
+fn each_stored_tree(conn: &Connection, mut f: impl FnMut(&str, &Tree) -> rusqlite::Result<()>) -> rusqlite::Result<()> {
+    let ids = conn
+        .prepare("SELECT trace_id FROM traces")?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for trace_id in ids {
+        f(&trace_id, &Tree::build(&trace_id, &documents(conn, &trace_id)?))?;
     }
     Ok(())
 }
@@ -318,10 +343,10 @@ fn refresh(conn: &Connection, trace_id: &str, now: f64) -> rusqlite::Result<()> 
         s.throttle,
         s.in_progress,
         s.entities as i64,
-        Value::Object(s.annotations).to_string(),
+        Value::Object(s.annotations.clone()).to_string(),
         now
     ])?;
-    Ok(())
+    derive::write(conn, trace_id, &tree, &s)
 }
 
 #[cfg(test)]

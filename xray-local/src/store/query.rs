@@ -177,10 +177,10 @@ impl Store {
     }
 }
 
-const SELECT: &str =
+pub(super) const SELECT: &str =
     "SELECT trace_id, root, start, duration, error, fault, throttle, in_progress, entities, annotations";
 
-fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
+pub(super) fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
     let annotations: String = row.get(9)?;
     Ok(Summary {
         trace_id: row.get(0)?,
@@ -198,7 +198,7 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
 
 /// The SQL condition that a trace has, for every `key=value` of `filter`, an entity with that annotation, and its
 /// parameters. Each value is looked up as text and, if it reads as one, as a number.
-fn annotated(filter: &[(String, String)]) -> (String, Vec<SqlValue>) {
+pub(super) fn annotated(filter: &[(String, String)]) -> (String, Vec<SqlValue>) {
     let mut conditions = vec!["1"];
     let mut params = Vec::with_capacity(filter.len() * 3);
     for (key, want) in filter {
