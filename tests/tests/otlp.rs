@@ -31,7 +31,9 @@ fn header() -> String {
 fn otlp() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
-        let config = Config { traces_exporter: TracesExporter::Otlp, ..Config::from_env() };
+        // Unsampled spans on too: they must not change what a sampled trace sends.
+        let otlp = OtlpSettings { unsampled_spans: true, ..OtlpSettings::default() };
+        let config = Config { traces_exporter: TracesExporter::Otlp, otlp, ..Config::from_env() };
         assert!(xray_core::config::init(config), "settings were read before the test chose OTLP");
     });
 }
@@ -407,4 +409,34 @@ async fn a_collector_down_slow_or_refusing_costs_at_most_the_timeout_and_a_count
         assert_eq!(emitter.stats().sent, 0, "{name}");
         assert!(diag::count(DiagKind::SendFailed) > before, "{name}: a diagnostic");
     }
+}
+
+#[tokio::test]
+async fn an_unsampled_invocation_sends_t1u_only_when_asked_and_passes_sampled_0_on() {
+    otlp();
+    let (socket, emitter) = endpoint();
+    let unsampled = format!("Root={ROOT};Parent={FACADE};Sampled=0");
+    let passed_on = emit::scoped(emitter, async {
+        let invocation = Invocation::new(Some(&unsampled));
+        let header = invocation.trace().header_for(None).to_string();
+        invocation.instrument(in_subsegment("work", async {})).await;
+        invocation.end();
+        header
+    })
+    .await;
+    assert!(passed_on.contains("Sampled=0"), "{passed_on}");
+    let decoded = datagrams(&socket);
+    assert_eq!(decoded.len(), 1);
+    assert_eq!(decoded[0]["prefix"], "T1U");
+    let spans = spans(&decoded);
+    assert_eq!(spans.len(), 2);
+    assert!(spans.iter().all(|s| s["flags"] == 0 && s["trace_id"] == W3C_ROOT), "{spans:#?}");
+    // Never over OTLP/HTTP, where a collector would show them as traces.
+    let collector = Collector::start(Reply::Ok);
+    let http = Arc::new(OtlpHttpEmitter::new(http_settings(&collector, Duration::from_secs(2))));
+    emit::scoped(http, async {
+        Invocation::new(Some(&unsampled)).run(async { Ok::<_, String>(()) }).await.expect("ok");
+    })
+    .await;
+    assert!(collector.received().is_empty());
 }
