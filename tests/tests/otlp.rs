@@ -6,7 +6,6 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::Value;
 use xray_core::config::{Config, OtlpSettings, TracesExporter};
 use xray_core::diag::{self, DiagKind};
@@ -288,14 +287,7 @@ async fn a_message_processed_in_link_mode_links_to_the_producers_send_span_and_c
     assert_eq!(send["attributes"]["messaging.destination.name"], queue.as_str());
     assert_eq!(send["attributes"]["messaging.system"], "aws_sqs");
 
-    let received = sqs
-        .receive_message()
-        .queue_url(&url)
-        .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
-        .send()
-        .await
-        .expect("received");
-    let message = received.messages.unwrap_or_default().remove(0);
+    let message = sdk::receive_traced(&sqs, &url).await.remove(0);
     let carried = xray_core::sqs::read_sdk(&message, Some(&queue));
     assert_eq!(carried.found_in, Some(Carrier::SystemAttribute));
     let consumer = "Root=1-6560e000-cccccccccccccccccccccccc;Parent=cccccccccccccccc;Sampled=1";
@@ -439,4 +431,21 @@ async fn an_unsampled_invocation_sends_t1u_only_when_asked_and_passes_sampled_0_
     })
     .await;
     assert!(collector.received().is_empty());
+}
+
+#[test]
+fn requests_beyond_the_queue_bound_are_dropped_and_counted_never_held() {
+    use xray_core::emit::Emitter;
+    let collector = Collector::start(Reply::Never);
+    let emitter = OtlpHttpEmitter::new(http_settings(&collector, Duration::from_secs(30)));
+    let request = vec![0u8; 1 << 20];
+    let before = diag::count(DiagKind::SendFailed);
+    let started = Instant::now();
+    for _ in 0..12 {
+        emitter.send_spans(&request, true);
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "handing requests over never waits for the collector");
+    // 8 MiB wait, one more may be in flight: the rest is dropped.
+    assert!(emitter.stats().dropped >= 3, "{:?}", emitter.stats());
+    assert!(diag::count(DiagKind::SendFailed) >= before + 3);
 }

@@ -31,14 +31,7 @@ async fn none_records_nothing_and_still_propagates_the_header_on_sqs_messages() 
     assert_eq!(result, Ok(7));
     assert!(sink.raw().is_empty(), "no segment documents");
     assert!(sink.span_requests().is_empty(), "no spans");
-    let received = sqs
-        .receive_message()
-        .queue_url(&url)
-        .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
-        .send()
-        .await
-        .expect("received");
-    let message = &received.messages.unwrap_or_default()[0];
+    let message = &sdk::receive_traced(&sqs, &url).await[0];
     let carried = message
         .attributes()
         .and_then(|a| a.get(&MessageSystemAttributeName::AwsTraceHeader))

@@ -55,6 +55,21 @@ impl UdpEmitter {
     }
 }
 
+impl UdpEmitter {
+    /// Counts a send as sent or dropped, a dropped one with a diagnostic naming `what` of `len` bytes.
+    fn count(&self, sent: std::io::Result<usize>, what: &str, len: usize) {
+        match sent {
+            Ok(_) => {
+                self.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(err) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                diag!(SendFailed, "{what} of {len} bytes not sent to {}: {err}", self.target);
+            }
+        }
+    }
+}
+
 thread_local! {
     static DATAGRAM: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
@@ -65,15 +80,8 @@ impl Emitter for UdpEmitter {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        match send_framed(socket, document) {
-            Ok(_) => {
-                self.sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(err) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                diag!(SendFailed, "document of {} bytes not sent to {}: {err}", document.len(), self.target);
-            }
-        }
+        let sent = send_framed(socket, document);
+        self.count(sent, "document", document.len());
     }
 
     #[cfg(feature = "otlp")]
@@ -110,15 +118,7 @@ impl UdpEmitter {
             base64(&mut buf, request);
             socket.send(&buf)
         });
-        match sent {
-            Ok(_) => {
-                self.sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(err) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                diag!(SendFailed, "OTLP request of {} bytes not sent to {}: {err}", request.len(), self.target);
-            }
-        }
+        self.count(sent, "OTLP request", request.len());
     }
 }
 

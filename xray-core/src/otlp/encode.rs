@@ -61,9 +61,10 @@ fn nanos(time: Timestamp) -> u64 {
     time.as_micros().saturating_mul(1000)
 }
 
-/// Writes `entity` as one span, the `spans` field (2) of a `ScopeSpans`; `now` ends a span still open (marked
-/// `in_progress`). `sampled` sets the trace flags.
-pub(crate) fn write_span(out: &mut Vec<u8>, entity: &Entity, trace_id: &[u8; 16], sampled: bool, now: Timestamp) {
+/// Writes `entity` as one span, the `spans` field (2) of a `ScopeSpans`; a span still open is ended now (and
+/// marked `in_progress`). `sampled` sets the trace flags.
+pub(crate) fn write_span(out: &mut Vec<u8>, entity: &Entity, trace_id: &[u8; 16], sampled: bool) {
+    out.reserve(256 + entity.name.len());
     message(out, 2, |out| {
         bytes(out, span::TRACE_ID, trace_id);
         bytes(out, span::SPAN_ID, &entity.id.as_u64().to_be_bytes());
@@ -74,7 +75,7 @@ pub(crate) fn write_span(out: &mut Vec<u8>, entity: &Entity, trace_id: &[u8; 16]
         let kind = kind(entity);
         uint(out, span::KIND, kind as u64);
         fixed64(out, span::START, nanos(entity.start));
-        let end = entity.end.unwrap_or(now).max(entity.start);
+        let end = entity.end.unwrap_or_else(Timestamp::now).max(entity.start);
         fixed64(out, span::END, nanos(end));
         write_attributes(out, entity, kind);
         let extra = entity.extra.as_deref();
@@ -154,12 +155,11 @@ fn write_attributes(out: &mut Vec<u8>, entity: &Entity, kind: SpanKind) {
         attribute(out, FIELD, "aws.local.service", Value::Str(&entity.name));
     }
     if !entity.annotations.is_empty() {
-        let mut keys: Vec<&str> = Vec::with_capacity(entity.annotations.len());
         for (key, value) in &entity.annotations {
             attribute(out, FIELD, key, annotation_value(value));
-            keys.push(key);
         }
-        attribute(out, FIELD, "aws.xray.annotations", Value::Strs(&keys));
+        let keys = entity.annotations.iter().map(|(key, _)| key.as_ref());
+        proto::strings_attribute(out, FIELD, "aws.xray.annotations", keys);
     }
     let Some(extra) = entity.extra.as_deref() else { return };
     if entity.kind == Kind::Segment {
@@ -270,18 +270,17 @@ fn write_aws(out: &mut Vec<u8>, service: &str, aws: &Aws, kind: SpanKind) {
                 continue;
             }
             serde_json::Value::Array(items) => {
-                let names: Vec<&str> = items.iter().filter_map(serde_json::Value::as_str).collect();
                 let name = match key.as_str() {
                     "table_names" => "aws.dynamodb.table_names",
                     other => &format!("aws.{other}"),
                 };
-                attribute(out, FIELD, name, Value::Strs(&names));
+                proto::strings_attribute(out, FIELD, name, items.iter().filter_map(serde_json::Value::as_str));
                 continue;
             }
             other => Cow::Owned(other.to_string()),
         };
         match key.as_str() {
-            "table_name" => attribute(out, FIELD, "aws.dynamodb.table_names", Value::Strs(&[&text])),
+            "table_name" => proto::strings_attribute(out, FIELD, "aws.dynamodb.table_names", [&*text].into_iter()),
             "queue_url" => {
                 attribute(out, FIELD, "aws.sqs.queue.url", Value::Str(&text));
                 if let Some(name) = text.rsplit('/').next().filter(|n| !n.is_empty()) {

@@ -4,7 +4,6 @@ mod encode;
 mod proto;
 mod resource;
 
-use crate::clock::Timestamp;
 use crate::document::{Entity, trim_until};
 use crate::ids::TraceId;
 
@@ -34,18 +33,12 @@ impl Spans {
         self.sampled
     }
 
-    /// Adds `entity` (ended at `now` if still open). When the spans gathered so far and this one would not fit a
+    /// Adds `entity` (ended now if still open). When the spans gathered so far and this one would not fit a
     /// request of `limit` bytes, the request of those gathered is handed to `send` first.
-    pub(crate) fn add(
-        &mut self,
-        entity: &Entity,
-        now: Timestamp,
-        limit: usize,
-        send: &mut dyn FnMut(&[u8]),
-    ) -> Option<Trimmed> {
+    pub(crate) fn add(&mut self, entity: &Entity, limit: usize, send: &mut dyn FnMut(&[u8])) -> Option<Trimmed> {
         let (resource, scope) = resource::process();
         let mark = self.buf.len();
-        encode::write_span(&mut self.buf, entity, &self.trace_id, self.sampled, now);
+        encode::write_span(&mut self.buf, entity, &self.trace_id, self.sampled);
         if encode::request_len(resource, scope, self.buf.len()) <= limit {
             return None;
         }
@@ -62,12 +55,12 @@ impl Spans {
         let sampled = self.sampled;
         let fits = |e: &Entity| {
             let mut probe = Vec::new();
-            encode::write_span(&mut probe, e, &trace_id, sampled, now);
+            encode::write_span(&mut probe, e, &trace_id, sampled);
             encode::request_len(resource, scope, probe.len()) <= limit
         };
         let (copy, what) = trim_until(entity, &fits);
         self.buf.clear();
-        encode::write_span(&mut self.buf, &copy, &trace_id, sampled, now);
+        encode::write_span(&mut self.buf, &copy, &trace_id, sampled);
         Some(Trimmed { name: entity.name.to_string(), size, what })
     }
 
@@ -92,7 +85,20 @@ fn request_into(spans: &[u8], send: &mut dyn FnMut(&[u8])) {
 /// (for the benchmarks, through `__private`).
 pub(crate) fn encode_one(out: &mut Vec<u8>, entity: &Entity, trace_id: &TraceId) {
     let (resource, scope) = resource::process();
-    let mut spans = Vec::with_capacity(256);
-    encode::write_span(&mut spans, entity, &trace_id.to_w3c_bytes(), true, Timestamp::now());
-    encode::write_request(out, resource, scope, &spans);
+    SCRATCH.with(|scratch| {
+        let Ok(mut spans) = scratch.try_borrow_mut() else { return };
+        spans.clear();
+        encode::write_span(&mut spans, entity, &trace_id.to_w3c_bytes(), true);
+        encode::write_request(out, resource, scope, &spans);
+    });
+}
+
+/// Writes `entity` as one span (the `spans` field of a `ScopeSpans`) into `out`: what the flush adds to a batch for
+/// every span (for the benchmarks).
+pub(crate) fn encode_span(out: &mut Vec<u8>, entity: &Entity, trace_id: &TraceId) {
+    encode::write_span(out, entity, &trace_id.to_w3c_bytes(), true);
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }

@@ -110,8 +110,6 @@ pub(crate) enum Value<'a> {
     Bool(bool),
     Int(i64),
     Double(f64),
-    /// An array of strings.
-    Strs(&'a [&'a str]),
 }
 
 /// An `AnyValue` message's fields. A oneof member is written even when it holds its type's default.
@@ -130,21 +128,43 @@ fn any_value(out: &mut Vec<u8>, value: Value<'_>) {
             key(out, 4, FIXED64);
             out.extend_from_slice(&d.to_le_bytes());
         }
-        Value::Strs(items) => message(out, 5, |out| {
-            for item in items {
-                message(out, 1, |out| bytes(out, 1, item.as_bytes()));
-            }
-        }),
     }
 }
 
-/// A `KeyValue` in repeated field `field` (the `attributes` of a span, an event, a link or a resource).
+/// A `KeyValue` holding an array of strings, written from `items` without collecting them first.
 #[inline]
-pub(crate) fn attribute(out: &mut Vec<u8>, field: u32, name: &str, value: Value<'_>) {
+pub(crate) fn strings_attribute<'a>(out: &mut Vec<u8>, field: u32, name: &str, items: impl Iterator<Item = &'a str>) {
     message(out, field, |out| {
         string(out, 1, name);
-        message(out, 2, |out| any_value(out, value));
+        message(out, 2, |out| {
+            message(out, 5, |out| {
+                for item in items {
+                    message(out, 1, |out| bytes(out, 1, item.as_bytes()));
+                }
+            })
+        });
     });
+}
+
+/// A `KeyValue` in repeated field `field` (the `attributes` of a span, an event, a link or a resource). Its size
+/// is known before it is written, so it is written in one pass, after one capacity check.
+#[inline]
+pub(crate) fn attribute(out: &mut Vec<u8>, field: u32, name: &str, value: Value<'_>) {
+    let value_len = match value {
+        Value::Str(text) => delimited_len(1, text.len()),
+        Value::Bool(_) => 2,
+        Value::Int(i) => 1 + varint_len(i as u64),
+        Value::Double(_) => 9,
+    };
+    let name_len = if name.is_empty() { 0 } else { delimited_len(1, name.len()) };
+    let pair_len = name_len + delimited_len(2, value_len);
+    out.reserve(delimited_len(field, pair_len));
+    key(out, field, LEN);
+    varint(out, pair_len as u64);
+    string(out, 1, name);
+    key(out, 2, LEN);
+    varint(out, value_len as u64);
+    any_value(out, value);
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use super::proto::{Value, attribute, string};
+use super::proto::{Value, attribute, string, strings_attribute};
 use crate::config::percent_decode;
 use crate::diag::diag;
 
@@ -87,10 +87,7 @@ impl Resource {
             match value {
                 ResourceValue::Str(s) => attribute(&mut out, 1, key, Value::Str(s)),
                 ResourceValue::Int(i) => attribute(&mut out, 1, key, Value::Int(*i)),
-                ResourceValue::Strs(items) => {
-                    let items: Vec<&str> = items.iter().map(String::as_str).collect();
-                    attribute(&mut out, 1, key, Value::Strs(&items));
-                }
+                ResourceValue::Strs(items) => strings_attribute(&mut out, 1, key, items.iter().map(String::as_str)),
             }
         }
         out

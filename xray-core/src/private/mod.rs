@@ -459,6 +459,11 @@ impl EncodeBench {
         crate::document::write_document(out, &self.entity, &trace_id, crate::document::Placement::Top, &mut |_| 0);
     }
 
+    /// Writes it as one span of a batch into `out`, what the flush does for every span.
+    pub fn write_span(&self, out: &mut Vec<u8>) {
+        crate::otlp::encode_span(out, &self.entity, &self.trace_id);
+    }
+
     /// Writes it as the one span of an `ExportTraceServiceRequest` into `out`.
     pub fn write_span_request(&self, out: &mut Vec<u8>) {
         crate::otlp::encode_one(out, &self.entity, &self.trace_id);

@@ -153,7 +153,7 @@ impl Trace {
         let mut spans = spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let sampled = spans.sampled();
         let limit = emitter.max_spans_request();
-        let trimmed = spans.add(entity, Timestamp::now(), limit, &mut |request| emitter.send_spans(request, sampled));
+        let trimmed = spans.add(entity, limit, &mut |request| emitter.send_spans(request, sampled));
         drop(spans);
         if let Some(t) = trimmed {
             diag!(Oversize, "span `{}` ({} bytes) exceeds one request; sent without its {}", t.name, t.size, t.what);
