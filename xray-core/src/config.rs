@@ -215,12 +215,12 @@ impl OtlpSettings {
                 .map(|v| (traces, v))
                 .or_else(|| lookup(name).filter(|v| !v.trim().is_empty()).map(|v| (name.to_owned(), v)))
         };
-        let mut settings = Self::default();
-        settings.endpoint = match get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        let endpoint = match get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             Some((var, url)) if var.contains("TRACES") => Some(url.trim().to_owned()),
             Some((_, base)) => Some(format!("{}/v1/traces", base.trim().trim_end_matches('/'))),
             None => None,
         };
+        let mut settings = Self { endpoint, ..Self::default() };
         if let Some(url) = &settings.endpoint
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

@@ -32,8 +32,12 @@ use crate::emit::{self, Emitter, Scoped};
 pub struct MemorySink {
     documents: Arc<Mutex<Vec<Vec<u8>>>>,
     #[cfg(feature = "otlp")]
-    spans: Arc<Mutex<Vec<(Vec<u8>, bool)>>>,
+    spans: Arc<Mutex<Vec<SpanRequest>>>,
 }
+
+/// One captured OTLP request and whether its trace was sampled.
+#[cfg(feature = "otlp")]
+type SpanRequest = (Vec<u8>, bool);
 
 impl fmt::Debug for MemorySink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

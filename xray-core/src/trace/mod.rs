@@ -53,8 +53,9 @@ struct TraceInner {
     emitter: Option<Arc<dyn Emitter>>,
     tree: Mutex<Tree>,
     /// With `OTEL_TRACES_EXPORTER=otlp`: the spans ended and not yet sent (see `flush.rs`).
+    /// Boxed: a trace that sends segment documents carries one pointer for it.
     #[cfg(feature = "otlp")]
-    spans: Option<Mutex<crate::otlp::Spans>>,
+    spans: Option<Box<Mutex<crate::otlp::Spans>>>,
 }
 
 #[cfg(feature = "otlp")]
@@ -106,8 +107,8 @@ impl Trace {
         let exporter = config.traces_exporter;
         // Spans of a trace the upstream did not sample, recorded only when asked for (Application Signals' `T1U`).
         let unsampled = cfg!(feature = "otlp")
-            && !recording
             && exporter == TracesExporter::Otlp
+            && !recording
             && config.otlp.unsampled_spans
             && header.is_some_and(|h| h.sampled() == Sampled::No && h.parent().is_some());
         let recording = (recording || unsampled) && crate::config::enabled() && exporter != TracesExporter::None;
@@ -132,7 +133,7 @@ impl Trace {
                 tree: Mutex::new(tree),
                 #[cfg(feature = "otlp")]
                 spans: (recording && exporter == TracesExporter::Otlp)
-                    .then(|| Mutex::new(crate::otlp::Spans::new(trace_id, !unsampled))),
+                    .then(|| Box::new(Mutex::new(crate::otlp::Spans::new(trace_id, !unsampled)))),
             }),
         }
     }
