@@ -25,3 +25,15 @@ pub fn config(endpoint: &str) -> SdkConfig {
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)))
         .build()
 }
+
+/// Receives from `queue_url` asking for the `AWSTraceHeader` system attribute, as a consumer must.
+pub async fn receive_traced(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
+        .queue_url(queue_url)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader)
+        .send()
+        .await
+        .expect("received")
+        .messages
+        .unwrap_or_default()
+}
