@@ -38,6 +38,7 @@ pub mod cli;
 pub mod clock;
 pub mod daemon;
 pub mod lambda;
+pub mod otlp;
 pub mod render;
 pub mod store;
 pub mod units;
