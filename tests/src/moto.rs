@@ -6,7 +6,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -96,64 +96,15 @@ pub fn python() -> io::Result<PathBuf> {
     PYTHON
         .get_or_init(|| match std::env::var_os("XRAY_MOTO_PYTHON") {
             Some(python) => Ok(PathBuf::from(python)),
-            None => install(&target_dir()?.join("moto-venv")).map_err(|e| e.to_string()),
+            None => crate::venv::python_with(
+                "moto-venv",
+                &[&format!("moto[server]=={MOTO_VERSION}")],
+                &format!(".moto-{MOTO_VERSION}"),
+            )
+            .map_err(|e| e.to_string()),
         })
         .clone()
         .map_err(io::Error::other)
-}
-
-/// The target directory the running binary was built into: the nearest ancestor holding Cargo's `CACHEDIR.TAG`.
-fn target_dir() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the test binary: {e}"))?;
-    exe.ancestors()
-        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-        .map(Path::to_path_buf)
-        .ok_or_else(|| format!("{} is not inside a Cargo target directory", exe.display()))
-}
-
-/// Makes `venv` a virtualenv with `moto[server]` at [`MOTO_VERSION`], unless it already is one; returns its python.
-/// Test binaries may race here: the first to create `venv.lock` installs, the others wait for the ready mark.
-fn install(venv: &Path) -> io::Result<PathBuf> {
-    let python = venv.join("bin").join("python3");
-    let ready = venv.join(format!(".moto-{MOTO_VERSION}"));
-    let lock = venv.with_extension("lock");
-    let deadline = Instant::now() + Duration::from_secs(900);
-    while !ready.exists() {
-        match std::fs::create_dir(&lock) {
-            Ok(()) => {
-                let result = create_venv(venv, &python).and_then(|()| std::fs::write(&ready, MOTO_VERSION));
-                let _ = std::fs::remove_dir(&lock);
-                result?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if Instant::now() > deadline {
-                    return Err(io::Error::other(format!("{} still held after 15 minutes", lock.display())));
-                }
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(python)
-}
-
-fn create_venv(venv: &Path, python: &Path) -> io::Result<()> {
-    eprintln!("installing moto[server]=={MOTO_VERSION} into {} (once)", venv.display());
-    run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(venv))?;
-    let requirement = format!("moto[server]=={MOTO_VERSION}");
-    run(Command::new(python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &requirement]))
-}
-
-fn run(command: &mut Command) -> io::Result<()> {
-    let output = command.stdin(Stdio::null()).output()?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(io::Error::other(format!(
-        "{command:?} failed with {}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr).trim()
-    )))
 }
 
 /// One moto server for the whole test process, started on first use. Tests sharing it use resource names of their

@@ -6,6 +6,11 @@
 //! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR`, `RUNTIME_ERROR`, `IGNORE_ERROR` | `LOG_ERROR` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
 //! | `XRAY_SAMPLING_RULES_FILE` | path to a version 2 local sampling rules file | built-in default rule |
+//! | `OTEL_TRACES_EXPORTER` | `xray` (segment documents), `otlp` (OTLP spans, feature `otlp`), `none` | `xray` |
+//!
+//! With feature `otlp`, the OTLP/HTTP transport reads the standard `OTEL_EXPORTER_OTLP_*` variables (see
+//! [`OtlpSettings`]), and `XRAY_OTLP_UNSAMPLED_SPANS` turns on spans of unsampled traces (see
+//! [`OtlpSettings::unsampled_spans`]).
 //!
 //! A value that cannot be used gets a diagnostic naming the variable and the default used instead.
 
@@ -120,6 +125,172 @@ fn resolve(host_port: &str) -> Result<SocketAddr, AddressError> {
         .ok_or_else(|| AddressError::Unresolvable(host_port.to_owned()))
 }
 
+/// What is recorded and in which wire format (`OTEL_TRACES_EXPORTER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TracesExporter {
+    /// Segment documents to the daemon (`xray`, or the variable unset).
+    #[default]
+    XRay,
+    /// OTLP spans (`otlp`; needs the cargo feature `otlp`, else segments with a diagnostic).
+    Otlp,
+    /// Nothing is recorded; trace headers are still passed on downstream (`none`).
+    None,
+}
+
+impl TracesExporter {
+    /// Reads `OTEL_TRACES_EXPORTER`'s value. A list (the variable may name several exporters) counts as its first
+    /// entry this crate knows, with a diagnostic for the others; a value naming none gets a diagnostic and `xray`.
+    pub fn parse(value: &str) -> Self {
+        let mut chosen = None;
+        for name in value.split(',').map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()) {
+            let exporter = match name.as_str() {
+                "xray" => Self::XRay,
+                "otlp" if cfg!(feature = "otlp") => Self::Otlp,
+                "otlp" => {
+                    diag!(
+                        BadEnvVar,
+                        "OTEL_TRACES_EXPORTER=`{value}` asks for OTLP, but xray-core was built without its `otlp` \
+                         feature; sending segment documents"
+                    );
+                    Self::XRay
+                }
+                "none" => Self::None,
+                _ => {
+                    diag!(BadEnvVar, "OTEL_TRACES_EXPORTER=`{value}`: `{name}` is not xray, otlp or none; ignored");
+                    continue;
+                }
+            };
+            if chosen.is_none() {
+                chosen = Some(exporter);
+            } else {
+                diag!(BadEnvVar, "OTEL_TRACES_EXPORTER=`{value}`: only one exporter is used, `{name}` is ignored");
+            }
+        }
+        chosen.unwrap_or_default()
+    }
+}
+
+/// How OTLP spans are sent (feature `otlp`), from the standard variables; each `OTEL_EXPORTER_OTLP_TRACES_*` beats
+/// its `OTEL_EXPORTER_OTLP_*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpSettings {
+    /// Where OTLP/HTTP requests go: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// + `/v1/traces`. `None`: spans go to the daemon address over UDP, as Lambda's endpoint takes them.
+    pub endpoint: Option<String>,
+    /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`: `key=value,...`, percent-decoded).
+    pub headers: Vec<(String, String)>,
+    /// Whether request bodies are gzipped (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
+    pub gzip: bool,
+    /// How long one export may take, and in Lambda the most an invocation waits for its spans to leave
+    /// (`OTEL_EXPORTER_OTLP_TIMEOUT`, milliseconds; default 10 000, the specification's).
+    pub timeout: std::time::Duration,
+    /// Whether traces that are not sampled are recorded too, their spans sent as `T1U` datagrams for Application
+    /// Signals (`XRAY_OTLP_UNSAMPLED_SPANS=true`; off by default). Only over UDP; never passed on as sampled.
+    pub unsampled_spans: bool,
+    /// The region to sign requests for with SigV4 (service `xray`; feature `otlp-sigv4`): the one in an endpoint
+    /// `https://xray.<region>.amazonaws.com/...`, else `XRAY_OTLP_SIGV4_REGION` (for an endpoint in front of X-Ray:
+    /// a VPC endpoint, a proxy). `None`: requests are not signed.
+    pub sigv4_region: Option<String>,
+}
+
+impl Default for OtlpSettings {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            headers: Vec::new(),
+            gzip: false,
+            timeout: std::time::Duration::from_millis(10_000),
+            unsampled_spans: false,
+            sigv4_region: None,
+        }
+    }
+}
+
+impl OtlpSettings {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| {
+            let traces = name.replacen("OTEL_EXPORTER_OTLP_", "OTEL_EXPORTER_OTLP_TRACES_", 1);
+            lookup(&traces)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (traces, v))
+                .or_else(|| lookup(name).filter(|v| !v.trim().is_empty()).map(|v| (name.to_owned(), v)))
+        };
+        let mut settings = Self::default();
+        settings.endpoint = match get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            Some((var, url)) if var.contains("TRACES") => Some(url.trim().to_owned()),
+            Some((_, base)) => Some(format!("{}/v1/traces", base.trim().trim_end_matches('/'))),
+            None => None,
+        };
+        if let Some(url) = &settings.endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            diag!(BadEnvVar, "OTLP endpoint `{url}` is not an http:// or https:// URL; spans go to the daemon address");
+            settings.endpoint = None;
+        }
+        if let Some((var, text)) = get("OTEL_EXPORTER_OTLP_HEADERS") {
+            for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                match entry.split_once('=').map(|(k, v)| (percent_decode(k.trim()), percent_decode(v.trim()))) {
+                    Some((Some(k), Some(v))) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_graphic()) => {
+                        settings.headers.push((k, v))
+                    }
+                    _ => diag!(BadEnvVar, "{var}: entry `{entry}` is not `key=value`; skipped"),
+                }
+            }
+        }
+        if let Some((var, value)) = get("OTEL_EXPORTER_OTLP_COMPRESSION") {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "gzip" => settings.gzip = true,
+                "none" => {}
+                _ => diag!(BadEnvVar, "{var}=`{value}` is not gzip or none; sending uncompressed"),
+            }
+        }
+        if let Some((var, value)) = get("OTEL_EXPORTER_OTLP_TIMEOUT") {
+            match value.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => settings.timeout = std::time::Duration::from_millis(ms),
+                _ => diag!(BadEnvVar, "{var}=`{value}` is not a positive number of milliseconds; using 10000"),
+            }
+        }
+        settings.sigv4_region = settings
+            .endpoint
+            .as_deref()
+            .and_then(xray_region)
+            .or_else(|| lookup("XRAY_OTLP_SIGV4_REGION").map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()));
+        if let Some(value) = lookup("XRAY_OTLP_UNSAMPLED_SPANS") {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => settings.unsampled_spans = true,
+                "false" | "0" | "" => {}
+                _ => diag!(BadEnvVar, "XRAY_OTLP_UNSAMPLED_SPANS=`{value}` is not true or false; off"),
+            }
+        }
+        settings
+    }
+}
+
+/// The region of X-Ray's own OTLP endpoint, `https://xray.<region>.amazonaws.com/...`.
+fn xray_region(url: &str) -> Option<String> {
+    let host = url.strip_prefix("https://")?.split(['/', ':']).next()?;
+    let region = host.strip_prefix("xray.")?.strip_suffix(".amazonaws.com")?;
+    (!region.is_empty() && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')).then(|| region.to_owned())
+}
+
+/// `%XX` decoded; `None` when an escape is broken or the result is not UTF-8 (the W3C Baggage encoding the
+/// `OTEL_*` lists use).
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(text.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Settings for the tracing runtime.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -135,6 +306,10 @@ pub struct Config {
     pub function_name: Option<String>,
     /// A local sampling rules file to use instead of the default rule.
     pub sampling_rules_file: Option<String>,
+    /// What is recorded, in which wire format.
+    pub traces_exporter: TracesExporter,
+    /// How OTLP spans are sent.
+    pub otlp: OtlpSettings,
 }
 
 impl Default for Config {
@@ -146,6 +321,8 @@ impl Default for Config {
             in_lambda: false,
             function_name: None,
             sampling_rules_file: None,
+            traces_exporter: TracesExporter::XRay,
+            otlp: OtlpSettings::default(),
         }
     }
 }
@@ -190,6 +367,12 @@ impl Config {
         config.function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|n| !n.is_empty());
         config.in_lambda = config.function_name.is_some();
         config.sampling_rules_file = lookup("XRAY_SAMPLING_RULES_FILE").filter(|p| !p.is_empty());
+        if let Some(value) = lookup("OTEL_TRACES_EXPORTER").filter(|v| !v.trim().is_empty()) {
+            config.traces_exporter = TracesExporter::parse(&value);
+        }
+        if config.traces_exporter == TracesExporter::Otlp {
+            config.otlp = OtlpSettings::from_lookup(&lookup);
+        }
         config
     }
 }
@@ -279,6 +462,52 @@ mod tests {
                 .iter()
                 .any(|(_, m)| m.contains("AWS_XRAY_DAEMON_ADDRESS") && m.contains("127.0.0.1:2000"))
         );
+    }
+
+    #[test]
+    fn the_traces_exporter_is_chosen_at_run_time_and_bad_values_fall_back_to_segments() {
+        assert_eq!(config(&[]).traces_exporter, TracesExporter::XRay);
+        assert_eq!(config(&[("OTEL_TRACES_EXPORTER", "xray")]).traces_exporter, TracesExporter::XRay);
+        assert_eq!(config(&[("OTEL_TRACES_EXPORTER", " NONE ")]).traces_exporter, TracesExporter::None);
+        let expected = if cfg!(feature = "otlp") { TracesExporter::Otlp } else { TracesExporter::XRay };
+        assert_eq!(config(&[("OTEL_TRACES_EXPORTER", "otlp")]).traces_exporter, expected);
+        for bad in ["jaeger", "zipkin,", "otlp,none"] {
+            let before = crate::diag::count(crate::diag::DiagKind::BadEnvVar);
+            let c = config(&[("OTEL_TRACES_EXPORTER", bad)]);
+            assert!(crate::diag::count(crate::diag::DiagKind::BadEnvVar) > before, "{bad:?} gave no diagnostic");
+            assert_ne!(c.traces_exporter, TracesExporter::None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn otlp_settings_follow_the_standard_variables_traces_first() {
+        let c = config(&[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=a%20b,bad,x-team=pay"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ]);
+        if !cfg!(feature = "otlp") {
+            return;
+        }
+        assert_eq!(c.otlp.endpoint.as_deref(), Some("http://collector:4318/v1/traces"));
+        assert_eq!(c.otlp.headers, vec![("api-key".into(), "a b".into()), ("x-team".into(), "pay".into())]);
+        assert!(c.otlp.gzip);
+        assert_eq!(c.otlp.timeout, std::time::Duration::from_millis(2500));
+        assert_eq!(c.otlp.sigv4_region, None);
+        let c = config(&[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://xray.eu-west-1.amazonaws.com/v1/traces"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+        ]);
+        assert_eq!(c.otlp.endpoint.as_deref(), Some("https://xray.eu-west-1.amazonaws.com/v1/traces"));
+        assert_eq!(c.otlp.sigv4_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.otlp.timeout, std::time::Duration::from_millis(10_000));
+        let c = config(&[("OTEL_TRACES_EXPORTER", "otlp"), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318")]);
+        assert_eq!(c.otlp.endpoint, None, "not a URL: spans go to the daemon address");
     }
 
     #[test]

@@ -104,6 +104,14 @@ impl TraceId {
         self.epoch
     }
 
+    /// The 16 bytes of a W3C (OpenTelemetry) trace id: the epoch seconds, then the 96 random bits, as AWS maps them.
+    pub fn to_w3c_bytes(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..4].copy_from_slice(&self.epoch.to_be_bytes());
+        out[4..].copy_from_slice(&self.random.to_be_bytes()[4..]);
+        out
+    }
+
     /// The text form in a stack buffer, without allocating.
     pub fn to_bytes(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];

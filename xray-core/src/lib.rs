@@ -45,6 +45,9 @@
 //! | `reqwest` | | `http::XRayMiddleware` for `reqwest-middleware` clients |
 //! | `lambda-http` | | `#[traced_handler]` on `lambda_http` handlers |
 //! | `tracing` | | `tracing::layer()`: `tracing` spans as subsegments; `tracing::TraceIdFormat`: `xray_trace_id` in logs |
+//! | `otlp` | | [`otlp`]: OTLP spans instead of segment documents with `OTEL_TRACES_EXPORTER=otlp`, over the daemon's UDP address or OTLP/HTTP |
+//! | `otlp-https` | | `otlp` with `https://` endpoints (rustls) |
+//! | `otlp-sigv4` | | `otlp-https` with SigV4 signing for X-Ray's own endpoint (`https://xray.<region>.amazonaws.com/v1/traces`) |
 //! | `testing` | | `testing::UdpCollector`, a daemon stand-in |
 //! | `off` | | the macros emit functions unchanged |
 //!
@@ -69,6 +72,11 @@ pub mod rules;
 // Settings and diagnostics, read by every layer.
 pub mod config;
 pub mod diag;
+
+// The OTLP writer, beside the segment document writer.
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub mod otlp;
 
 // Where documents go: a leaf that knows bytes and destinations.
 pub mod emit;

@@ -51,7 +51,7 @@ use std::str::FromStr;
 use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::diag::diag;
-use crate::document::Name;
+use crate::document::{Link, Name};
 use crate::header::Sampled;
 use crate::panics::{Instrumented, run_caught};
 use crate::record::Recorder;
@@ -184,6 +184,7 @@ impl Processing {
         let incoming = text.map(read_incoming);
         let header = incoming.as_ref().and_then(|i| i.header.as_ref());
         let upstream = header.map(|h| (h.root(), h.sampled()));
+        let producer = header.and_then(|h| Some(Link { trace_id: h.root(), id: h.parent()? }));
         // Continued only when the continuation is recorded: a sampled producer naming its send call. Anything else
         // (`Sampled=0`, `?`, none, conflicting flags, no valid `Parent`) would record nothing, or leave it to chance.
         let recorded_upstream = header.is_some_and(|h| h.sampled() == Sampled::Yes && h.parent().is_some());
@@ -207,6 +208,9 @@ impl Processing {
                 let subsegment = Subsegment::begin(subsegment_name);
                 let rec = subsegment.recorder();
                 rec.put_annotation("linked_trace_id", root.to_string());
+                if let Some(link) = producer {
+                    rec.add_link(link);
+                }
                 // Only a `Sampled` flag says whether the producer recorded its trace; `?`, none or conflicting
                 // ones say nothing.
                 match sampled {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::config::{self, ContextMissing};
 use crate::context::{self, State, state, with_current};
 use crate::diag::diag;
-use crate::document::{AnnotationValue, Aws, Cause, Entity, Exception, Http, Namespace, Refusal, Sql};
+use crate::document::{AnnotationValue, Aws, Cause, Entity, Exception, Http, Link, Namespace, Refusal, Sql};
 use crate::ids::SegmentId;
 use crate::rules::{MAX_HTTP_FIELD_CHARS, truncate_chars};
 use crate::subsegment::Subsegment;
@@ -261,6 +261,12 @@ impl Recorder {
     /// Changes the `aws` block in place.
     pub fn update_aws(&self, f: impl FnOnce(&mut Aws)) {
         self.apply("update_aws", |e| f(e.extra().aws.get_or_insert_with(Aws::default)));
+    }
+
+    /// Links the entity to one of another trace (a message's producer in link mode); carried by the writers that
+    /// can carry links (OTLP), not by segment documents.
+    pub(crate) fn add_link(&self, link: Link) {
+        self.apply("add_link", |e| e.extra().links.push(link));
     }
 
     /// Sets the `sql` block.

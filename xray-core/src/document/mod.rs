@@ -10,11 +10,13 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub use blocks::{Aws, Cause, Exception, Http, HttpRequest, HttpResponse, Namespace, Sql, StackFrame};
+#[cfg(feature = "otlp")]
+pub(crate) use split::trim_until;
 pub(crate) use split::{Node, split_tree};
 pub(crate) use write::{Placement, write_document};
 
 use crate::clock::Timestamp;
-use crate::ids::SegmentId;
+use crate::ids::{SegmentId, TraceId};
 use crate::rules::{self, MAX_ANNOTATION_VALUE_CHARS, MAX_HTTP_FIELD_CHARS, truncate_chars};
 
 /// A value an annotation can hold: string, number or boolean.
@@ -119,6 +121,16 @@ pub(crate) struct Extra {
     pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, serde_json::Value)>,
     /// Set when the document was trimmed to fit a datagram: what was dropped.
     pub(crate) trimmed: Option<&'static str>,
+    /// Entities of other traces this one is linked to (a message's producer, in link mode). Segment documents have
+    /// no field for them (X-Ray takes no `links` from clients); writers that can carry links write them.
+    pub(crate) links: Vec<Link>,
+}
+
+/// A link to an entity of another trace: its trace id and its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub(crate) trace_id: TraceId,
+    pub(crate) id: SegmentId,
 }
 
 /// Whether an entity is the trace's segment or a subsegment.

@@ -140,9 +140,14 @@ fn write_node(
     });
 }
 
-/// A copy of `entity` small enough to send, and what it leaves out: metadata first, then annotations, then the
-/// rest.
+/// A copy of `entity` small enough for one document, and what it leaves out (see [`trim_until`]).
 fn trim(entity: &Entity) -> (Entity, &'static str) {
+    trim_until(entity, &fits)
+}
+
+/// A copy of `entity` that `fits`, and what it leaves out: metadata first, then annotations, then the rest. What is
+/// left out is named in the copy's `trimmed`. Any writer trims this way, each with its own measure.
+pub(crate) fn trim_until(entity: &Entity, fits: &dyn Fn(&Entity) -> bool) -> (Entity, &'static str) {
     let mut copy = entity.clone();
     let mut what = "metadata";
     let extra = copy.extra();

@@ -6,6 +6,12 @@
 //! reported as a diagnostic, never returned to the caller. Documents are cut to fit a datagram before they get here
 //! (see `document::split`).
 
+#[cfg(feature = "otlp")]
+mod otlp_http;
+#[cfg(feature = "otlp-sigv4")]
+mod sigv4;
+#[cfg(feature = "otlp-https")]
+mod tls;
 mod udp;
 
 use std::cell::RefCell;
@@ -18,12 +24,47 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 
 pub use crate::rules::{DATAGRAM_HEADER, MAX_DOCUMENT_BYTES};
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use otlp_http::OtlpHttpEmitter;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use udp::MAX_UDP_SPANS_REQUEST;
 pub use udp::UdpEmitter;
 
 /// Where finished documents go.
 pub trait Emitter: Send + Sync + 'static {
     /// Sends one segment document (JSON, without the header line). Must neither block nor panic.
     fn send(&self, document: &[u8]);
+
+    /// Sends one OTLP `ExportTraceServiceRequest` (protobuf) of at most [`Emitter::max_spans_request`] bytes;
+    /// `sampled` is false for the spans of an unsampled trace (Application Signals' `T1U`). Must neither block nor
+    /// panic. An emitter that does not implement it drops the spans with a diagnostic.
+    #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+    fn send_spans(&self, request: &[u8], sampled: bool) {
+        let _ = sampled;
+        crate::diag::diag!(
+            SendFailed,
+            "this emitter takes no OTLP spans; a request of {} bytes dropped",
+            request.len()
+        );
+    }
+
+    /// The largest request [`Emitter::send_spans`] takes (by default what fits a datagram to the daemon).
+    #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+    fn max_spans_request(&self) -> usize {
+        MAX_UDP_SPANS_REQUEST
+    }
+
+    /// Waits until everything handed over has left, at most `within`; called when a Lambda invocation ends. By
+    /// default returns at once (a datagram has left when `send` returns).
+    #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+    fn flush(&self, within: std::time::Duration) {
+        let _ = within;
+    }
 }
 
 /// Counters of what an emitter did.
@@ -55,12 +96,17 @@ pub(crate) fn prepare() {
     udp::warm_up();
 }
 
-/// The process-wide emitter: the one installed with [`set_global`], else the daemon's.
+/// The process-wide emitter: the one installed with [`set_global`], else (with `OTEL_TRACES_EXPORTER=otlp` and an
+/// OTLP endpoint) the OTLP/HTTP one, else the daemon's.
 pub fn global() -> Arc<dyn Emitter> {
     if let Ok(guard) = GLOBAL.read()
         && let Some(emitter) = guard.as_ref()
     {
         return Arc::clone(emitter);
+    }
+    #[cfg(feature = "otlp")]
+    if let Some(http) = otlp_http::configured() {
+        return http.clone();
     }
     daemon().clone()
 }

@@ -418,3 +418,49 @@ impl<B> LambdaRequest for http::Request<B> {
 
 #[cfg(feature = "sqs")]
 pub mod sqs;
+
+/// One recorded AWS SDK call (DynamoDB `GetItem`: the `aws` and `http` blocks, an annotation), written as each wire
+/// format writes it: what `benches/` measures the writers on. Not a public API.
+#[cfg(feature = "otlp")]
+#[derive(Debug, Clone)]
+pub struct EncodeBench {
+    entity: crate::document::Entity,
+    trace_id: crate::ids::TraceId,
+}
+
+#[cfg(feature = "otlp")]
+impl EncodeBench {
+    /// The call, ended 1.5 ms after it started, under parent `parent`, in trace `trace_id`.
+    pub fn aws_call(trace_id: crate::ids::TraceId, parent: crate::ids::SegmentId, start: Timestamp) -> Self {
+        use crate::document::{Aws, Entity, Http, HttpResponse, Kind};
+        let mut entity =
+            Entity::opened(Kind::Subsegment, crate::ids::SegmentId::new(), "DynamoDB".into(), Some(parent), start);
+        entity.end = Some(Timestamp::from_micros(start.as_micros() + 1500));
+        entity.namespace = Some(Namespace::Aws);
+        let mut aws = Aws {
+            operation: Some("GetItem".into()),
+            region: Some("eu-west-1".into()),
+            request_id: Some("5TQ8MFOQ1UVMJ3F9QBJ8MG2TQ7VV4KQNSO5AEMVJF66Q9ASUAAJG".into()),
+            ..Aws::default()
+        };
+        aws.resources.insert("table_name".into(), "orders".into());
+        entity.extra().aws = Some(aws);
+        entity.set_http(Http {
+            request: None,
+            response: Some(HttpResponse { status: Some(200), content_length: Some(412) }),
+        });
+        let _ = entity.put_annotation("order_id".into(), AnnotationValue::Int(7));
+        Self { entity, trace_id }
+    }
+
+    /// Writes its segment document (sent on its own) into `out`.
+    pub fn write_document(&self, out: &mut Vec<u8>) {
+        let trace_id = self.trace_id.to_bytes();
+        crate::document::write_document(out, &self.entity, &trace_id, crate::document::Placement::Top, &mut |_| 0);
+    }
+
+    /// Writes it as the one span of an `ExportTraceServiceRequest` into `out`.
+    pub fn write_span_request(&self, out: &mut Vec<u8>) {
+        crate::otlp::encode_one(out, &self.entity, &self.trace_id);
+    }
+}

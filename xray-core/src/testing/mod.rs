@@ -27,10 +27,12 @@ pub use collector::{CollectError, UdpCollector};
 
 use crate::emit::{self, Emitter, Scoped};
 
-/// Captures every document sent to it, in order.
+/// Captures every document sent to it, in order (and with feature `otlp`, every OTLP request).
 #[derive(Clone, Default)]
 pub struct MemorySink {
     documents: Arc<Mutex<Vec<Vec<u8>>>>,
+    #[cfg(feature = "otlp")]
+    spans: Arc<Mutex<Vec<(Vec<u8>, bool)>>>,
 }
 
 impl fmt::Debug for MemorySink {
@@ -42,6 +44,11 @@ impl fmt::Debug for MemorySink {
 impl Emitter for MemorySink {
     fn send(&self, document: &[u8]) {
         self.documents.lock().unwrap_or_else(PoisonError::into_inner).push(document.to_vec());
+    }
+
+    #[cfg(feature = "otlp")]
+    fn send_spans(&self, request: &[u8], sampled: bool) {
+        self.spans.lock().unwrap_or_else(PoisonError::into_inner).push((request.to_vec(), sampled));
     }
 }
 
@@ -87,9 +94,18 @@ impl MemorySink {
         documents
     }
 
-    /// Forgets the captured documents.
+    /// Forgets the captured documents (and OTLP requests).
     pub fn clear(&self) {
         self.documents.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        #[cfg(feature = "otlp")]
+        self.spans.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// The captured OTLP requests (protobuf `ExportTraceServiceRequest`s), each with whether its trace was sampled.
+    #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+    pub fn span_requests(&self) -> Vec<(Vec<u8>, bool)> {
+        self.spans.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -101,5 +117,10 @@ impl Emitter for Discard {
     fn send(&self, document: &[u8]) {
         // Keeps the optimizer from skipping the work that produced the document.
         std::hint::black_box(document);
+    }
+
+    #[cfg(feature = "otlp")]
+    fn send_spans(&self, request: &[u8], _sampled: bool) {
+        std::hint::black_box(request);
     }
 }

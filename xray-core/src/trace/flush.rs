@@ -27,14 +27,26 @@ impl Trace {
             Mode::Streaming => {
                 let open = self.lock().handles();
                 for handle in open {
+                    #[cfg(feature = "otlp")]
+                    if self.inner.spans.is_some() {
+                        // OTLP has no in-progress spans: an open one is sent ended now, marked.
+                        self.with_emitter(|emitter| self.with_entity(handle, |entity| self.send_with(emitter, entity)));
+                        continue;
+                    }
                     self.send_in_progress(handle);
                 }
             }
         }
+        #[cfg(feature = "otlp")]
+        self.flush_spans();
     }
 
     /// Sends the entity behind `handle` as it is now, marked `in_progress`, and keeps it open.
     pub(crate) fn send_in_progress(&self, handle: Handle) {
+        #[cfg(feature = "otlp")]
+        if self.inner.spans.is_some() {
+            return;
+        }
         self.with_emitter(|emitter| {
             self.with_entity(handle, |entity| {
                 let end = entity.end.take();
@@ -51,6 +63,15 @@ impl Trace {
 
     /// Sends one entity without children: the common case in Lambda, written into a reused buffer.
     fn send_with(&self, emitter: &dyn Emitter, entity: &Entity) {
+        #[cfg(feature = "otlp")]
+        if let Some(spans) = &self.inner.spans {
+            self.add_span(emitter, spans, entity);
+            // Outside Lambda an entity sent on its own ended after its segment left: nothing else will flush it.
+            if self.inner.mode == Mode::Buffered {
+                self.flush_spans();
+            }
+            return;
+        }
         let trace_id = &self.inner.trace_id_text;
         let sent = DOCUMENT.with(|buf| {
             let Ok(mut out) = buf.try_borrow_mut() else { return false };
@@ -69,6 +90,13 @@ impl Trace {
 
     /// Sends `nodes[0]` and its subtree, split into as many documents as fitting datagrams takes.
     fn send_tree(&self, emitter: &dyn Emitter, nodes: &[Node<'_>]) {
+        #[cfg(feature = "otlp")]
+        if let Some(spans) = &self.inner.spans {
+            for node in nodes {
+                self.add_span(emitter, spans, node.entity);
+            }
+            return;
+        }
         let trimmed = split_tree(&self.inner.trace_id_text, nodes, 0, &mut |document| emitter.send(document));
         for t in trimmed {
             diag!(
@@ -116,6 +144,35 @@ impl Trace {
                 tree.take(idx);
             }
         }
+    }
+
+    /// Adds `entity` to the spans waiting, sending the request of those gathered if this one does not fit beside
+    /// them.
+    #[cfg(feature = "otlp")]
+    fn add_span(&self, emitter: &dyn Emitter, spans: &std::sync::Mutex<crate::otlp::Spans>, entity: &Entity) {
+        let mut spans = spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sampled = spans.sampled();
+        let limit = emitter.max_spans_request();
+        let trimmed = spans.add(entity, Timestamp::now(), limit, &mut |request| emitter.send_spans(request, sampled));
+        drop(spans);
+        if let Some(t) = trimmed {
+            diag!(Oversize, "span `{}` ({} bytes) exceeds one request; sent without its {}", t.name, t.size, t.what);
+        }
+    }
+
+    /// Sends every span waiting; in Lambda (this trace streams), waits for them to leave, at most the export timeout.
+    #[cfg(feature = "otlp")]
+    pub(super) fn flush_spans(&self) {
+        let Some(spans) = &self.inner.spans else { return };
+        self.with_emitter(|emitter| {
+            let mut spans = spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let sampled = spans.sampled();
+            spans.flush(&mut |request| emitter.send_spans(request, sampled));
+            drop(spans);
+            if self.inner.mode == Mode::Streaming {
+                emitter.flush(crate::config::get().otlp.timeout);
+            }
+        });
     }
 
     /// Runs `f` with this trace's emitter: the one captured at creation, else the one in force here. The captured

@@ -16,6 +16,7 @@ use arena::Tree;
 pub(crate) use pending::Pending;
 
 use crate::clock::Timestamp;
+use crate::config::TracesExporter;
 use crate::diag::diag;
 use crate::document::{Entity, Kind, Name, Namespace};
 use crate::emit::{self, Emitter};
@@ -51,6 +52,21 @@ struct TraceInner {
     /// The scoped emitter in force when the trace was created, if any; else the one in force when sending.
     emitter: Option<Arc<dyn Emitter>>,
     tree: Mutex<Tree>,
+    /// With `OTEL_TRACES_EXPORTER=otlp`: the spans ended and not yet sent (see `flush.rs`).
+    #[cfg(feature = "otlp")]
+    spans: Option<Mutex<crate::otlp::Spans>>,
+}
+
+#[cfg(feature = "otlp")]
+impl Drop for TraceInner {
+    /// Spans of a trace nobody ended leave when its last handle goes, without waiting.
+    fn drop(&mut self) {
+        let Some(spans) = self.spans.as_mut() else { return };
+        let spans = spans.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let sampled = spans.sampled();
+        let emitter = self.emitter.clone().unwrap_or_else(emit::in_force);
+        spans.flush(&mut |request| emitter.send_spans(request, sampled));
+    }
 }
 
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
@@ -86,7 +102,15 @@ impl Trace {
         // A trace that does not record still passes the upstream decision on, so turning tracing off here does not
         // turn it off downstream.
         let propagate = if recording { Sampled::Yes } else { header.map_or(Sampled::No, TraceHeader::sampled) };
-        let recording = recording && crate::config::enabled();
+        let config = crate::config::get();
+        let exporter = config.traces_exporter;
+        // Spans of a trace the upstream did not sample, recorded only when asked for (Application Signals' `T1U`).
+        let unsampled = cfg!(feature = "otlp")
+            && !recording
+            && exporter == TracesExporter::Otlp
+            && config.otlp.unsampled_spans
+            && header.is_some_and(|h| h.sampled() == Sampled::No && h.parent().is_some());
+        let recording = (recording || unsampled) && crate::config::enabled() && exporter != TracesExporter::None;
         let upstream_parent = header.and_then(TraceHeader::parent);
         let trace_id = header.map_or_else(TraceId::new, TraceHeader::root);
         let mut tree = Tree::default();
@@ -106,6 +130,9 @@ impl Trace {
                 root,
                 emitter: emit::scoped_here(),
                 tree: Mutex::new(tree),
+                #[cfg(feature = "otlp")]
+                spans: (recording && exporter == TracesExporter::Otlp)
+                    .then(|| Mutex::new(crate::otlp::Spans::new(trace_id, !unsampled))),
             }),
         }
     }
