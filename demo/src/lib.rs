@@ -29,6 +29,7 @@ pub mod lambda;
 pub mod pricing;
 pub mod process;
 pub mod stack;
+pub mod tap;
 pub mod triggers;
 
 /// A random id shaped as the UUIDs AWS services use for request and event ids.

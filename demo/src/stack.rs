@@ -20,6 +20,7 @@ use crate::daemon::Daemon;
 use crate::gateway::{ApiSpec, Gateway, Route};
 use crate::lambda::{Emulator, FunctionSpec, REGION};
 use crate::pricing::Pricing;
+use crate::tap::Tap;
 use crate::triggers::{EventSourceMapping, Schedule};
 
 /// The DynamoDB table of the orders (`OrdersTable`).
@@ -58,6 +59,11 @@ pub struct Options {
     pub pricing_latency: Duration,
     /// Where xray-local keeps its database and the processes their logs; emptied first.
     pub dir: PathBuf,
+    /// The functions send OTLP spans (`OTEL_TRACES_EXPORTER=otlp`: `T1S` datagrams to the daemon address) instead
+    /// of segment documents; Lambda's and API Gateway's own segments stay documents, as on AWS.
+    pub otlp: bool,
+    /// Send everything through a [`Tap`] that keeps a copy of each datagram ([`Stack::datagrams`]).
+    pub tap: bool,
 }
 
 impl Options {
@@ -72,6 +78,8 @@ impl Options {
             poll_every: Duration::from_secs(1),
             pricing_latency: Duration::from_millis(40),
             dir: target.join("demo").join(name),
+            otlp: false,
+            tap: false,
         })
     }
 
@@ -161,6 +169,7 @@ pub struct Stack {
     _event_source: EventSourceMapping,
     functions: Vec<Emulator>,
     pricing: Pricing,
+    tap: Option<Tap>,
     daemon: Daemon,
     moto: Moto,
     client: reqwest::Client,
@@ -196,9 +205,11 @@ impl Stack {
             (create_queue(POLLED_QUEUE).await?, create_queue(PUSHED_QUEUE).await?);
         let (xray_local, logs) = (binaries.xray_local.clone(), log_dir.clone());
         let daemon = blocking(move || Daemon::start(&xray_local, &data_dir, &logs)).await?;
+        let tap = if options.tap { Some(Tap::start(daemon.addr())?) } else { None };
+        let send_to = tap.as_ref().map_or(daemon.addr(), Tap::addr);
         let pricing = Pricing::start(options.pricing_latency).await?;
         // What the functions' AWS SDK needs to reach moto instead of AWS.
-        let aws_env: Vec<(String, String)> = [
+        let mut aws_env: Vec<(String, String)> = [
             ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -207,12 +218,15 @@ impl Stack {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+        if options.otlp {
+            aws_env.push(("OTEL_TRACES_EXPORTER".into(), "otlp".into()));
+        }
         let mut functions_started = Vec::new();
         let wiring =
             Wiring { pricing_url: pricing.url(), polled_queue_url, pushed_queue_url: pushed_queue_url.clone() };
         for spec in functions(&wiring) {
             let (binary, xray_local) = (binaries.function(spec.package), binaries.xray_local.clone());
-            let (daemon, active, aws_env, logs) = (daemon.addr(), options.tracing, aws_env.clone(), log_dir.clone());
+            let (daemon, active, aws_env, logs) = (send_to, options.tracing, aws_env.clone(), log_dir.clone());
             let emulator =
                 blocking(move || Emulator::start(&xray_local, &binary, &spec, daemon, active, &aws_env, &logs)).await?;
             functions_started.push(emulator);
@@ -221,7 +235,7 @@ impl Stack {
             name: API_NAME,
             stage: options.environment().to_owned(),
             tracing: options.tracing,
-            daemon: daemon.addr(),
+            daemon: send_to,
             routes: routes(&functions_started),
         })
         .await?;
@@ -235,6 +249,7 @@ impl Stack {
             _event_source: event_source,
             functions: functions_started,
             pricing,
+            tap,
             daemon,
             moto,
             client,
@@ -275,6 +290,11 @@ impl Stack {
     /// Invokes the function `name` directly (as `aws lambda invoke` does), in the trace of `trace_header` if any.
     pub async fn invoke(&self, name: &str, payload: &Value, trace_header: Option<&str>) -> io::Result<Reply> {
         self.send(self.client.post(invoke_url(&self.functions, name)?), Some(payload), trace_header).await
+    }
+
+    /// Every datagram sent to the daemon so far, with [`Options::tap`]; empty without.
+    pub fn datagrams(&self) -> Vec<Vec<u8>> {
+        self.tap.as_ref().map(Tap::datagrams).unwrap_or_default()
     }
 
     /// The X-Ray daemon.

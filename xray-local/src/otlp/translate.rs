@@ -493,3 +493,88 @@ fn annotations_and_metadata(
     }
     (annotations, metadata)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::ArrayValue;
+
+    fn kv(key: &str, value: Av) -> KeyValue {
+        KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
+    }
+
+    fn span(kind: SpanKind, parent: bool, attributes: Vec<KeyValue>) -> Span {
+        Span {
+            trace_id: vec![0x5f, 0x00, 0x00, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            span_id: vec![1; 8],
+            parent_span_id: if parent { vec![2; 8] } else { Vec::new() },
+            name: "GET /items/{id}".into(),
+            kind: kind as i32,
+            start_time_unix_nano: 1_500_000_000_123_456_789,
+            end_time_unix_nano: 1_500_000_001_000_000_000,
+            attributes,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn server_spans_and_roots_are_segments_the_rest_subsegments_of_their_parent() {
+        let doc = document(&span(SpanKind::Server, true, vec![]), &[]).expect("valid");
+        assert_eq!((doc.get("type"), &doc["parent_id"]), (None, &json!("0202020202020202")));
+        assert_eq!(doc["trace_id"], "1-5f000001-0102030405060708090a0b0c");
+        assert_eq!(doc["start_time"], 1_500_000_000.123456);
+        let root = document(&span(SpanKind::Internal, false, vec![]), &[]).expect("valid");
+        assert_eq!(root.get("type"), None);
+        let child = document(&span(SpanKind::Internal, true, vec![]), &[]).expect("valid");
+        assert_eq!((&child["type"], child.get("namespace")), (&json!("subsegment"), None));
+        // Characters X-Ray does not allow in names are dropped.
+        assert_eq!(child["name"], "GET /items/id");
+    }
+
+    #[test]
+    fn names_and_namespaces_follow_the_collectors_order() {
+        let s = |v: &str| Av::StringValue(v.into());
+        let aws = span(
+            SpanKind::Client,
+            true,
+            vec![kv("rpc.system", s("aws-api")), kv("rpc.service", s("DynamoDB")), kv("aws.remote.service", s("AWS.SDK.DynamoDB"))],
+        );
+        let doc = document(&aws, &[]).expect("valid");
+        assert_eq!((&doc["name"], &doc["namespace"]), (&json!("DynamoDB"), &json!("aws")));
+        let http = span(SpanKind::Client, true, vec![kv("peer.service", s("pricing")), kv("rpc.service", s("x"))]);
+        let doc = document(&http, &[]).expect("valid");
+        assert_eq!((&doc["name"], &doc["namespace"]), (&json!("pricing"), &json!("remote")));
+        let server = document(&span(SpanKind::Server, false, vec![]), &[kv("service.name", s("shop"))]).expect("ok");
+        assert_eq!(server["name"], "shop");
+        assert_eq!(server["metadata"]["default"]["otel.resource.service.name"], "shop");
+    }
+
+    #[test]
+    fn annotations_metadata_and_marks() {
+        let s = |v: &str| Av::StringValue(v.into());
+        let listed = Av::ArrayValue(ArrayValue {
+            values: ["user.tier", "n"].iter().map(|k| AnyValue { value: Some(s(k)) }).collect(),
+        });
+        let attrs = vec![
+            kv("aws.xray.annotations", listed),
+            kv("user.tier", s("gold")),
+            kv("n", Av::IntValue(3)),
+            kv("aws.xray.metadata.cart", s("{\"items\":2}")),
+            kv("other", Av::BoolValue(true)),
+            kv("http.response.status_code", Av::IntValue(429)),
+        ];
+        let doc = document(&span(SpanKind::Client, true, attrs), &[]).expect("valid");
+        assert_eq!(doc["annotations"], json!({"user_tier": "gold", "n": 3}));
+        assert_eq!(doc["metadata"], json!({"cart": {"items": 2}, "default": {"other": true}}));
+        assert_eq!((&doc["error"], &doc["throttle"], doc.get("fault")), (&json!(true), &json!(true), None));
+    }
+
+    #[test]
+    fn spans_without_usable_ids_are_refused_with_a_reason() {
+        let mut bad = span(SpanKind::Server, false, vec![]);
+        bad.trace_id = vec![0; 16];
+        assert_eq!(document(&bad, &[]), Err("trace id is all zeros".into()));
+        bad.trace_id = vec![1; 4];
+        assert_eq!(document(&bad, &[]), Err("trace id has 4 bytes, expected 16".into()));
+    }
+}
