@@ -23,8 +23,7 @@ fn shape(parents: &HashMap<String, Option<String>>) -> String {
         children.entry(parent).or_default().push(id);
     }
     fn of(id: Option<&str>, children: &BTreeMap<Option<&str>, Vec<&str>>) -> String {
-        let mut kids: Vec<String> =
-            children.get(&id).into_iter().flatten().map(|c| of(Some(c), children)).collect();
+        let mut kids: Vec<String> = children.get(&id).into_iter().flatten().map(|c| of(Some(c), children)).collect();
         kids.sort();
         format!("({})", kids.concat())
     }
@@ -76,7 +75,9 @@ async fn the_orders_decoded_spans_form_the_same_23_entity_tree_as_its_segments()
             let decoded = xray_tests::otlp::decoder().datagram(&datagram);
             assert!(decoded["error"].is_null(), "{decoded}");
             span_datagrams += 1;
-            for span in decoded["spans"].as_array().expect("spans").iter().filter(|s| s["trace_id"] == trace_hex.as_str()) {
+            for span in
+                decoded["spans"].as_array().expect("spans").iter().filter(|s| s["trace_id"] == trace_hex.as_str())
+            {
                 spans += 1;
                 let parent = span["parent_span_id"].as_str().filter(|p| !p.is_empty()).map(str::to_owned);
                 entities.insert(span["span_id"].as_str().expect("span id").to_owned(), parent);

@@ -537,7 +537,11 @@ mod tests {
         let aws = span(
             SpanKind::Client,
             true,
-            vec![kv("rpc.system", s("aws-api")), kv("rpc.service", s("DynamoDB")), kv("aws.remote.service", s("AWS.SDK.DynamoDB"))],
+            vec![
+                kv("rpc.system", s("aws-api")),
+                kv("rpc.service", s("DynamoDB")),
+                kv("aws.remote.service", s("AWS.SDK.DynamoDB")),
+            ],
         );
         let doc = document(&aws, &[]).expect("valid");
         assert_eq!((&doc["name"], &doc["namespace"]), (&json!("DynamoDB"), &json!("aws")));
