@@ -68,17 +68,17 @@ fn entity(
         None => {}
     }
     if let Some(aws) = e.get("aws").and_then(Value::as_object) {
-        for (field, key) in [
-            ("operation", "rpc.method"),
-            ("region", "aws.region"),
-            ("request_id", "aws.request_id"),
-            ("queue_url", "aws.sqs.queue_url"),
-            ("account_id", "cloud.account.id"),
-        ] {
-            if let Some(v) = aws.get(field).and_then(Value::as_str) {
-                attributes.push(kv(key, string(v)));
-            }
-        }
+        copy_strings(
+            aws,
+            &[
+                ("operation", "rpc.method"),
+                ("region", "aws.region"),
+                ("request_id", "aws.request_id"),
+                ("queue_url", "aws.sqs.queue_url"),
+                ("account_id", "cloud.account.id"),
+            ],
+            &mut attributes,
+        );
         if let Some(table) = aws.get("table_name").and_then(Value::as_str) {
             attributes.push(kv("aws.dynamodb.table_names", array(vec![string(table)])));
         }
@@ -87,16 +87,16 @@ fn entity(
     let request = http.and_then(|h| h.get("request")).and_then(Value::as_object);
     let response = http.and_then(|h| h.get("response")).and_then(Value::as_object);
     if let Some(request) = request {
-        for (field, key) in [
-            ("method", "http.request.method"),
-            ("url", "url.full"),
-            ("user_agent", "user_agent.original"),
-            ("client_ip", "client.address"),
-        ] {
-            if let Some(v) = request.get(field).and_then(Value::as_str) {
-                attributes.push(kv(key, string(v)));
-            }
-        }
+        copy_strings(
+            request,
+            &[
+                ("method", "http.request.method"),
+                ("url", "url.full"),
+                ("user_agent", "user_agent.original"),
+                ("client_ip", "client.address"),
+            ],
+            &mut attributes,
+        );
     }
     if let Some(response) = response {
         for (field, key) in [("status", "http.response.status_code"), ("content_length", "http.response.body.size")] {
@@ -106,16 +106,16 @@ fn entity(
         }
     }
     if let Some(sql) = e.get("sql").and_then(Value::as_object) {
-        for (field, key) in [
-            ("database_type", "db.system"),
-            ("sanitized_query", "db.query.text"),
-            ("url", "db.connection_string"),
-            ("user", "db.user"),
-        ] {
-            if let Some(v) = sql.get(field).and_then(Value::as_str) {
-                attributes.push(kv(key, string(v)));
-            }
-        }
+        copy_strings(
+            sql,
+            &[
+                ("database_type", "db.system"),
+                ("sanitized_query", "db.query.text"),
+                ("url", "db.connection_string"),
+                ("user", "db.user"),
+            ],
+            &mut attributes,
+        );
     }
     if let Some(user) = e.get("user").and_then(Value::as_str) {
         attributes.push(kv("enduser.id", string(user)));
@@ -141,11 +141,7 @@ fn entity(
         .filter_map(Value::as_object)
         .map(|x| {
             let mut attributes = Vec::new();
-            for (field, key) in [("type", "exception.type"), ("message", "exception.message")] {
-                if let Some(v) = x.get(field).and_then(Value::as_str) {
-                    attributes.push(kv(key, string(v)));
-                }
-            }
+            copy_strings(x, &[("type", "exception.type"), ("message", "exception.message")], &mut attributes);
             if let Some(stack) = x.get("stack").and_then(Value::as_array) {
                 let lines: Vec<String> = stack.iter().map(frame).collect();
                 attributes.push(kv("exception.stacktrace", string(&lines.join("\n"))));
@@ -199,6 +195,15 @@ fn entity(
     out.push(ServiceSpan { service: service.clone(), span });
     for child in e.get("subsegments").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_object) {
         entity(child, trace_id, id.clone(), false, service, out);
+    }
+}
+
+/// Each string `field` of `object` as the attribute `key`.
+fn copy_strings(object: &Map<String, Value>, pairs: &[(&str, &str)], attributes: &mut Vec<KeyValue>) {
+    for (field, key) in pairs {
+        if let Some(v) = object.get(*field).and_then(Value::as_str) {
+            attributes.push(kv(key, string(v)));
+        }
     }
 }
 
