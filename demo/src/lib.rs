@@ -29,6 +29,7 @@ pub mod lambda;
 pub mod pricing;
 pub mod process;
 pub mod stack;
+pub mod tap;
 pub mod triggers;
 pub mod ui;
 

@@ -26,6 +26,10 @@ struct Args {
     /// Keep everything running after the order, until Ctrl-C, to send requests of your own.
     #[arg(long)]
     keep_running: bool,
+    /// The functions send OpenTelemetry spans (OTEL_TRACES_EXPORTER=otlp, T1S datagrams) instead of segment
+    /// documents; xray-local translates them, so the trace shows the same.
+    #[arg(long)]
+    otlp: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,6 +53,7 @@ async fn run(args: Args) -> io::Result<()> {
     options.tracing = tracing;
     options.create_table = !args.no_table;
     options.create_fulfilments_table = !args.no_fulfilments_table;
+    options.otlp = args.otlp;
     let environment = options.environment();
     say(&format!(
         "examples/template.yaml with Environment={environment}: X-Ray {}",
@@ -67,6 +72,9 @@ async fn run(args: Args) -> io::Result<()> {
         stack.moto_endpoint()
     ));
     say(&format!("xray-local daemon on udp://{}, data in {}", daemon.addr(), data_dir(&stack)));
+    if args.otlp {
+        say("the functions send OTLP spans (OTEL_TRACES_EXPORTER=otlp), Lambda and API Gateway segment documents");
+    }
     say(&format!("pricing API stand-in at {} (40 ms per quote)", stack.pricing_url()));
     for function in stack.functions() {
         say(&format!("{} under xray-local lambda: {}", function.name(), function.invoke_url()));
@@ -118,7 +126,10 @@ async fn run(args: Args) -> io::Result<()> {
         say("no trace id in the answer, and the X-Ray daemon received:");
     }
     let (documents, invalid) = daemon.counts()?;
-    say(&format!("{documents} segment documents stored, {invalid} refused"));
+    say(&format!(
+        "{documents} segment documents stored{}, {invalid} refused",
+        if args.otlp { " (spans translated to documents among them)" } else { "" }
+    ));
     if invalid > 0 || (!tracing && documents > 0) {
         return Err(io::Error::other(format!(
             "unexpected documents; see `xray-local --data-dir {}`",

@@ -20,6 +20,7 @@ use crate::daemon::Daemon;
 use crate::gateway::{ApiSpec, Gateway, Route};
 use crate::lambda::{Emulator, FunctionSpec, REGION};
 use crate::pricing::Pricing;
+use crate::tap::Tap;
 use crate::triggers::{EventSourceMapping, Schedule};
 use crate::ui::WebView;
 
@@ -63,6 +64,11 @@ pub struct Options {
     pub pricing_latency: Duration,
     /// Where xray-local keeps its database and the processes their logs; emptied first.
     pub dir: PathBuf,
+    /// The functions send OTLP spans (`OTEL_TRACES_EXPORTER=otlp`: `T1S` datagrams to the daemon address) instead
+    /// of segment documents; Lambda's and API Gateway's own segments stay documents, as on AWS.
+    pub otlp: bool,
+    /// Send everything through a [`Tap`] that keeps a copy of each datagram ([`Stack::datagrams`]).
+    pub tap: bool,
 }
 
 impl Options {
@@ -77,6 +83,8 @@ impl Options {
             poll_every: Duration::from_secs(1),
             pricing_latency: Duration::from_millis(40),
             dir: target.join("demo").join(name),
+            otlp: false,
+            tap: false,
         })
     }
 
@@ -186,6 +194,7 @@ pub struct Stack {
     functions: Vec<Emulator>,
     pricing: Pricing,
     ui: WebView,
+    tap: Option<Tap>,
     daemon: Daemon,
     moto: Moto,
     client: reqwest::Client,
@@ -224,9 +233,11 @@ impl Stack {
         let daemon = blocking(move || Daemon::start(&xray_local, &data_dir, &logs)).await?;
         let xray_local = binaries.xray_local.clone();
         let ui = blocking(move || WebView::start(&xray_local, &ui_data, &ui_logs)).await?;
+        let tap = if options.tap { Some(Tap::start(daemon.addr())?) } else { None };
+        let send_to = tap.as_ref().map_or(daemon.addr(), Tap::addr);
         let pricing = Pricing::start(options.pricing_latency).await?;
         // What the functions' AWS SDK needs to reach moto instead of AWS.
-        let aws_env: Vec<(String, String)> = [
+        let mut aws_env: Vec<(String, String)> = [
             ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -235,12 +246,15 @@ impl Stack {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+        if options.otlp {
+            aws_env.push(("OTEL_TRACES_EXPORTER".into(), "otlp".into()));
+        }
         let mut functions_started = Vec::new();
         let wiring =
             Wiring { pricing_url: pricing.url(), polled_queue_url, pushed_queue_url: pushed_queue_url.clone() };
         for spec in functions(&wiring) {
             let (binary, xray_local) = (binaries.function(spec.package), binaries.xray_local.clone());
-            let (daemon, active, aws_env, logs) = (daemon.addr(), options.tracing, aws_env.clone(), log_dir.clone());
+            let (daemon, active, aws_env, logs) = (send_to, options.tracing, aws_env.clone(), log_dir.clone());
             let emulator =
                 blocking(move || Emulator::start(&xray_local, &binary, &spec, daemon, active, &aws_env, &logs)).await?;
             functions_started.push(emulator);
@@ -249,7 +263,7 @@ impl Stack {
             name: API_NAME,
             stage: options.environment().to_owned(),
             tracing: options.tracing,
-            daemon: daemon.addr(),
+            daemon: send_to,
             routes: routes(&functions_started),
         })
         .await?;
@@ -264,6 +278,7 @@ impl Stack {
             functions: functions_started,
             pricing,
             ui,
+            tap,
             daemon,
             moto,
             client,
@@ -309,6 +324,11 @@ impl Stack {
     /// `xray-local ui` over the daemon's store.
     pub fn ui(&self) -> &WebView {
         &self.ui
+    }
+
+    /// Every datagram sent to the daemon so far, with [`Options::tap`]; empty without.
+    pub fn datagrams(&self) -> Vec<Vec<u8>> {
+        self.tap.as_ref().map(Tap::datagrams).unwrap_or_default()
     }
 
     /// The X-Ray daemon.

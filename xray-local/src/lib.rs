@@ -1,13 +1,15 @@
 //! A local stand-in for the AWS X-Ray daemon.
 //!
 //! `xray-local daemon` listens where the daemon does (UDP 127.0.0.1:2000), speaks its protocol, checks every
-//! document against the segment document rules (keeping refused ones aside with the reason), assembles documents
+//! document against the segment document rules (keeping refused ones aside with the reason), takes OpenTelemetry
+//! spans too (`T1S` datagrams, OTLP/HTTP with `--otlp-http`) as the documents AWS translates them into, assembles documents
 //! into traces and stores them in SQLite under a data dir. `xray-local traces` lists them and `xray-local show`
 //! prints a waterfall; `--forward` also sends everything on to the X-Ray API. `xray-local lambda` runs a Lambda
 //! function's own binary behind the Lambda Runtime API and sends the segments Lambda sends (see [`lambda`]).
 //!
 //! The layout, each module importing only those named after it: [`cli`] (one file per subcommand), [`daemon`]
-//! (receive, framing, checks, assembler, queues, counters, forwarding), [`lambda`] (the emulator), [`render`]
+//! (receive, framing, checks, assembler, queues, counters, forwarding, the OTLP/HTTP receiver), [`otlp`] (OTLP
+//! spans to segment documents and back, no I/O), [`lambda`] (the emulator), [`render`]
 //! (terminal output), [`ui`] (the web view), [`store`] (the SQLite store, with every read query in [`store::query`] and the latency
 //! aggregate in [`store::latency`]), [`assemble`] (the tree of a trace), and the leaves [`units`] and [`clock`].
 //!
@@ -38,6 +40,7 @@ pub mod cli;
 pub mod clock;
 pub mod daemon;
 pub mod lambda;
+pub mod otlp;
 pub mod render;
 pub mod store;
 pub mod ui;

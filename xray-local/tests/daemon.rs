@@ -119,7 +119,8 @@ fn bad_datagrams_are_counted_kept_aside_with_a_reason_and_never_stop_the_daemon(
         stderr.last().map(String::as_str),
         Some(
             "xray-local status: received=12 valid=2 invalid=10 stale=0 stored=2 dropped=0 invalid_dropped=0 \
-             invalid_evicted=0 kernel_dropped=0 forwarded=0 forward_failed=0 traces_settled=0 write_failed=0 evicted=0"
+             invalid_evicted=0 kernel_dropped=0 forwarded=0 forward_failed=0 traces_settled=0 write_failed=0 evicted=0 \
+             spans=0 unsampled=0 otlp_requests=0 forwarded_otlp=0 forward_otlp_failed=0"
         ),
         "{stderr:?}"
     );

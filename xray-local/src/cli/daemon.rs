@@ -19,6 +19,14 @@ pub struct Args {
     /// Also forward every valid document to the X-Ray API (PutTraceSegments) with the normal AWS config.
     #[arg(long)]
     pub forward: bool,
+    /// Also take OTLP/HTTP (POST /v1/traces, protobuf or JSON, gzip or not) on this address, e.g. 127.0.0.1:4318.
+    /// T1S/T1U datagrams are taken on the UDP address either way.
+    #[arg(long, value_name = "ADDR")]
+    pub otlp_http: Option<SocketAddr>,
+    /// Also forward every stored trace as OTLP/HTTP protobuf to this URL (a collector, Jaeger, Tempo), e.g.
+    /// http://127.0.0.1:4318/v1/traces.
+    #[arg(long, value_name = "URL", value_parser = parse_otlp_url)]
+    pub forward_otlp: Option<String>,
     /// Print the waterfall of each trace once it completes.
     #[arg(long)]
     pub follow: bool,
@@ -53,6 +61,8 @@ pub fn run(args: Args, dir: PathBuf) -> Result<(), String> {
     let Args {
         bind,
         forward,
+        otlp_http,
+        forward_otlp,
         follow,
         retention,
         settle,
@@ -64,6 +74,8 @@ pub fn run(args: Args, dir: PathBuf) -> Result<(), String> {
     } = args;
     let mut config = Config::new(bind, dir.clone());
     config.forward = forward;
+    config.otlp_http = otlp_http;
+    config.forward_otlp = forward_otlp.clone();
     config.queue_bytes = queue_bytes;
     config.invalid_rows = keep_invalid;
     config.max_db_bytes = (max_db_size > 0).then_some(max_db_size as u64);
@@ -86,16 +98,33 @@ pub fn run(args: Args, dir: PathBuf) -> Result<(), String> {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let daemon = Daemon::start(config).map_err(|e| format!("cannot start on {bind}: {e}"))?;
+    let http = daemon.otlp_http_addr().map(|a| format!(" and http://{a}/v1/traces")).unwrap_or_default();
+    let mut forwarding = Vec::new();
+    if forward {
+        forwarding.push("the X-Ray API".to_owned());
+    }
+    if let Some(url) = &forward_otlp {
+        forwarding.push(format!("{} (OTLP)", render::escape(url)));
+    }
     eprintln!(
-        "xray-local: listening on udp://{} (receive buffer {} bytes), database {}{}",
+        "xray-local: listening on udp://{}{http} (receive buffer {} bytes), database {}{}",
         daemon.addr(),
         daemon.recv_buffer(),
         render::escape(&dir.join(crate::store::FILE_NAME).to_string_lossy()),
-        if forward { ", forwarding to the X-Ray API" } else { "" }
+        if forwarding.is_empty() { String::new() } else { format!(", forwarding to {}", forwarding.join(" and ")) }
     );
     wait_for_shutdown();
     daemon.stop();
     Ok(())
+}
+
+/// An http:// or https:// URL, taken as given (the OTLP/HTTP path, usually `/v1/traces`, included).
+fn parse_otlp_url(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.to_owned()),
+        _ => Err(format!("{url:?} is not an http:// or https:// URL, e.g. http://127.0.0.1:4318/v1/traces")),
+    }
 }
 
 /// Blocks until SIGINT or SIGTERM.

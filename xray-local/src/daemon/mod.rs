@@ -2,12 +2,15 @@
 //! optional forwarding thread, joined by queues bounded in bytes, so a slow database never stalls the socket and
 //! a flood never takes more memory than the bound.
 //!
-//! Its parts, in the order a datagram meets them: [`receive`] (the socket), [`protocol`] (the header line),
-//! [`validate`] (the segment document rules), [`assembler`] (which trace is complete), then [`queue`] to the storing
-//! thread ([`crate::store`]) and to [`forward`]; [`stats`] counts what each did.
+//! Its parts, in the order a datagram meets them: [`receive`] (the socket), [`protocol`] (the header line: a segment
+//! document, or OTLP spans that [`crate::otlp`] turns into documents), [`validate`] (the segment document rules),
+//! [`assembler`] (which trace is complete), then [`queue`] to the storing thread ([`crate::store`]), to [`forward`]
+//! and to [`forward_otlp`]; [`otlp_http`] takes spans over OTLP/HTTP the same way; [`stats`] counts what each did.
 
 pub mod assembler;
 pub mod forward;
+pub mod forward_otlp;
+mod otlp_http;
 pub mod protocol;
 pub mod queue;
 pub mod receive;
@@ -17,21 +20,22 @@ pub mod validate;
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::assemble::Tree;
+use crate::otlp;
 use crate::render;
 use crate::store::lock::DirLock;
 use crate::store::{NewDocument, NewInvalid, Store, now_secs};
 use assembler::{Arrival, Assembler};
 use forward::Outgoing;
-use protocol::split_datagram;
+use protocol::{FrameError, Payload};
 use queue::{Receiver, Sender};
 use stats::{Snapshot, Stats};
 
@@ -46,6 +50,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Also forward every valid document to the X-Ray API.
     pub forward: bool,
+    /// Where to take OTLP/HTTP requests (`POST /v1/traces`), if anywhere.
+    pub otlp_http: Option<SocketAddr>,
+    /// Also forward every complete document as OTLP/HTTP protobuf spans to this URL (e.g.
+    /// `http://127.0.0.1:4318/v1/traces`).
+    pub forward_otlp: Option<String>,
     /// Called with each trace once it settles (`--follow`).
     pub on_settled: Option<OnSettled>,
     /// Quiet time after which a trace with nothing in progress counts as complete.
@@ -82,6 +91,8 @@ impl Config {
             bind,
             data_dir,
             forward: false,
+            otlp_http: None,
+            forward_otlp: None,
             on_settled: None,
             settle: Duration::from_secs(1),
             give_up: Duration::from_secs(60),
@@ -103,8 +114,10 @@ pub struct Daemon {
     recv_buffer: usize,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
+    otlp_http: Option<otlp_http::Server>,
     receiving: Option<JoinHandle<()>>,
     forwarding: Option<JoinHandle<()>>,
+    forwarding_otlp: Option<JoinHandle<()>>,
     storing: Option<JoinHandle<()>>,
 }
 
@@ -154,16 +167,29 @@ impl Daemon {
         } else {
             (None, None)
         };
-        let receiving = Receiving {
-            socket,
+        let (to_forward_otlp, forwarding_otlp) = match &config.forward_otlp {
+            Some(url) => {
+                let (tx, rx) = queue::bounded(config.queue_bytes);
+                (Some(tx), Some(forward_otlp::spawn(url.clone(), rx, stats.clone())?))
+            }
+            None => (None, None),
+        };
+        let intake = Arc::new(Mutex::new(Intake {
             now: Instant::now(),
             assembler: Assembler::new(config.settle, config.give_up),
             to_store,
             to_forward,
-            kernel_drops,
+            to_forward_otlp,
             stats: stats.clone(),
-            stop: stop.clone(),
+        }));
+        let otlp_http = match config.otlp_http {
+            Some(addr) => Some(
+                otlp_http::Server::start(addr, intake.clone(), stats.clone())
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("--otlp-http {addr}: {e}")))?,
+            ),
+            None => None,
         };
+        let receiving = Receiving { socket, intake, kernel_drops, stats: stats.clone(), stop: stop.clone() };
         let receiving = std::thread::Builder::new().name("xray-local-receive".into()).spawn(move || receiving.run())?;
         let storing = Storing {
             store,
@@ -184,8 +210,10 @@ impl Daemon {
             recv_buffer,
             stats,
             stop,
+            otlp_http,
             receiving: Some(receiving),
             forwarding,
+            forwarding_otlp,
             storing: Some(storing),
         })
     }
@@ -193,6 +221,11 @@ impl Daemon {
     /// The address the socket is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address the OTLP/HTTP receiver listens on, when there is one.
+    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
+        self.otlp_http.as_ref().map(otlp_http::Server::addr)
     }
 
     /// The receive buffer the system granted, in bytes.
@@ -213,8 +246,13 @@ impl Daemon {
 
     fn shut_down(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // The receiver ends first; that closes both queues, so the forwarder and the store drain them and end.
-        for thread in [self.receiving.take(), self.forwarding.take(), self.storing.take()].into_iter().flatten() {
+        // The receivers end first (both hold the intake); that closes the queues, so the forwarders and the store
+        // drain them and end.
+        if let Some(mut server) = self.otlp_http.take() {
+            server.stop();
+        }
+        let threads = [self.receiving.take(), self.forwarding.take(), self.forwarding_otlp.take(), self.storing.take()];
+        for thread in threads.into_iter().flatten() {
             let _ = thread.join();
         }
     }
@@ -228,18 +266,14 @@ impl Drop for Daemon {
 
 struct Receiving {
     socket: UdpSocket,
-    /// The clock as last read; arrival times need no better precision than the settle time.
-    now: Instant,
-    assembler: Assembler,
-    to_store: Sender<Msg>,
-    to_forward: Option<Sender<Outgoing>>,
+    intake: Arc<Mutex<Intake>>,
     kernel_drops: receive::KernelDrops,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
 }
 
 impl Receiving {
-    fn run(mut self) {
+    fn run(self) {
         let mut buf = vec![0u8; receive::DATAGRAM_BYTES];
         let mut next_check = Instant::now() + TICK;
         let mut since_check = 0u32;
@@ -248,7 +282,7 @@ impl Receiving {
         while !self.stop.load(Ordering::Relaxed) {
             match self.socket.recv(&mut buf) {
                 Ok(n) => {
-                    self.handle(&buf[..n]);
+                    lock(&self.intake).datagram(&buf[..n]);
                     since_check += 1;
                 }
                 // Timeouts are the idle tick; other errors (e.g. ICMP reports) do not stop a daemon.
@@ -258,15 +292,17 @@ impl Receiving {
             if since_check >= 256 {
                 since_check = 0;
                 let now = Instant::now();
-                self.now = now;
+                let mut intake = lock(&self.intake);
+                intake.now = now;
                 if now >= next_check {
                     next_check = now + TICK;
-                    let settled = self.assembler.settled(now);
+                    let settled = intake.assembler.settled(now);
                     released += settled.len();
                     for trace_id in settled {
                         Stats::add(&self.stats.traces_settled, 1);
-                        self.send(Msg::Settled(trace_id));
+                        intake.send(Msg::Settled(trace_id));
                     }
+                    drop(intake);
                     if released >= RELEASE_AFTER {
                         released = 0;
                         release_freed_memory();
@@ -277,13 +313,53 @@ impl Receiving {
         // The kernel stops listing the socket once it is closed, so its last count is taken here.
         note_kernel_drops(&self.kernel_drops, &self.stats);
     }
+}
 
-    fn handle(&mut self, datagram: &[u8]) {
+/// Locks the intake; a panic elsewhere while it was held leaves nothing half-done that matters here.
+fn lock(intake: &Mutex<Intake>) -> MutexGuard<'_, Intake> {
+    intake.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Where every document arrives, from a datagram or translated from a span: checked, assembled and queued for the
+/// store and the forwarders. Shared by the UDP thread and the OTLP/HTTP server.
+struct Intake {
+    /// The clock as last read; arrival times need no better precision than the settle time.
+    now: Instant,
+    assembler: Assembler,
+    to_store: Sender<Msg>,
+    to_forward: Option<Sender<Outgoing>>,
+    to_forward_otlp: Option<Sender<Value>>,
+    stats: Arc<Stats>,
+}
+
+/// What became of the spans of one OTLP request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpansTaken {
+    /// Spans refused, each counted and kept as invalid with its reason.
+    pub rejected: usize,
+    /// The first reason, for the OTLP response's partial success.
+    pub first_reason: Option<String>,
+}
+
+impl Intake {
+    fn datagram(&mut self, datagram: &[u8]) {
         Stats::add(&self.stats.received, 1);
-        let document = match split_datagram(datagram) {
-            Ok(document) => document,
-            Err(err) => return self.refuse(err.to_string(), datagram),
-        };
+        match protocol::frame(datagram) {
+            Ok(Payload::Document(document)) => self.document(document, datagram),
+            Ok(Payload::Spans { sampled, base64 }) => match otlp::decode::datagram(base64) {
+                Ok(request) => {
+                    self.spans(&request, sampled, datagram);
+                }
+                Err(reason) => self.refuse(reason, datagram),
+            },
+            Ok(Payload::Metrics) => {
+                self.refuse("OTLP metrics (M1) are not traces: not stored".into(), datagram);
+            }
+            Err(err) => self.refuse(err.to_string(), datagram),
+        }
+    }
+
+    fn document(&mut self, document: &[u8], datagram: &[u8]) {
         let doc: Value = match serde_json::from_slice(document) {
             Ok(doc) => doc,
             Err(err) => return self.refuse(format!("invalid JSON: {err}"), datagram),
@@ -292,14 +368,54 @@ impl Receiving {
         if !problems.is_empty() {
             return self.refuse(problems.join("; "), datagram);
         }
+        // Validation guarantees UTF-8 JSON, so this does not fail.
+        let body: Box<str> = String::from_utf8_lossy(document).into();
+        self.accept(doc, body);
+    }
+
+    /// Translates every span of `request` to a document and takes it as a document (`sampled`), or only checks
+    /// and counts it (`T1U`). `source` is what is kept of a refused span: the datagram or the request body.
+    fn spans(&mut self, request: &otlp::ExportTraceServiceRequest, sampled: bool, source: &[u8]) -> SpansTaken {
+        let mut taken = SpansTaken::default();
+        for translated in otlp::translate::documents(request) {
+            Stats::add(&self.stats.spans, 1);
+            let checked = translated.and_then(|doc| {
+                let problems = validate::check(&doc);
+                if problems.is_empty() { Ok(doc) } else { Err(problems.join("; ")) }
+            });
+            match checked {
+                Ok(_) if !sampled => Stats::add(&self.stats.unsampled, 1),
+                Ok(doc) => {
+                    let body: Box<str> = doc.to_string().into();
+                    if body.len() > protocol::MAX_DOCUMENT_BYTES {
+                        let reason =
+                            format!("span of {} bytes as a document: {}", body.len(), FrameError::TooLarge(body.len()));
+                        taken.first_reason.get_or_insert_with(|| reason.clone());
+                        taken.rejected += 1;
+                        self.refuse(reason, source);
+                        continue;
+                    }
+                    self.accept(doc, body);
+                }
+                Err(reason) => {
+                    let reason = format!("OTLP {reason}");
+                    taken.first_reason.get_or_insert_with(|| reason.clone());
+                    taken.rejected += 1;
+                    self.refuse(reason, source);
+                }
+            }
+        }
+        taken
+    }
+
+    /// Takes a valid document: assembled, queued for the store and for each forwarder.
+    fn accept(&mut self, doc: Value, body: Box<str>) {
         Stats::add(&self.stats.valid, 1);
         let text = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
         let (trace_id, id) = (text("trace_id"), text("id"));
         if self.assembler.arrive(&trace_id, &doc, self.now) == Arrival::Stale {
             Stats::add(&self.stats.stale, 1);
         }
-        // Validation guarantees UTF-8 JSON, so this does not fail.
-        let body: Box<str> = String::from_utf8_lossy(document).into();
         if let Some(forward) = &self.to_forward {
             let bytes = size_of::<Outgoing>() + id.len() + body.len();
             if forward.try_send(Outgoing { id: id.clone(), body: body.clone() }, bytes).is_err() {
@@ -307,6 +423,16 @@ impl Receiving {
             }
         }
         let in_progress = doc.get("in_progress").and_then(Value::as_bool).unwrap_or(false);
+        if let Some(forward) = &self.to_forward_otlp
+            && !in_progress
+        {
+            // An in-progress document is not a span yet: its complete one is forwarded when it comes.
+            let bytes = 2 * body.len();
+            let entities = forward_otlp::entities(&doc);
+            if forward.try_send(doc, bytes).is_err() {
+                Stats::add(&self.stats.forward_otlp_failed, entities);
+            }
+        }
         self.send(Msg::Document(NewDocument { trace_id, id, in_progress, body }));
     }
 

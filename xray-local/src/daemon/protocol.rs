@@ -1,4 +1,6 @@
-//! The daemon's datagram format: a header line, a newline, one JSON segment document.
+//! The daemon's datagram format: a header line, a newline, then one JSON segment document, or (as ADOT's UDP
+//! exporter sends and Lambda's endpoint takes) `T1S` or `T1U` and the base64 of a protobuf
+//! `ExportTraceServiceRequest`: the spans of sampled traces, or unsampled spans (for Application Signals).
 
 use std::fmt;
 
@@ -37,6 +39,43 @@ impl fmt::Display for FrameError {
 }
 
 impl std::error::Error for FrameError {}
+
+/// What a datagram carries after its header line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// A segment document (JSON), checked to fit [`MAX_DOCUMENT_BYTES`].
+    Document(&'a [u8]),
+    /// OTLP spans: the base64 text after the prefix.
+    Spans {
+        /// `T1S` (spans of sampled traces) rather than `T1U` (unsampled spans).
+        sampled: bool,
+        /// The base64 of the protobuf.
+        base64: &'a [u8],
+    },
+    /// OTLP metrics (`M1`), which ADOT sends to the same port; not traces.
+    Metrics,
+}
+
+/// Splits a datagram into what it carries, checking the header line (any spacing, as Java's exporter writes it).
+pub fn frame(datagram: &[u8]) -> Result<Payload<'_>, FrameError> {
+    let newline = datagram.iter().position(|&b| b == b'\n').ok_or(FrameError::NoHeaderLine)?;
+    let rest = &datagram[newline + 1..];
+    for (prefix, sampled) in [(b"T1S", true), (b"T1U", false)] {
+        if let Some(base64) = rest.strip_prefix(prefix) {
+            check_header(&datagram[..newline])?;
+            return Ok(Payload::Spans { sampled, base64 });
+        }
+    }
+    if rest.starts_with(b"M1") {
+        check_header(&datagram[..newline])?;
+        return Ok(Payload::Metrics);
+    }
+    split_datagram(datagram).map(Payload::Document)
+}
+
+fn check_header(line: &[u8]) -> Result<(), FrameError> {
+    if is_header(line) { Ok(()) } else { Err(FrameError::WrongHeader(shorten(line, 80))) }
+}
 
 /// Splits a datagram into its document, checking the header line. Spacing inside the header is free.
 pub fn split_datagram(datagram: &[u8]) -> Result<&[u8], FrameError> {
@@ -87,6 +126,23 @@ mod tests {
     fn accepts_the_header_with_any_spacing() {
         assert_eq!(split_datagram(b"{\"format\":\"json\",\"version\":1}\n{}"), Ok(&b"{}"[..]));
         assert_eq!(split_datagram(b"{ \"version\" : 1, \"format\": \"json\" }\n{\"a\":1}"), Ok(&b"{\"a\":1}"[..]));
+    }
+
+    #[test]
+    fn tells_otlp_spans_from_documents() {
+        assert_eq!(
+            frame(b"{\"format\":\"json\",\"version\":1}\nT1SCgA="),
+            Ok(Payload::Spans { sampled: true, base64: b"CgA=" })
+        );
+        // Java's exporter writes the header with spaces.
+        assert_eq!(
+            frame(b"{\"format\": \"json\", \"version\": 1}\nT1UCgA="),
+            Ok(Payload::Spans { sampled: false, base64: b"CgA=" })
+        );
+        assert_eq!(frame(b"{\"format\":\"json\",\"version\":1}\nM1AAAA"), Ok(Payload::Metrics));
+        assert_eq!(frame(b"{\"format\":\"json\",\"version\":1}\n{}"), Ok(Payload::Document(b"{}")));
+        assert!(matches!(frame(b"{\"format\":\"xml\",\"version\":1}\nT1SCgA="), Err(FrameError::WrongHeader(_))));
+        assert_eq!(frame(b"T1SCgA="), Err(FrameError::NoHeaderLine));
     }
 
     #[test]

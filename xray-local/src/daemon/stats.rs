@@ -36,7 +36,7 @@ macro_rules! counters {
 counters! {
     received: "Datagrams read from the socket.",
     valid: "Documents that passed the checks.",
-    invalid: "Datagrams refused (bad header line, bad JSON, broken rules); their first KiB kept in the `invalid` table.",
+    invalid: "Datagrams, OTLP/HTTP requests and spans refused (bad header line, bad JSON or protobuf, broken rules); their first KiB kept in the `invalid` table.",
     stale: "In-progress documents that arrived after their complete document, ignored.",
     stored: "Documents written to the database.",
     dropped: "Valid documents not stored: the database queue was at its byte bound, or a write failed.",
@@ -48,6 +48,11 @@ counters! {
     traces_settled: "Traces that went quiet with nothing in progress (shown by --follow).",
     write_failed: "Writes to the database that failed (a full or read-only disk, a locked database), each told on stderr.",
     evicted: "Traces deleted, least recently updated first, to keep the database under --max-db-size.",
+    spans: "OTLP spans read from T1S/T1U datagrams and /v1/traces requests (each stored as a document).",
+    unsampled: "Spans of T1U datagrams (unsampled, sent for Application Signals): checked and counted, not stored.",
+    otlp_requests: "OTLP/HTTP requests to /v1/traces.",
+    forwarded_otlp: "Spans accepted by the --forward-otlp backend.",
+    forward_otlp_failed: "Spans not forwarded to the --forward-otlp backend: refused after every retry, or its queue was full.",
 }
 
 impl Stats {
@@ -81,7 +86,8 @@ mod tests {
         assert_eq!(
             stats.snapshot().to_string(),
             "status: received=3 valid=0 invalid=1 stale=0 stored=0 dropped=0 invalid_dropped=0 invalid_evicted=0 \
-             kernel_dropped=0 forwarded=0 forward_failed=0 traces_settled=0 write_failed=0 evicted=0"
+             kernel_dropped=0 forwarded=0 forward_failed=0 traces_settled=0 write_failed=0 evicted=0 spans=0 \
+             unsampled=0 otlp_requests=0 forwarded_otlp=0 forward_otlp_failed=0"
         );
     }
 }
