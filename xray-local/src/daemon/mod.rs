@@ -201,7 +201,7 @@ impl Daemon {
             invalid_rows: config.invalid_rows,
             max_db_bytes: config.max_db_bytes,
             kernel_drops,
-            failing: false,
+            failing: [false; Write::COUNT],
         };
         let storing = std::thread::Builder::new().name("xray-local-store".into()).spawn(move || storing.run())?;
         Ok(Daemon {
@@ -464,8 +464,29 @@ struct Storing {
     invalid_rows: usize,
     max_db_bytes: Option<u64>,
     kernel_drops: receive::KernelDrops,
-    /// Whether the last write failed, so a failure is told when it starts and when it ends, not once per batch.
-    failing: bool,
+    /// Which of the writes failed last time, so each failure is told when it starts and when it ends, not once
+    /// per batch; kept per write, so documents dropped are told even when the list entries failed first.
+    failing: [bool; Write::COUNT],
+}
+
+/// The writes whose failure costs something different, told apart on stderr.
+#[derive(Clone, Copy)]
+enum Write {
+    /// Documents and invalid datagrams: dropped.
+    Documents,
+    /// The trace list's entries: kept dirty and tried again.
+    Entries,
+}
+
+impl Write {
+    const COUNT: usize = 2;
+
+    fn what(self) -> &'static str {
+        match self {
+            Write::Documents => "documents",
+            Write::Entries => "the trace list",
+        }
+    }
 }
 
 /// The most messages written in one transaction.
@@ -520,7 +541,7 @@ impl Storing {
                     Stats::add(&self.stats.invalid_dropped, invalid.len() as u64);
                 }
                 let ok = written.is_ok();
-                self.note_write(written.map(|_| ()), || {
+                self.note_write(Write::Documents, written.map(|_| ()), || {
                     format!("{} documents and {} invalid datagrams dropped", docs.len(), invalid.len())
                 });
                 if ok && let Some(max) = self.max_db_bytes {
@@ -544,7 +565,7 @@ impl Storing {
                         dirty.shrink_to(1024);
                     }
                 }
-                self.note_write(refreshed, || format!("the list entries of {} traces kept to try again", dirty.len()));
+                self.note_write(Write::Entries, refreshed, || format!("the list entries of {} traces kept to try again", dirty.len()));
             }
             if let Some(show) = self.on_settled.as_mut() {
                 for trace_id in &settled {
@@ -576,21 +597,27 @@ impl Storing {
         eprintln!("xray-local {snapshot}");
     }
 
-    /// Tells on stderr, at once, that the database cannot be written (and what that costs), and when it can be
-    /// again; `status` shows the counters as stale meanwhile, as they cannot be recorded either.
-    fn note_write(&mut self, result: rusqlite::Result<()>, cost: impl FnOnce() -> String) {
+    /// Tells on stderr, at once, that the database cannot be written (which write, and what that costs), and when
+    /// it can be again; `status` shows the counters as stale meanwhile, as they cannot be recorded either.
+    fn note_write(&mut self, write: Write, result: rusqlite::Result<()>, cost: impl FnOnce() -> String) {
+        let failing = &mut self.failing[write as usize];
         match result {
-            Ok(()) if self.failing => {
-                self.failing = false;
-                render::warn(format_args!("writing to the database {} again", self.store.path().display()));
+            Ok(()) if *failing => {
+                *failing = false;
+                render::warn(format_args!(
+                    "writing {} to the database {} again",
+                    write.what(),
+                    self.store.path().display()
+                ));
             }
             Ok(()) => {}
             Err(err) => {
                 Stats::add(&self.stats.write_failed, 1);
-                if !self.failing {
-                    self.failing = true;
+                if !*failing {
+                    *failing = true;
                     render::warn(format_args!(
-                        "cannot write to the database {}: {err}; {} (told again when writing works)",
+                        "cannot write {} to the database {}: {err}; {} (told again when writing works)",
+                        write.what(),
                         self.store.path().display(),
                         cost()
                     ));
