@@ -565,7 +565,9 @@ impl Storing {
                         dirty.shrink_to(1024);
                     }
                 }
-                self.note_write(Write::Entries, refreshed, || format!("the list entries of {} traces kept to try again", dirty.len()));
+                self.note_write(Write::Entries, refreshed, || {
+                    format!("the list entries of {} traces kept to try again", dirty.len())
+                });
             }
             if let Some(show) = self.on_settled.as_mut() {
                 for trace_id in &settled {
