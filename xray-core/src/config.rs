@@ -146,11 +146,16 @@ impl TracesExporter {
     /// Reads `OTEL_TRACES_EXPORTER`'s value. A list (the variable may name several exporters) counts as its first
     /// entry this crate knows, with a diagnostic for the others; a value naming none gets a diagnostic and `xray`.
     pub fn parse(value: &str) -> Self {
+        Self::parse_built(value, cfg!(feature = "otlp"))
+    }
+
+    /// [`TracesExporter::parse`] for a build with (`otlp_built`) or without the `otlp` feature.
+    fn parse_built(value: &str, otlp_built: bool) -> Self {
         let mut chosen = None;
         for name in value.split(',').map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()) {
             let exporter = match name.as_str() {
                 "xray" => Self::XRay,
-                "otlp" if cfg!(feature = "otlp") => Self::Otlp,
+                "otlp" if otlp_built => Self::Otlp,
                 "otlp" => {
                     diag!(
                         BadEnvVar,
@@ -516,6 +521,13 @@ mod tests {
         assert_eq!(config(&[("OTEL_TRACES_EXPORTER", " NONE ")]).traces_exporter, TracesExporter::None);
         let expected = if cfg!(feature = "otlp") { TracesExporter::Otlp } else { TracesExporter::XRay };
         assert_eq!(config(&[("OTEL_TRACES_EXPORTER", "otlp")]).traces_exporter, expected);
+        // Whichever way this crate was built, both builds' answers to `otlp`: a build without the feature says so once
+        // and sends segments.
+        assert_eq!(TracesExporter::parse_built("otlp", true), TracesExporter::Otlp);
+        let before = crate::diag::count(crate::diag::DiagKind::BadEnvVar);
+        assert_eq!(TracesExporter::parse_built("otlp", false), TracesExporter::XRay);
+        assert!(crate::diag::count(crate::diag::DiagKind::BadEnvVar) > before);
+        assert!(crate::diag::recent().iter().any(|(_, m)| m.contains("built without its `otlp` feature")));
         for bad in ["jaeger", "zipkin,", "otlp,none"] {
             let before = crate::diag::count(crate::diag::DiagKind::BadEnvVar);
             let c = config(&[("OTEL_TRACES_EXPORTER", bad)]);
