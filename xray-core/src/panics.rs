@@ -70,6 +70,13 @@ impl<F: Future> Future for Instrumented<F> {
             return this.inner.poll(cx);
         }
         let inner = this.inner;
-        run_swapped(this.ctx, move || run_caught(move || inner.poll(cx), record::current))
+        let poll = run_swapped(this.ctx, move || run_caught(move || inner.poll(cx), record::current));
+        // The handler waits: what ended leaves now, and what runs is told, so a timeout from here shows both.
+        if poll.is_pending()
+            && let Some(ctx) = this.ctx.as_ref()
+        {
+            ctx.trace.waited();
+        }
+        poll
     }
 }

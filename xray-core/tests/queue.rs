@@ -44,6 +44,8 @@ async fn consume(message: Received<'_>, mode: Mode) -> (String, Vec<Value>) {
             header
         }))
         .await;
+    // The invocation's documents leave when it ends, as in Lambda.
+    invocation.end();
     (header, documents(&sink))
 }
 

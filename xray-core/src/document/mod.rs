@@ -13,7 +13,7 @@ pub use blocks::{Aws, Cause, Exception, Http, HttpRequest, HttpResponse, Namespa
 #[cfg(feature = "otlp")]
 pub(crate) use split::trim_until;
 pub(crate) use split::{Node, split_tree};
-pub(crate) use write::{Placement, write_document};
+pub(crate) use write::{Placement, write_call, write_document};
 
 use crate::clock::Timestamp;
 use crate::ids::{SegmentId, TraceId};

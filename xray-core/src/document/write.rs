@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::{AnnotationValue, Entity, Extra, Kind};
+use super::{AnnotationValue, Entity, Extra, Kind, Namespace};
 use crate::clock::Timestamp;
-use crate::ids::TraceId;
+use crate::ids::{SegmentId, TraceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Placement {
@@ -339,19 +339,62 @@ fn write_head(out: &mut Vec<u8>, entity: &Entity, trace_id: &[u8; TraceId::LEN],
 /// to 2286. Each field has a fixed length and so a fixed place, and the head is written without a length check.
 #[inline(always)]
 fn lambda_head(entity: &Entity, trace_id: &[u8; TraceId::LEN], placement: Placement) -> Option<[u8; LAMBDA_HEAD_LEN]> {
-    let end = entity.end?.max(entity.start);
-    let parent = entity.parent_id?;
     if placement != Placement::Top || entity.kind != Kind::Subsegment {
         return None;
     }
-    let (start, end) = (ten_digit_time(entity.start)?, ten_digit_time(end)?);
+    fixed_head(entity.id, entity.parent_id?, entity.start, entity.end?, trace_id)
+}
+
+/// [`lambda_head`]'s fields written into its template.
+#[inline(always)]
+fn fixed_head(
+    id: SegmentId,
+    parent: SegmentId,
+    start: Timestamp,
+    end: Timestamp,
+    trace_id: &[u8; TraceId::LEN],
+) -> Option<[u8; LAMBDA_HEAD_LEN]> {
+    let (start, end) = (ten_digit_time(start)?, ten_digit_time(end.max(start))?);
     let mut head = LAMBDA_HEAD;
-    head[ID..ID + 16].copy_from_slice(&hex_u64(entity.id.as_u64()));
+    head[ID..ID + 16].copy_from_slice(&hex_u64(id.as_u64()));
     head[START..START + 17].copy_from_slice(&start);
     head[END..END + 17].copy_from_slice(&end);
     head[TRACE..TRACE + TraceId::LEN].copy_from_slice(trace_id);
     head[PARENT..PARENT + 16].copy_from_slice(&hex_u64(parent.as_u64()));
     Some(head)
+}
+
+/// Writes the document of a `#[traced]` call that ended with nothing recorded on it: its name (checked by the macro,
+/// so valid and never in need of escaping: the name pattern has no quote, backslash or control character), the fixed
+/// head and its namespace. `false`, with nothing written, when the head is not of the fixed shape.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn write_call(
+    out: &mut Vec<u8>,
+    name: &'static str,
+    id: SegmentId,
+    parent: Option<SegmentId>,
+    namespace: Option<Namespace>,
+    start: Timestamp,
+    end: Timestamp,
+    trace_id: &[u8; TraceId::LEN],
+) -> bool {
+    debug_assert!(!any_needs_escape(name.as_bytes()), "{name:?} was not checked");
+    let Some(head) = parent.and_then(|parent| fixed_head(id, parent, start, end, trace_id)) else {
+        return false;
+    };
+    out.reserve(LAMBDA_HEAD_LEN + name.len() + 40);
+    out.extend_from_slice(b"{\"name\":\"");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(&head);
+    if let Some(namespace) = namespace {
+        out.extend_from_slice(b",\"namespace\":\"");
+        out.extend_from_slice(namespace.as_str().as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+    true
 }
 
 /// [`lambda_head`]'s template, the places of its fields and its length.
@@ -463,6 +506,44 @@ mod tests {
         let mut out = Vec::new();
         write_document(&mut out, entity, b"1-5759e988-bd862e3fe1be46a994272793", placement, &mut |_| 0);
         serde_json::from_slice(&out).expect("valid JSON")
+    }
+
+    #[test]
+    fn a_call_is_written_byte_for_byte_as_the_general_writer_writes_its_entity() {
+        let trace_id = b"1-5759e988-bd862e3fe1be46a994272793";
+        for namespace in [None, Some(Namespace::Remote), Some(Namespace::Aws)] {
+            let mut e = Entity::new(Kind::Subsegment, Name::checked("price quote"), Some(SegmentId::from_u64(7)));
+            e.namespace = namespace;
+            e.end = Some(Timestamp::from_micros(e.start.as_micros() + 1500));
+            let (mut general, mut fixed) = (Vec::new(), Vec::new());
+            write_document(&mut general, &e, trace_id, Placement::Top, &mut |_| 0);
+            let end = e.end.expect("ended");
+            assert!(write_call(&mut fixed, "price quote", e.id, e.parent_id, namespace, e.start, end, trace_id));
+            assert_eq!(String::from_utf8(fixed).expect("utf8"), String::from_utf8(general).expect("utf8"));
+        }
+        // Not of the fixed shape: nothing written, for the general writer to take.
+        let (mut out, start) = (Vec::new(), Timestamp::from_micros(5));
+        assert!(!write_call(
+            &mut out,
+            "x",
+            SegmentId::from_u64(1),
+            Some(SegmentId::from_u64(2)),
+            None,
+            start,
+            start,
+            trace_id
+        ));
+        assert!(!write_call(
+            &mut out,
+            "x",
+            SegmentId::from_u64(1),
+            None,
+            None,
+            Timestamp::now(),
+            Timestamp::now(),
+            trace_id
+        ));
+        assert!(out.is_empty());
     }
 
     #[test]

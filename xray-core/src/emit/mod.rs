@@ -37,6 +37,14 @@ pub trait Emitter: Send + Sync + 'static {
     /// Sends one segment document (JSON, without the header line). Must neither block nor panic.
     fn send(&self, document: &[u8]);
 
+    /// Sends several documents at once, each as [`Emitter::send`] would: what a Lambda invocation hands over when
+    /// its handler waits or ends. By default one `send` each; [`UdpEmitter`] makes one system call of them.
+    fn send_all(&self, documents: Documents<'_>) {
+        for document in documents.iter() {
+            self.send(document);
+        }
+    }
+
     /// Sends one OTLP `ExportTraceServiceRequest` (protobuf) of at most [`Emitter::max_spans_request`] bytes;
     /// `sampled` is false for the spans of an unsampled trace (Application Signals' `T1U`). Must neither block nor
     /// panic. An emitter that does not implement it drops the spans with a diagnostic.
@@ -64,6 +72,43 @@ pub trait Emitter: Send + Sync + 'static {
     #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
     fn flush(&self, within: std::time::Duration) {
         let _ = within;
+    }
+}
+
+/// Documents written one after the other into one buffer: what [`Emitter::send_all`] takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Documents<'a> {
+    bytes: &'a [u8],
+    /// Where each document ends in `bytes`, in order.
+    ends: &'a [usize],
+}
+
+impl<'a> Documents<'a> {
+    /// The documents of `bytes` ending at each of `ends` (offsets in increasing order, the last at most
+    /// `bytes.len()`); an offset out of order or past the end is ignored.
+    pub fn new(bytes: &'a [u8], ends: &'a [usize]) -> Self {
+        Self { bytes, ends }
+    }
+
+    /// How many documents.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Each document, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let bytes = self.bytes;
+        let mut start = 0;
+        self.ends.iter().filter_map(move |&end| {
+            let document = bytes.get(start..end)?;
+            start = end;
+            Some(document)
+        })
     }
 }
 

@@ -1,8 +1,15 @@
 //! A trace's arena: the entities still open or not yet sent, addressed by handles that know when their slot has been
 //! reused.
 
+use std::sync::Arc;
+
+use super::pending::Ended;
 use crate::document::Entity;
+use crate::emit::Emitter;
 use crate::ids::SegmentId;
+
+/// How many ended subsegments wait in a trace before they are written: about 64 bytes each for a `#[traced]` call.
+pub(crate) const MAX_ENDED: usize = 64;
 
 /// A handle on an entity in a trace's arena; the generation guards against a slot reused after its entity was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,15 +38,24 @@ pub(crate) struct Slot {
     generation: u32,
     pub(crate) parent: Option<u32>,
     pub(crate) entity: Option<Entity>,
+    /// In Lambda: whether the entity has been sent `in_progress` (once is enough for a timeout to show it).
+    pub(crate) announced: bool,
 }
 
 /// The entities of one trace.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Tree {
     pub(crate) slots: Vec<Slot>,
     free: Vec<u32>,
     /// Outside Lambda: whether the segment has been sent (entities ending later are sent on their own).
     pub(crate) segment_sent: bool,
+    /// In Lambda: `#[traced]` calls that ended pending, not written yet (see `flush.rs`).
+    pub(crate) calls: Vec<Ended>,
+    /// In Lambda: slots whose entity ended and has not been sent yet.
+    pub(crate) ended: Vec<u32>,
+    /// For a trace made outside any scoped emitter: the one scoped where the first of those waiting ended, which
+    /// they go to (as they would have, sent when they ended).
+    pub(crate) ended_emitter: Option<Arc<dyn Emitter>>,
 }
 
 impl Tree {
@@ -60,9 +76,10 @@ impl Tree {
             old.generation = old.generation.wrapping_add(1);
             old.parent = parent;
             old.entity = Some(entity);
+            old.announced = false;
             return Handle { idx, generation: old.generation, id };
         }
-        self.slots.push(Slot { generation: 0, parent, entity: Some(entity) });
+        self.slots.push(Slot { generation: 0, parent, entity: Some(entity), announced: false });
         Handle { idx: (self.slots.len() - 1) as u32, generation: 0, id }
     }
 
@@ -75,7 +92,15 @@ impl Tree {
 
     /// The handle on the entity `id`, if it is in the arena.
     pub(crate) fn find(&self, id: SegmentId) -> Option<Handle> {
-        self.handles().into_iter().find(|h| h.id == id)
+        self.slots.iter().enumerate().find_map(|(i, s)| {
+            let e = s.entity.as_ref().filter(|e| e.id == id)?;
+            Some(Handle { idx: i as u32, generation: s.generation, id: e.id })
+        })
+    }
+
+    /// Whether the ended entities waiting to be written fill the buffer.
+    pub(crate) fn ended_full(&self) -> bool {
+        self.calls.len() + self.ended.len() >= MAX_ENDED
     }
 
     /// Handles on every entity still in the arena.

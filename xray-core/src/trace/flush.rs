@@ -1,18 +1,119 @@
-//! How a trace's documents leave: one entity as soon as it ends (Lambda), the whole segment tree when it ends
-//! (outside Lambda), every open entity as `in_progress` when the invocation ends. Each document is written into a
-//! reused buffer and handed to the trace's emitter; one too large for a datagram is split first.
+//! How a trace's documents leave. In Lambda, what ends waits in the trace (a `#[traced]` call as a fixed record,
+//! anything else in the arena) and is written with the rest, one batch handed to the emitter at once, when the
+//! handler waits (its future returns `Pending`), when [`MAX_ENDED`](super::arena::MAX_ENDED) have ended, and when
+//! the invocation ends; at a wait, what is open and has not been sent yet goes too, `in_progress`, so that a timeout
+//! from then on still shows it. Outside Lambda the whole segment tree leaves when the segment ends. Every open
+//! entity is sent `in_progress` when the invocation ends. Documents are written into reused buffers; one too large
+//! for a datagram is split first.
 
 use std::cell::RefCell;
 
-use super::{Handle, Mode, Trace};
+use super::{Handle, Mode, Trace, TraceInner};
 use crate::clock::Timestamp;
 use crate::diag::diag;
 use crate::document::{Entity, Node, Placement, split_tree, write_document};
-use crate::emit::{self, Emitter};
+use crate::emit::{self, Documents, Emitter};
+use crate::ids::TraceId;
 use crate::rules::MAX_DOCUMENT_BYTES;
 
 thread_local! {
     static DOCUMENT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static BATCH: RefCell<Batch> = const { RefCell::new(Batch { bytes: Vec::new(), ends: Vec::new() }) };
+}
+
+/// Documents written one after the other, and where each ends.
+struct Batch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    /// Writes `entity`'s document; `false` (nothing kept) when it is too large for a datagram.
+    fn push(&mut self, entity: &Entity, trace_id: &[u8; TraceId::LEN]) -> bool {
+        let mark = self.bytes.len();
+        write_document(&mut self.bytes, entity, trace_id, Placement::Top, &mut |_| 0);
+        if self.bytes.len() - mark > MAX_DOCUMENT_BYTES {
+            self.bytes.truncate(mark);
+            return false;
+        }
+        self.ends.push(self.bytes.len());
+        true
+    }
+}
+
+impl TraceInner {
+    /// Writes every subsegment that ended and waits in the trace (and, with `announce`, every open one not sent yet,
+    /// `in_progress`), and hands them to the emitter as one batch. The lock is held while they are written, not
+    /// while they are sent.
+    pub(super) fn flush_ended(&self, announce: bool) {
+        BATCH.with(|batch| {
+            // Re-entered (an emitter ending a subsegment from inside a send): what ended waits for the next flush.
+            let Ok(mut batch) = batch.try_borrow_mut() else { return };
+            let batch = &mut *batch;
+            batch.bytes.clear();
+            batch.ends.clear();
+            let trace_id = &self.trace_id_text;
+            let mut large = Vec::new();
+            let emitter;
+            {
+                let mut tree = self.lock();
+                let tree = &mut *tree;
+                for call in &tree.calls {
+                    if !call.write(&mut batch.bytes, trace_id) {
+                        batch.push(&call.entity(), trace_id);
+                        continue;
+                    }
+                    batch.ends.push(batch.bytes.len());
+                }
+                tree.calls.clear();
+                for k in 0..tree.ended.len() {
+                    let Some(entity) = tree.take(tree.ended[k]) else { continue };
+                    if !batch.push(&entity, trace_id) {
+                        large.push(entity);
+                    }
+                }
+                tree.ended.clear();
+                emitter = tree.ended_emitter.take();
+                if announce {
+                    for slot in tree.slots.iter_mut().filter(|s| !s.announced) {
+                        let Some(entity) = slot.entity.as_ref().filter(|e| e.end.is_none()) else { continue };
+                        // One too large is sent `in_progress` as it is when the invocation ends.
+                        slot.announced = batch.push(entity, trace_id);
+                    }
+                }
+            }
+            if batch.ends.is_empty() && large.is_empty() {
+                return;
+            }
+            let send = |emitter: &dyn Emitter| {
+                emitter.send_all(Documents::new(&batch.bytes, &batch.ends));
+                for entity in &large {
+                    send_split(emitter, trace_id, &[Node { entity, children: Vec::new() }]);
+                }
+            };
+            match emitter {
+                Some(emitter) => send(&*emitter),
+                None => self.with_emitter(send),
+            }
+        });
+    }
+
+    /// Runs `f` with this trace's emitter: the one captured at creation, else the one in force here. The captured
+    /// one is borrowed, not cloned, as this runs for every batch sent.
+    fn with_emitter<R>(&self, f: impl FnOnce(&dyn Emitter) -> R) -> R {
+        match &self.emitter {
+            Some(emitter) => f(&**emitter),
+            None => f(&*emit::in_force()),
+        }
+    }
+}
+
+/// Sends `nodes[0]` and its subtree, split into as many documents as fitting datagrams takes.
+fn send_split(emitter: &dyn Emitter, trace_id: &[u8; TraceId::LEN], nodes: &[Node<'_>]) {
+    let trimmed = split_tree(trace_id, nodes, 0, &mut |document| emitter.send(document));
+    for t in trimmed {
+        diag!(Oversize, "subsegment `{}` ({} bytes) exceeds one datagram; sent without its {}", t.name, t.size, t.what);
+    }
 }
 
 impl Trace {
@@ -25,6 +126,7 @@ impl Trace {
         match self.inner.mode {
             Mode::Buffered => self.send_segment(),
             Mode::Streaming => {
+                self.inner.flush_ended(false);
                 let open = self.lock().handles();
                 for handle in open {
                     #[cfg(feature = "otlp")]
@@ -41,6 +143,18 @@ impl Trace {
         self.flush_spans();
     }
 
+    /// The handler waits: what ended leaves, and with it what is open and has not been sent yet, `in_progress`.
+    pub(crate) fn waited(&self) {
+        if self.defers() {
+            self.inner.flush_ended(true);
+        }
+    }
+
+    /// Writes what ended and waits in the trace (see [`TraceInner::flush_ended`]).
+    pub(super) fn flush_ended(&self) {
+        self.inner.flush_ended(false);
+    }
+
     /// Sends the entity behind `handle` as it is now, marked `in_progress`, and keeps it open.
     pub(crate) fn send_in_progress(&self, handle: Handle) {
         #[cfg(feature = "otlp")]
@@ -48,11 +162,13 @@ impl Trace {
             return;
         }
         self.with_emitter(|emitter| {
-            self.with_entity(handle, |entity| {
+            let mut tree = self.lock();
+            if let Some(entity) = tree.get_mut(handle) {
                 let end = entity.end.take();
                 self.send_with(emitter, entity);
                 entity.end = end;
-            })
+                tree.slots[handle.idx as usize].announced = true;
+            }
         });
     }
 
@@ -97,16 +213,7 @@ impl Trace {
             }
             return;
         }
-        let trimmed = split_tree(&self.inner.trace_id_text, nodes, 0, &mut |document| emitter.send(document));
-        for t in trimmed {
-            diag!(
-                Oversize,
-                "subsegment `{}` ({} bytes) exceeds one datagram; sent without its {}",
-                t.name,
-                t.size,
-                t.what
-            );
-        }
+        send_split(emitter, &self.inner.trace_id_text, nodes);
     }
 
     fn send_segment(&self) {
@@ -175,12 +282,7 @@ impl Trace {
         });
     }
 
-    /// Runs `f` with this trace's emitter: the one captured at creation, else the one in force here. The captured
-    /// one is borrowed, not cloned, as this runs for every subsegment sent.
     fn with_emitter<R>(&self, f: impl FnOnce(&dyn Emitter) -> R) -> R {
-        match &self.inner.emitter {
-            Some(emitter) => f(&**emitter),
-            None => f(&*emit::in_force()),
-        }
+        self.inner.with_emitter(f)
     }
 }

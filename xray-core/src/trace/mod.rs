@@ -58,10 +58,35 @@ struct TraceInner {
     spans: Option<Box<Mutex<crate::otlp::Spans>>>,
 }
 
-#[cfg(feature = "otlp")]
 impl Drop for TraceInner {
-    /// Spans of a trace nobody ended leave when its last handle goes, without waiting.
+    /// Documents (or spans) of a trace nobody ended leave when its last handle goes, without waiting.
     fn drop(&mut self) {
+        if self.defers() {
+            self.flush_ended(false);
+        }
+        #[cfg(feature = "otlp")]
+        self.drop_spans();
+    }
+}
+
+impl TraceInner {
+    fn lock(&self) -> MutexGuard<'_, Tree> {
+        self.tree.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether ended subsegments wait in the trace to be written together (see `flush.rs`): in Lambda, for segment
+    /// documents (OTLP spans gather in their own request).
+    #[inline]
+    fn defers(&self) -> bool {
+        #[cfg(feature = "otlp")]
+        if self.spans.is_some() {
+            return false;
+        }
+        self.recording && self.mode == Mode::Streaming
+    }
+
+    #[cfg(feature = "otlp")]
+    fn drop_spans(&mut self) {
         let Some(spans) = self.spans.as_mut() else { return };
         let spans = spans.get_mut().unwrap_or_else(PoisonError::into_inner);
         let sampled = spans.sampled();
@@ -211,7 +236,22 @@ impl Trace {
     }
 
     fn lock(&self) -> MutexGuard<'_, Tree> {
-        self.inner.tree.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock()
+    }
+
+    /// Before an ended subsegment is kept: if it is the first waiting and the trace has no emitter of its own,
+    /// notes the one scoped here, where it would have gone sent at once.
+    #[inline]
+    fn first_waiting(&self, tree: &mut Tree) {
+        if self.inner.emitter.is_none() && tree.calls.is_empty() && tree.ended.is_empty() {
+            tree.ended_emitter = emit::scoped_here();
+        }
+    }
+
+    /// See [`TraceInner::defers`].
+    #[inline]
+    fn defers(&self) -> bool {
+        self.inner.defers()
     }
 
     /// The header to send downstream with `parent` as the caller: this trace's root, sampling decision and
@@ -254,8 +294,8 @@ impl Trace {
         Some(self.lock().insert(entity, parent))
     }
 
-    /// Ends the entity behind `handle`: where every subsegment ends. In Lambda (and outside it once the segment has
-    /// gone) it is sent at once; otherwise it waits for its segment.
+    /// Ends the entity behind `handle`: where every subsegment ends. In Lambda it waits in the trace to be written
+    /// with the others (see `flush.rs`), outside it for its segment; once the segment has gone, it is sent at once.
     pub(crate) fn finish(&self, handle: Handle) {
         // Read the clock before taking the lock: the lock is held for as short a time as possible.
         let end = Timestamp::now();
@@ -263,6 +303,22 @@ impl Trace {
         let Some(entity) = tree.get_mut(handle) else {
             return;
         };
+        if self.defers() {
+            // Ended once: a second end (a guard and its call, say) changes nothing.
+            if entity.end.is_some() {
+                return;
+            }
+            entity.end = Some(end);
+            self.first_waiting(&mut tree);
+            tree.ended.push(handle.idx);
+            // A panic may be about to end the process: what ended leaves now.
+            let full = tree.ended_full() || std::thread::panicking();
+            drop(tree);
+            if full {
+                self.flush_ended();
+            }
+            return;
+        }
         entity.end = Some(end);
         if self.inner.mode == Mode::Buffered && !tree.segment_sent {
             return;

@@ -8,8 +8,8 @@ use std::mem::ManuallyDrop;
 
 use super::{Handle, Mode, Trace};
 use crate::clock::Timestamp;
-use crate::document::{Entity, Kind, Namespace};
-use crate::ids::SegmentId;
+use crate::document::{Entity, Kind, Namespace, write_call};
+use crate::ids::{SegmentId, TraceId};
 
 /// An open subsegment that is not in its trace's arena; see the module's documentation.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +21,31 @@ pub(crate) struct Pending {
     name: &'static str,
     namespace: Option<Namespace>,
     start: Timestamp,
+}
+
+/// A pending subsegment that ended: everything its document holds, kept in the trace until it is written (see
+/// `flush.rs`). About 64 bytes, copied into a buffer the trace allocates once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ended {
+    pending: Pending,
+    end: Timestamp,
+}
+
+impl Ended {
+    /// Writes the document; `false` (nothing written) when it is not of the fixed shape (a time outside 2001-2286,
+    /// no parent), for [`Ended::entity`] and the general writer.
+    #[inline]
+    pub(crate) fn write(&self, out: &mut Vec<u8>, trace_id: &[u8; TraceId::LEN]) -> bool {
+        let p = &self.pending;
+        write_call(out, p.name, p.id, p.parent_id, p.namespace, p.start, self.end, trace_id)
+    }
+
+    /// The entity, for the general writer.
+    pub(crate) fn entity(&self) -> Entity {
+        let mut entity = self.pending.entity();
+        entity.end = Some(self.end);
+        entity
+    }
 }
 
 impl Pending {
@@ -63,11 +88,27 @@ impl Trace {
         self.lock().find(id)
     }
 
-    /// Ends `pending` and sends it, as [`Trace::finish`] does an entity of the arena (a panic in flight marks a
-    /// fault first, as `close` does).
+    /// Ends `pending`: in Lambda kept as an [`Ended`] record until the trace flushes (its buffer full, the handler
+    /// waiting, the invocation ending), else sent as [`Trace::finish`] sends an entity of the arena (a panic in
+    /// flight marks a fault first, as `close` does).
     pub(crate) fn finish_pending(&self, pending: Pending) {
+        let end = Timestamp::now();
+        if self.defers() && !std::thread::panicking() {
+            let mut tree = self.lock();
+            if tree.calls.capacity() == 0 {
+                tree.calls.reserve_exact(super::arena::MAX_ENDED);
+            }
+            self.first_waiting(&mut tree);
+            tree.calls.push(Ended { pending, end });
+            let full = tree.ended_full();
+            drop(tree);
+            if full {
+                self.flush_ended();
+            }
+            return;
+        }
         let mut entity = pending.entity();
-        entity.end = Some(Timestamp::now());
+        entity.end = Some(end);
         if std::thread::panicking() {
             entity.mark_panicked();
             self.send_one(&entity);
