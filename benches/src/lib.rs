@@ -41,8 +41,11 @@ pub enum Contender {
     Xray,
     /// `#[tracing::instrument]` on a `tracing_subscriber::Registry`: records the span, writes nothing.
     Tracing,
-    /// `#[fastrace::trace]`: a local span, collected by fastrace's thread and handed to a reporter that drops it.
+    /// `#[fastrace::trace]`: a local span, collected by fastrace's thread and handed to a reporter that drops it;
+    /// a root span every [`Contender::calls_per_root`] calls (100).
     Fastrace,
+    /// The same, with a root every 1,000 calls.
+    Fastrace1000,
     /// An `opentelemetry_sdk` span: simple span processor, an exporter that drops the `SpanData`.
     Otel,
     /// An `xray-lite` subsegment: serialized with `serde_json` at begin (in progress) and at end, then dropped.
@@ -51,7 +54,8 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in the order the tables list them.
-    pub const ALL: [Self; 6] = [Self::Plain, Self::Xray, Self::Tracing, Self::Fastrace, Self::Otel, Self::XrayLite];
+    pub const ALL: [Self; 7] =
+        [Self::Plain, Self::Xray, Self::Tracing, Self::Fastrace, Self::Fastrace1000, Self::Otel, Self::XrayLite];
 
     /// The name used in benchmark ids and by the instruction counter.
     pub fn name(self) -> &'static str {
@@ -60,8 +64,21 @@ impl Contender {
             Self::Xray => "xray-rs",
             Self::Tracing => "tracing",
             Self::Fastrace => "fastrace",
+            Self::Fastrace1000 => "fastrace-1000",
             Self::Otel => "opentelemetry",
             Self::XrayLite => "xray-lite",
+        }
+    }
+
+    /// For fastrace, how many calls share one root span, opened and ended the way fastrace's docs show
+    /// (`Span::root` with a random `SpanContext`, `set_local_parent`): fastrace keeps a root's local spans until the
+    /// root ends (and stops recording past a limit), so a long run needs new roots. The root's cost is part of the
+    /// figure, spread over its calls.
+    pub fn calls_per_root(self) -> Option<u64> {
+        match self {
+            Self::Fastrace => Some(100),
+            Self::Fastrace1000 => Some(1_000),
+            _ => None,
         }
     }
 
@@ -117,7 +134,7 @@ impl Call<'_> {
             Contender::Plain => peers::plain(x),
             Contender::Xray => peers::xray_traced(x),
             Contender::Tracing => peers::tracing_instrumented(x),
-            Contender::Fastrace => peers::fastrace_traced(x),
+            Contender::Fastrace | Contender::Fastrace1000 => peers::fastrace_traced(x),
             Contender::Otel if self.mode == Mode::NoTrace => peers::otel_global(x),
             Contender::Otel => peers::otel_span(x),
             Contender::XrayLite => peers::lite_subsegment(self.lite, x),
@@ -131,18 +148,13 @@ impl Call<'_> {
             Contender::Plain => ready(peers::plain_async(x)),
             Contender::Xray => ready(peers::xray_traced_async(x)),
             Contender::Tracing => ready(peers::tracing_instrumented_async(x)),
-            Contender::Fastrace => ready(peers::fastrace_traced_async(x)),
+            Contender::Fastrace | Contender::Fastrace1000 => ready(peers::fastrace_traced_async(x)),
             Contender::Otel if self.mode == Mode::NoTrace => ready(peers::otel_global_async(x)),
             Contender::Otel => ready(peers::otel_span_async(x)),
             Contender::XrayLite => ready(peers::lite_subsegment_async(self.lite, x)),
         }
     }
 }
-
-/// How many calls share one fastrace root span: fastrace keeps a root's local spans until the root ends (and stops
-/// recording past a limit), so the root is ended and a new one started every this many calls. Its cost is part of
-/// fastrace's figure, spread over these calls.
-pub const FASTRACE_CALLS_PER_ROOT: u64 = 100;
 
 /// Runs `body` with `contender` set up in `mode`; `body` gets the function to call, to be called through
 /// [`repeat`].
@@ -152,19 +164,19 @@ pub fn run_in<R>(contender: Contender, mode: Mode, body: impl FnOnce(Call<'_>) -
 }
 
 /// Runs `f` `calls` times in the context [`run_in`] set up; for fastrace, inside root spans of
-/// [`FASTRACE_CALLS_PER_ROOT`] calls each.
+/// [`Contender::calls_per_root`] calls each.
 #[inline(always)]
 pub fn repeat(call: &Call<'_>, calls: u64, mut f: impl FnMut()) {
     let mode = call.mode;
-    if call.contender != Contender::Fastrace || mode == Mode::NoTrace {
+    let Some(per_root) = call.contender.calls_per_root().filter(|_| mode != Mode::NoTrace) else {
         for _ in 0..calls {
             f();
         }
         return;
-    }
+    };
     let mut left = calls;
     while left > 0 {
-        let chunk = left.min(FASTRACE_CALLS_PER_ROOT);
+        let chunk = left.min(per_root);
         left -= chunk;
         let root = peers::fastrace_root(mode);
         let guard = root.set_local_parent();

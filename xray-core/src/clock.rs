@@ -60,7 +60,9 @@ fn realtime_nanos() -> u64 {
             return secs * 1_000_000_000 + nanos;
         }
     }
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos()))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos()))
 }
 
 /// The process's counter clock.
@@ -134,9 +136,8 @@ impl CounterClock {
     fn read_slow(&self, ticks: u64, nanos: u64) -> u64 {
         let first = self.first_nanos.load(Ordering::Relaxed);
         // Before the first rate, the lock is taken only for the first pair and once a rate can be measured.
-        let due = first == 0
-            || nanos.saturating_sub(first) >= CALIBRATION_NANOS
-            || self.scale.load(Ordering::Relaxed) != 0;
+        let due =
+            first == 0 || nanos.saturating_sub(first) >= CALIBRATION_NANOS || self.scale.load(Ordering::Relaxed) != 0;
         if due && let Ok(mut calibration) = self.calibration.try_lock() {
             self.anchor(&mut calibration, ticks, nanos);
         }
@@ -161,7 +162,8 @@ impl CounterClock {
         }
         let scale = ((u128::from(elapsed_nanos) << 32) / u128::from(elapsed_ticks)).min(u128::from(u64::MAX)) as u64;
         let last = calibration.scale;
-        if last != 0 && u128::from(scale.abs_diff(last)) * 1_000_000 > u128::from(last) * u128::from(MAX_RATE_CHANGE_PPM)
+        if last != 0
+            && u128::from(scale.abs_diff(last)) * 1_000_000 > u128::from(last) * u128::from(MAX_RATE_CHANGE_PPM)
         {
             // A step, not a drift: keep the last rate from a new start, anchored at this pair.
             calibration.first = Some((ticks, nanos));

@@ -31,6 +31,15 @@ fn warm() {
     });
 }
 
+/// The documents of an invocation whose handler waited once inside the call `open`: checks that the call was sent
+/// `in_progress` at the wait (second, after the handler's own), and returns the handler's first document and the
+/// complete ones.
+fn first_and_complete(docs: Vec<Value>, open: &str) -> Vec<Value> {
+    assert_eq!((&docs[1]["name"], &docs[1]["in_progress"]), (&json!(open), &json!(true)), "{docs:#?}");
+    assert_eq!(docs.iter().filter(|d| d["in_progress"] == true).count(), 2, "{docs:#?}");
+    docs.into_iter().enumerate().filter(|(i, d)| *i == 0 || d["in_progress"] != true).map(|(_, d)| d).collect()
+}
+
 /// The handler subsegment as first sent: in progress, annotated.
 fn started(name: &str, service: &str) -> Value {
     json!({
@@ -64,7 +73,7 @@ async fn an_invocation_sends_the_handler_in_progress_then_its_children_then_the_
     let sink = MemorySink::new();
     let out = sink.scope(order(event(Some(SAMPLED), json!({"qty": 2})))).await.expect("ok");
     assert_eq!(out, json!({"total": 500}));
-    let docs = documents(&sink);
+    let docs = first_and_complete(documents(&sink), "price");
     assert_eq!(names(&docs), ["## order", "price", "## order"]);
     assert_eq!(exact(&docs[0]), started("## order", "order"));
     assert_eq!(docs[0]["id"], docs[2]["id"], "the complete document replaces the in-progress one");
@@ -347,12 +356,13 @@ async fn fifty_concurrent_invocations_never_mix() {
         assert_eq!(invocation.await.expect("joined").expect("ok"), json!(n * 250));
     }
     let docs = documents(&sink);
-    assert_eq!(docs.len(), 150);
+    // Each: the handler in progress, `price` in progress at the handler's wait, both complete.
+    assert_eq!(docs.len(), 200);
     for n in 0..50 {
         let mine: Vec<&Value> = docs.iter().filter(|d| d["trace_id"] == roots[n].as_str()).collect();
         let handler: Vec<&&Value> = mine.iter().filter(|d| d["name"] == "## numbered").collect();
-        let children: Vec<&&Value> = mine.iter().filter(|d| d["name"] == "price").collect();
-        assert_eq!((mine.len(), handler.len(), children.len()), (3, 2, 1), "invocation {n}: {mine:#?}");
+        let children: Vec<&&Value> = mine.iter().filter(|d| d["name"] == "price" && d["in_progress"] != true).collect();
+        assert_eq!((mine.len(), handler.len(), children.len()), (4, 2, 1), "invocation {n}: {mine:#?}");
         let done = handler[1];
         assert_eq!(handler[0]["in_progress"], true);
         assert_eq!(done["parent_id"], parents[n].as_str());
@@ -400,7 +410,7 @@ async fn a_lambda_http_handler_reads_the_header_from_the_requests_lambda_context
     let response = sink.scope(adapter.call(rest_api_event(Some(SAMPLED)))).await.expect("ok");
     let response = serde_json::to_value(&response).expect("a response");
     assert_eq!((&response["statusCode"], &response["body"]), (&json!(201), &json!("total 1750")));
-    let docs = documents(&sink);
+    let docs = first_and_complete(documents(&sink), "price");
     assert_eq!(names(&docs), ["## http_orders", "price", "## http_orders"]);
     assert_eq!(exact(&docs[0]), started("## http_orders", "http_orders"));
     assert_eq!(docs[1]["parent_id"], docs[2]["id"]);
@@ -417,5 +427,5 @@ async fn a_lambda_http_handler_reads_the_header_from_the_requests_lambda_context
         let response = sink.scope(adapter.call(rest_api_event(header))).await.expect("ok");
         assert_eq!(serde_json::to_value(&response).expect("a response")["statusCode"], 201);
     }
-    assert_eq!(documents(&sink).len(), 3);
+    assert_eq!(documents(&sink).len(), 4, "the sampled invocation's only");
 }

@@ -170,7 +170,9 @@ async fn polled<F: Future>(future: F) -> (F::Output, Vec<Value>) {
 async fn in_invocation<F: Future>(future: F) -> (F::Output, Vec<Value>) {
     let sink = MemorySink::new();
     let out = sink.scope(async { Trace::lambda(Some(SAMPLED)).context().scope(future).await }).await;
-    (out, documents(&sink))
+    // What was open when the code waited was sent `in_progress` too; the complete documents are what is checked.
+    let complete = documents(&sink).into_iter().filter(|d| d["in_progress"] != true).collect();
+    (out, complete)
 }
 
 /// The segment's nested subsegments by name, each with its id and times removed after checking they lie within

@@ -74,8 +74,20 @@ pub mod fixtures {
         docs.iter().map(|d| d["name"].as_str().expect("name")).collect()
     }
 
-    /// The document named `name`.
+    /// The document named `name`: the first complete one, else (only `in_progress` ones were sent) the first.
     pub fn named<'a>(docs: &'a [Value], name: &str) -> &'a Value {
-        docs.iter().find(|d| d["name"] == name).unwrap_or_else(|| panic!("no document named {name} in {docs:#?}"))
+        let mut all = docs.iter().filter(|d| d["name"] == name);
+        let first = all.next().unwrap_or_else(|| panic!("no document named {name} in {docs:#?}"));
+        std::iter::once(first).chain(all).find(|d| !is_in_progress(d)).unwrap_or(first)
+    }
+
+    /// The documents of complete subsegments: without those sent `in_progress` (the handler's when it begins, a
+    /// Lambda subsegment's open when the handler waits), each replaced by the complete one with its id.
+    pub fn complete(docs: &[Value]) -> Vec<&Value> {
+        docs.iter().filter(|d| !is_in_progress(d)).collect()
+    }
+
+    fn is_in_progress(doc: &Value) -> bool {
+        doc["in_progress"] == true
     }
 }

@@ -32,6 +32,15 @@ impl Handle {
     }
 }
 
+/// A subsegment that ended and waits to be written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Waiting {
+    /// A `#[traced]` call that ended pending, as a fixed record.
+    Call(Ended),
+    /// The slot of an entity of the arena.
+    Slot(u32),
+}
+
 /// One place in the arena.
 #[derive(Debug)]
 pub(crate) struct Slot {
@@ -49,10 +58,8 @@ pub(crate) struct Tree {
     free: Vec<u32>,
     /// Outside Lambda: whether the segment has been sent (entities ending later are sent on their own).
     pub(crate) segment_sent: bool,
-    /// In Lambda: `#[traced]` calls that ended pending, not written yet (see `flush.rs`).
-    pub(crate) calls: Vec<Ended>,
-    /// In Lambda: slots whose entity ended and has not been sent yet.
-    pub(crate) ended: Vec<u32>,
+    /// In Lambda: what ended and has not been written yet, in the order it ended (see `flush.rs`).
+    pub(crate) ended: Vec<Waiting>,
     /// For a trace made outside any scoped emitter: the one scoped where the first of those waiting ended, which
     /// they go to (as they would have, sent when they ended).
     pub(crate) ended_emitter: Option<Arc<dyn Emitter>>,
@@ -100,7 +107,7 @@ impl Tree {
 
     /// Whether the ended entities waiting to be written fill the buffer.
     pub(crate) fn ended_full(&self) -> bool {
-        self.calls.len() + self.ended.len() >= MAX_ENDED
+        self.ended.len() >= MAX_ENDED
     }
 
     /// Handles on every entity still in the arena.

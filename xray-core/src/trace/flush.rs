@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 
+use super::arena::Waiting;
 use super::{Handle, Mode, Trace, TraceInner};
 use crate::clock::Timestamp;
 use crate::diag::diag;
@@ -58,18 +59,21 @@ impl TraceInner {
             {
                 let mut tree = self.lock();
                 let tree = &mut *tree;
-                for call in &tree.calls {
-                    if !call.write(&mut batch.bytes, trace_id) {
-                        batch.push(&call.entity(), trace_id);
-                        continue;
-                    }
-                    batch.ends.push(batch.bytes.len());
-                }
-                tree.calls.clear();
                 for k in 0..tree.ended.len() {
-                    let Some(entity) = tree.take(tree.ended[k]) else { continue };
-                    if !batch.push(&entity, trace_id) {
-                        large.push(entity);
+                    match tree.ended[k] {
+                        Waiting::Call(call) => {
+                            if call.write(&mut batch.bytes, trace_id) {
+                                batch.ends.push(batch.bytes.len());
+                            } else {
+                                batch.push(&call.entity(), trace_id);
+                            }
+                        }
+                        Waiting::Slot(idx) => {
+                            let Some(entity) = tree.take(idx) else { continue };
+                            if !batch.push(&entity, trace_id) {
+                                large.push(entity);
+                            }
+                        }
                     }
                 }
                 tree.ended.clear();

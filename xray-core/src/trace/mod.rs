@@ -243,8 +243,14 @@ impl Trace {
     /// notes the one scoped here, where it would have gone sent at once.
     #[inline]
     fn first_waiting(&self, tree: &mut Tree) {
-        if self.inner.emitter.is_none() && tree.calls.is_empty() && tree.ended.is_empty() {
-            tree.ended_emitter = emit::scoped_here();
+        if tree.ended.is_empty() {
+            // The buffer is made once per trace, for all that will wait in it.
+            if tree.ended.capacity() == 0 {
+                tree.ended.reserve_exact(arena::MAX_ENDED);
+            }
+            if self.inner.emitter.is_none() {
+                tree.ended_emitter = emit::scoped_here();
+            }
         }
     }
 
@@ -310,7 +316,7 @@ impl Trace {
             }
             entity.end = Some(end);
             self.first_waiting(&mut tree);
-            tree.ended.push(handle.idx);
+            tree.ended.push(arena::Waiting::Slot(handle.idx));
             // A panic may be about to end the process: what ended leaves now.
             let full = tree.ended_full() || std::thread::panicking();
             drop(tree);

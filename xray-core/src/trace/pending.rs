@@ -6,6 +6,7 @@
 
 use std::mem::ManuallyDrop;
 
+use super::arena::Waiting;
 use super::{Handle, Mode, Trace};
 use crate::clock::Timestamp;
 use crate::document::{Entity, Kind, Namespace, write_call};
@@ -95,11 +96,8 @@ impl Trace {
         let end = Timestamp::now();
         if self.defers() && !std::thread::panicking() {
             let mut tree = self.lock();
-            if tree.calls.capacity() == 0 {
-                tree.calls.reserve_exact(super::arena::MAX_ENDED);
-            }
             self.first_waiting(&mut tree);
-            tree.calls.push(Ended { pending, end });
+            tree.ended.push(Waiting::Call(Ended { pending, end }));
             let full = tree.ended_full();
             drop(tree);
             if full {
