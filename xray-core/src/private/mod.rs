@@ -31,7 +31,7 @@ pub trait Recording {
 }
 
 /// The subsegment of one call to a synchronous `#[traced]` function, current on this thread until the span drops,
-/// which ends it (in Lambda it is sent at once). Generated code drops the span in place: moving it would copy the
+/// which ends it (in Lambda it leaves with the others when the handler waits or ends). Generated code drops the span in place: moving it would copy the
 /// whole span through the stack on the unsampled path too.
 #[derive(Debug)]
 pub struct SyncSpan {
@@ -163,7 +163,7 @@ impl Span {
         entered
     }
 
-    /// Ends the subsegment when it is not current (in Lambda it is sent at once).
+    /// Ends the subsegment when it is not current (in Lambda it leaves with the others when the handler waits or ends).
     #[inline]
     fn close(&mut self) {
         if let SpanState::Open(call) = self.state {

@@ -91,7 +91,7 @@ impl Subsegment {
         }
     }
 
-    /// Ends the subsegment. In Lambda it is sent at once.
+    /// Ends the subsegment. In Lambda it is sent with the others when the handler waits or the invocation ends.
     pub fn end(mut self) {
         if let Some((trace, handle)) = self.inner.take() {
             close(&trace, handle);
