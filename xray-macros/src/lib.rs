@@ -150,7 +150,7 @@ use crate::expand::Attr;
 ///     });
 ///     (&&&&Outcome(&__xray_ret, false)).__xray_record(&__xray_span);   // an Err marks fault + cause
 ///     __xray_ret
-///     // `__xray_span` drops here, which ends the subsegment (in Lambda it is written with the others when the handler waits or ends).
+///     // `__xray_span` drops here, which ends the subsegment (in Lambda written later, with the others).
 /// }
 /// ```
 ///

@@ -31,8 +31,8 @@ pub trait Recording {
 }
 
 /// The subsegment of one call to a synchronous `#[traced]` function, current on this thread until the span drops,
-/// which ends it (in Lambda it leaves with the others when the handler waits or ends). Generated code drops the span in place: moving it would copy the
-/// whole span through the stack on the unsampled path too.
+/// which ends it (in Lambda it leaves with the others when the handler waits or ends). Generated code drops the
+/// span in place: moving it would copy the whole span through the stack on the unsampled path too.
 #[derive(Debug)]
 pub struct SyncSpan {
     /// This call's subsegment, current in place of the one before it until the span drops; records nothing when the

@@ -27,8 +27,8 @@ use crate::sampling::{self, SamplingRequest};
 /// When documents leave the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Lambda: the segment is Lambda's; what ends waits in the trace and leaves in one batch when the handler waits, when
-    /// `MAX_ENDED` have ended, or when the invocation ends (see `flush.rs`).
+    /// Lambda: the segment is Lambda's; what ends waits in the trace and leaves in one batch when the handler
+    /// waits, when `MAX_ENDED` have ended, or when the invocation ends (see `flush.rs`).
     Streaming,
     /// Outside Lambda: this process owns the segment (slot 0) and sends the tree when it ends.
     Buffered,
