@@ -32,6 +32,28 @@ impl Handle {
     }
 }
 
+thread_local! {
+    /// The buffer of the last trace that ended on this thread, for the next one: an invocation does not allocate one.
+    static SPARE: std::cell::Cell<Vec<Waiting>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An empty buffer of [`MAX_ENDED`] places: the spare one, or a new one.
+pub(crate) fn buffer() -> Vec<Waiting> {
+    let mut spare = SPARE.try_with(std::cell::Cell::take).unwrap_or_default();
+    if spare.capacity() < MAX_ENDED {
+        spare.reserve_exact(MAX_ENDED);
+    }
+    spare
+}
+
+/// Keeps `buffer` (emptied) for the next trace on this thread.
+pub(crate) fn recycle(mut buffer: Vec<Waiting>) {
+    if buffer.capacity() != 0 {
+        buffer.clear();
+        let _ = SPARE.try_with(|spare| spare.set(buffer));
+    }
+}
+
 /// A subsegment that ended and waits to be written.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Waiting {

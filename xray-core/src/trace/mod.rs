@@ -65,6 +65,8 @@ impl Drop for TraceInner {
         if self.defers() {
             self.flush_ended(false);
         }
+        let tree = self.tree.get_mut().unwrap_or_else(PoisonError::into_inner);
+        arena::recycle(std::mem::take(&mut tree.ended));
         #[cfg(feature = "otlp")]
         self.drop_spans();
     }
@@ -245,9 +247,9 @@ impl Trace {
     #[inline]
     fn first_waiting(&self, tree: &mut Tree) {
         if tree.ended.is_empty() {
-            // The buffer is made once per trace, for all that will wait in it.
+            // One buffer per trace, for all that will wait in it: the last trace's on this thread, if it left one.
             if tree.ended.capacity() == 0 {
-                tree.ended.reserve_exact(arena::MAX_ENDED);
+                tree.ended = arena::buffer();
             }
             if self.inner.emitter.is_none() {
                 tree.ended_emitter = emit::scoped_here();
