@@ -181,9 +181,10 @@ impl Invocation {
     /// invocation span through [`crate::tracing::layer`]: `#[traced_handler]` inside it records on its handler
     /// subsegment, renamed `name`, rather than opening a second one.
     fn join(header: Option<&str>, name: &'static str, capture_response: bool) -> Option<Self> {
-        let header = crate::header::TraceHeader::incoming(header.filter(|h| !h.trim().is_empty())?).header?;
+        // Only inside an invocation already started is the header read here (every other one reads it once, later).
         let ctx = Context::current()?;
         let handle = ctx.handler?;
+        let header = crate::header::TraceHeader::incoming(header.filter(|h| !h.trim().is_empty())?).header?;
         let same = ctx.trace.trace_id() == header.root() && ctx.trace.upstream_parent() == header.parent();
         if !same || header.parent().is_none() {
             return None;
