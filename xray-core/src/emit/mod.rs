@@ -165,7 +165,8 @@ pub fn set_global(emitter: Arc<dyn Emitter>) {
 
 /// The emitter scoped to the calling code, if any.
 pub(crate) fn scoped_here() -> Option<Arc<dyn Emitter>> {
-    SCOPED.with(|s| s.try_borrow().ok().and_then(|s| s.clone()))
+    // Not during the thread's teardown, where a trace dropped last may still send.
+    SCOPED.try_with(|s| s.try_borrow().ok().and_then(|s| s.clone())).ok().flatten()
 }
 
 /// The emitter in force here: the scoped one, else the global one.

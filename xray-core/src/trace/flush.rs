@@ -23,6 +23,7 @@ thread_local! {
 }
 
 /// Documents written one after the other, and where each ends.
+#[derive(Default)]
 struct Batch {
     bytes: Vec<u8>,
     ends: Vec<usize>,
@@ -47,59 +48,64 @@ impl TraceInner {
     /// `in_progress`), and hands them to the emitter as one batch. The lock is held while they are written, not
     /// while they are sent.
     pub(super) fn flush_ended(&self, announce: bool) {
-        BATCH.with(|batch| {
-            // Re-entered (an emitter ending a subsegment from inside a send): what ended waits for the next flush.
-            let Ok(mut batch) = batch.try_borrow_mut() else { return };
-            let batch = &mut *batch;
-            batch.bytes.clear();
-            batch.ends.clear();
-            let trace_id = &self.trace_id_text;
-            let mut large = Vec::new();
-            let emitter;
-            {
-                let mut tree = self.lock();
-                let tree = &mut *tree;
-                for k in 0..tree.ended.len() {
-                    match tree.ended[k] {
-                        Waiting::Call(call) => {
-                            if call.write(&mut batch.bytes, trace_id) {
-                                batch.ends.push(batch.bytes.len());
-                            } else {
-                                batch.push(&call.entity(), trace_id);
-                            }
+        // During the thread's teardown (a trace dropped last) the thread's buffer may be gone: a new one serves.
+        if BATCH.try_with(|batch| self.flush_into(batch, announce)).is_err() {
+            self.flush_into(&RefCell::new(Batch::default()), announce);
+        }
+    }
+
+    fn flush_into(&self, batch: &RefCell<Batch>, announce: bool) {
+        // Re-entered (an emitter ending a subsegment from inside a send): what ended waits for the next flush.
+        let Ok(mut batch) = batch.try_borrow_mut() else { return };
+        let batch = &mut *batch;
+        batch.bytes.clear();
+        batch.ends.clear();
+        let trace_id = &self.trace_id_text;
+        let mut large = Vec::new();
+        let emitter;
+        {
+            let mut tree = self.lock();
+            let tree = &mut *tree;
+            for k in 0..tree.ended.len() {
+                match tree.ended[k] {
+                    Waiting::Call(call) => {
+                        if call.write(&mut batch.bytes, trace_id) {
+                            batch.ends.push(batch.bytes.len());
+                        } else {
+                            batch.push(&call.entity(), trace_id);
                         }
-                        Waiting::Slot(idx) => {
-                            let Some(entity) = tree.take(idx) else { continue };
-                            if !batch.push(&entity, trace_id) {
-                                large.push(entity);
-                            }
+                    }
+                    Waiting::Slot(idx) => {
+                        let Some(entity) = tree.take(idx) else { continue };
+                        if !batch.push(&entity, trace_id) {
+                            large.push(entity);
                         }
                     }
                 }
-                tree.ended.clear();
-                emitter = tree.ended_emitter.take();
-                if announce {
-                    for slot in tree.slots.iter_mut().filter(|s| !s.announced) {
-                        let Some(entity) = slot.entity.as_ref().filter(|e| e.end.is_none()) else { continue };
-                        // One too large is sent `in_progress` as it is when the invocation ends.
-                        slot.announced = batch.push(entity, trace_id);
-                    }
+            }
+            tree.ended.clear();
+            emitter = tree.ended_emitter.take();
+            if announce {
+                for slot in tree.slots.iter_mut().filter(|s| !s.announced) {
+                    let Some(entity) = slot.entity.as_ref().filter(|e| e.end.is_none()) else { continue };
+                    // One too large is sent `in_progress` as it is when the invocation ends.
+                    slot.announced = batch.push(entity, trace_id);
                 }
             }
-            if batch.ends.is_empty() && large.is_empty() {
-                return;
+        }
+        if batch.ends.is_empty() && large.is_empty() {
+            return;
+        }
+        let send = |emitter: &dyn Emitter| {
+            emitter.send_all(Documents::new(&batch.bytes, &batch.ends));
+            for entity in &large {
+                send_split(emitter, trace_id, &[Node { entity, children: Vec::new() }]);
             }
-            let send = |emitter: &dyn Emitter| {
-                emitter.send_all(Documents::new(&batch.bytes, &batch.ends));
-                for entity in &large {
-                    send_split(emitter, trace_id, &[Node { entity, children: Vec::new() }]);
-                }
-            };
-            match emitter {
-                Some(emitter) => send(&*emitter),
-                None => self.with_emitter(send),
-            }
-        });
+        };
+        match emitter {
+            Some(emitter) => send(&*emitter),
+            None => self.with_emitter(send),
+        }
     }
 
     /// Runs `f` with this trace's emitter: the one captured at creation, else the one in force here. The captured
