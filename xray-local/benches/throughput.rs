@@ -5,8 +5,13 @@
 //! 1. flood: the sender sends as fast as it can; we report documents/s received, parsed, checked and assembled by
 //!    the receiving thread (the `valid` counter over the time from the first to the last document), and how many
 //!    the kernel dropped on the way.
-//! 2. paced: the sender sends at 50 000 documents/s for 3 s, then at 100 000/s and 150 000/s for 2 s; we report
-//!    loss (sent minus received) and whether the database caught up (`stored`).
+//! 2. paced: the sender sends at 50 000 documents/s for 3 s, then at 100 000/s, 150 000/s and 200 000/s for 2 s; we
+//!    report loss (sent minus received), what was stored, and the storing rate: documents stored over the time from
+//!    the first document received to the moment the database had caught up (so a queue that only hides a slow store
+//!    does not count as speed).
+//!
+//! Each run also reports the process's peak RSS (`VmHWM`); the daemon is the only large thing in it, the sender
+//! being another process.
 //!
 //! On a 2-core machine the sender, the receiving thread, the storing thread and the kernel share the cores, so the
 //! flood figure is a floor; the per-document cost on one core is in the `checks` bench.
@@ -95,9 +100,18 @@ fn thread_cpu(name: &str) -> f64 {
     0.0
 }
 
+/// The most memory this process has held (`VmHWM`, Linux; 0 elsewhere), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or("0");
+    line.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)
+}
+
 /// Starts a daemon on a fresh dir and samples its `valid` counter while `work` runs, returning documents/s over
 /// the span in which documents were arriving.
 fn measure(name: &str, rate: u64, count: usize) {
+    // Starts this run's peak afresh (Linux: writing 5 to clear_refs resets VmHWM).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let dir = std::env::temp_dir().join(format!("xray-local-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), dir.clone());
@@ -107,10 +121,15 @@ fn measure(name: &str, rate: u64, count: usize) {
     let sender = std::thread::spawn(move || run_sender(addr, rate, count));
     // Sample the counter every millisecond: first and last moment it changed.
     let (mut first, mut last, mut seen) = (None, Instant::now(), 0);
+    let (mut stored_seen, mut stored_last) = (0, Instant::now());
     let mut quiet_since = Instant::now();
     loop {
-        let valid = daemon.stats().valid;
+        let stats = daemon.stats();
+        let valid = stats.valid;
         let now = Instant::now();
+        if stats.stored != stored_seen {
+            (stored_seen, stored_last) = (stats.stored, now);
+        }
         if valid != seen {
             if seen == 0 {
                 first = Some(now);
@@ -130,22 +149,32 @@ fn measure(name: &str, rate: u64, count: usize) {
     let span = first.map(|f| last.duration_since(f).as_secs_f64()).unwrap_or(f64::NAN);
     // Let the database catch up before reading `stored`.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while daemon.stats().stored < daemon.stats().valid && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
+    loop {
+        let stats = daemon.stats();
+        if stats.stored != stored_seen {
+            (stored_seen, stored_last) = (stats.stored, Instant::now());
+        }
+        if stats.stored >= stats.valid || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
     let stats = daemon.stop();
+    let store_secs = first.map(|f| stored_last.duration_since(f).as_secs_f64()).unwrap_or(f64::NAN);
     println!(
         "{name}: sent {sent} in {send_secs:.2}s ({:.0}/s offered); received+assembled {} in {span:.2}s = {:.0} docs/s; \
-         lost in the kernel {} ({:.2}%); stored {}; dropped (queue) {}; receiving thread used {receiver_cpu:.2} CPU s \
-         = {:.0} docs per CPU second",
+         lost in the kernel {} ({:.2}%); stored {} in {store_secs:.2}s = {:.0} docs/s; dropped (queue) {}; \
+         receiving thread used {receiver_cpu:.2} CPU s = {:.0} docs per CPU second; peak RSS {} MiB",
         sent as f64 / send_secs,
         stats.valid,
         stats.valid as f64 / span,
         sent as u64 - stats.received,
         (sent as u64 - stats.received) as f64 * 100.0 / sent as f64,
         stats.stored,
+        stats.stored as f64 / store_secs,
         stats.dropped,
         stats.valid as f64 / receiver_cpu,
+        peak_rss_kib() / 1024,
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -161,4 +190,5 @@ fn main() {
     measure("paced 50k/s", 50_000, 150_000 / scale);
     measure("paced 100k/s", 100_000, 200_000 / scale);
     measure("paced 150k/s", 150_000, 300_000 / scale);
+    measure("paced 200k/s", 200_000, 400_000 / scale);
 }

@@ -274,16 +274,20 @@ struct Receiving {
 
 impl Receiving {
     fn run(self) {
-        let mut buf = vec![0u8; receive::DATAGRAM_BYTES];
+        let mut datagrams = receive::Datagrams::new();
         let mut next_check = Instant::now() + TICK;
         let mut since_check = 0u32;
         // Traces settled (and forgotten) since freed memory was last handed back.
         let mut released = 0usize;
         while !self.stop.load(Ordering::Relaxed) {
-            match self.socket.recv(&mut buf) {
+            match datagrams.read(&self.socket) {
                 Ok(n) => {
-                    lock(&self.intake).datagram(&buf[..n]);
-                    since_check += 1;
+                    // One lock for the whole batch.
+                    let mut intake = lock(&self.intake);
+                    for datagram in datagrams.iter() {
+                        intake.datagram(datagram);
+                    }
+                    since_check = since_check.saturating_add(n as u32);
                 }
                 // Timeouts are the idle tick; other errors (e.g. ICMP reports) do not stop a daemon.
                 Err(_) => since_check = u32::MAX,

@@ -40,6 +40,9 @@ const TABLES_SCHEMA: &str = "
 /// The tables holding rows per trace, which pruning and eviction clear with the trace.
 pub(super) const TABLES: [&str; 2] = ["services", "calls"];
 
+/// Clearing [`TABLES`] of one trace, as constant statements (the statement cache is keyed by their text).
+const DELETES: [&str; 2] = ["DELETE FROM services WHERE trace_id = ?1", "DELETE FROM calls WHERE trace_id = ?1"];
+
 /// One call from a service to another in a trace: a segment, or a downstream call (`aws` or `remote`
 /// subsegment), under an entity of a different service.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,15 +134,22 @@ pub(super) fn write(conn: &Connection, trace_id: &str, tree: &Tree, summary: &Su
     let (method, url, status) = http(tree);
     conn.prepare_cached("UPDATE traces SET http_method = ?2, http_url = ?3, http_status = ?4 WHERE trace_id = ?1")?
         .execute(params![trace_id, method, url, status])?;
-    for table in TABLES {
-        conn.prepare_cached(&format!("DELETE FROM {table} WHERE trace_id = ?1"))?.execute(params![trace_id])?;
+    for delete in DELETES {
+        conn.prepare_cached(delete)?.execute(params![trace_id])?;
     }
+    // Each service once: most entities of a trace belong to a few services.
+    let mut services: Vec<&str> = tree
+        .nodes
+        .iter()
+        .map(|n| &n.entity)
+        .filter(|e| node(e.kind, &e.name, e.namespace.as_deref()).is_some())
+        .map(|e| e.name.as_str())
+        .collect();
+    services.sort_unstable();
+    services.dedup();
     let mut put = conn.prepare_cached("INSERT OR IGNORE INTO services (name, trace_id) VALUES (?1, ?2)")?;
-    for n in &tree.nodes {
-        let e = &n.entity;
-        if node(e.kind, &e.name, e.namespace.as_deref()).is_some() {
-            put.execute(params![e.name, trace_id])?;
-        }
+    for name in services {
+        put.execute(params![name, trace_id])?;
     }
     let mut put = conn.prepare_cached(
         "INSERT INTO calls (trace_id, start, caller, callee, duration, bucket, error, fault, throttle)
