@@ -265,7 +265,7 @@ fn forward_otlp_sends_every_stored_entity_as_spans_the_official_package_reads() 
     let daemon = Daemon::start(&scratch.0, &["--forward-otlp", &collector.traces_url()], &[]);
     let (_, xray) = trace(5);
     let t = now() as f64;
-    let hex = xray.replace("1-", "").replace('-', "");
+    let hex = xray.strip_prefix("1-").expect("a trace id").replace('-', "");
     // A segment with an embedded subsegment, an independent subsegment under it, and an in-progress document
     // (not a span yet, so not forwarded).
     send(
