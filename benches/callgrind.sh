@@ -76,3 +76,10 @@ for kind in plain traced; do
         awk -v k="$kind, $mode" -v t="$total" -v n="$inv" 'BEGIN { printf "%-30s %16.0f\n", k, t / n }'
     done
 done
+
+# One `tracing` span (benches/tracing_layer.rs): the Registry alone, the layer outside a trace, in a sampled trace.
+printf '\n%-30s %16s\n' 'tracing span (layer)' 'instr/span'
+for case in registry no-trace sampled; do
+    total=$(count layer "$case" "$n")
+    awk -v k="$case" -v t="$total" -v n="$n" 'BEGIN { printf "%-30s %16.0f\n", k, t / n }'
+done

@@ -3,7 +3,11 @@
 //! `cargo bench -p xray-bench --bench tracing_layer`.
 //!
 //! - `plain`: the body alone.
-//! - `registry`: the span with the Registry alone, under a root span (what `tracing` costs without us).
+//! - `registry`: the span with the Registry alone, under a root span (what `tracing` costs without us). The Registry
+//!   alone never frees a closed span's slot (only a `Layered` subscriber's close does), so its slab grows as the run
+//!   goes: hence its bimodal figures.
+//! - `registry/identity`: the Registry with `tracing-subscriber`'s no-op layer (`Identity`): what any layer's
+//!   subscriber costs before the layer does anything, closed spans freed.
 //! - `layer/no_trace`: the Registry and the layer, no X-Ray trace current (the layer's cost for code outside a
 //!   trace), under a root span as `registry`.
 //! - `layer/sampled`: the same in a sampled Lambda trace: the span becomes a subsegment (under the root span's) whose
@@ -45,6 +49,13 @@ fn group(c: &mut Criterion) {
         let _root = tracing::info_span!("root").entered();
         group.bench_function("registry", |b| b.iter(|| spanned(black_box(7))));
     });
+    tracing::subscriber::with_default(
+        tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new()),
+        || {
+            let _root = tracing::info_span!("root").entered();
+            group.bench_function("registry/identity", |b| b.iter(|| spanned(black_box(7))));
+        },
+    );
     // Each case under a root span, as `registry`: a span's cost depends on whether it has a parent to look up.
     let layered = || tracing_subscriber::registry().with(xray_core::tracing::layer());
     tracing::subscriber::with_default(layered(), || {

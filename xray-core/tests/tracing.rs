@@ -691,3 +691,82 @@ fn the_aws_sdks_own_spans_record_nothing() {
     assert_eq!(names(&docs), ["inner", "save"]);
     assert_eq!(docs[0]["parent_id"], docs[1]["id"]);
 }
+
+// A span that records nothing is kept out of its trace's arena until something needs it there: these check that it
+// still reaches the documents exactly once, whatever needs it.
+
+#[test]
+fn a_span_open_when_its_trace_ends_is_sent_in_progress_then_complete() {
+    install();
+    let sink = MemorySink::new();
+    let open = sink.run(|| {
+        let trace = Trace::lambda(Some(SAMPLED));
+        let ctx = trace.context().enter();
+        let open = info_span!("still_open");
+        open.in_scope(|| ());
+        drop(ctx);
+        // The invocation times out with the span open.
+        trace.end();
+        open
+    });
+    let sent = documents(&sink);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!((&sent[0]["name"], &sent[0]["in_progress"]), (&json!("still_open"), &json!(true)));
+    sink.run(|| drop(open));
+    let docs = documents(&sink);
+    assert_eq!(docs.len(), 2, "{docs:#?}");
+    assert_eq!(docs[1]["id"], sent[0]["id"]);
+    assert_eq!(exact(&docs[1]), subsegment("still_open", &json!(FACADE)));
+}
+
+#[test]
+fn a_span_entered_on_two_threads_at_once_is_one_subsegment() {
+    install();
+    let sink = MemorySink::new();
+    sink.run(|| {
+        let trace = Trace::lambda(Some(SAMPLED));
+        let _ctx = trace.context().enter();
+        let shared = info_span!("shared");
+        let both_in = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for n in 0..2_u64 {
+                let (shared, both_in) = (&shared, &both_in);
+                s.spawn(move || {
+                    shared.in_scope(|| {
+                        both_in.wait();
+                        info_span!("child", n).in_scope(|| ());
+                        both_in.wait();
+                    })
+                });
+            }
+        });
+        drop(shared);
+        // Anything still open (a second copy of `shared`, say) would be sent now, `in_progress`.
+        trace.end();
+    });
+    let docs = documents(&sink);
+    assert_eq!(docs.len(), 3, "{docs:#?}");
+    let shared = named(&docs, "shared");
+    assert_eq!(exact(shared), subsegment("shared", &json!(FACADE)));
+    let children: Vec<&Value> = docs.iter().filter(|d| d["name"] == "child").collect();
+    assert_eq!(children.len(), 2);
+    assert!(children.iter().all(|c| c["parent_id"] == shared["id"]), "{docs:#?}");
+}
+
+#[test]
+fn a_span_recorded_on_while_entered_is_one_subsegment_with_its_children() {
+    let (_, docs) = in_trace(SAMPLED, || {
+        let span = info_span!("late_field", order_id = tracing::field::Empty);
+        span.in_scope(|| {
+            priced(1);
+            span.record("order_id", 7);
+            priced(2);
+        });
+    });
+    let late = named(&docs, "late_field");
+    assert_eq!(docs.iter().filter(|d| d["name"] == "late_field").count(), 1, "{docs:#?}");
+    assert_eq!(late["annotations"]["order_id"], 7);
+    let calls: Vec<&Value> = docs.iter().filter(|d| d["name"] == "priced").collect();
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|c| c["parent_id"] == late["id"]), "{docs:#?}");
+}

@@ -4,7 +4,8 @@
 //! `instructions <contender> <sampled|unsampled|no-trace> <sync|async> <n>`, or
 //! `instructions invocation <plain|traced> <sampled|unsampled> <n>` for one Lambda invocation (`handler.rs`), its
 //! documents written and discarded; or `instructions queue <plain|traced> <sampled|unsampled> <n>` for one SQS message
-//! through `#[traced_subscribe]` (continue mode).
+//! through `#[traced_subscribe]` (continue mode); or `instructions layer <registry|no-trace|sampled> <n>` for one
+//! `tracing` span.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -52,6 +53,53 @@ fn messages(args: &[String]) -> ExitCode {
         }
         measured_messages(traced, &message, n);
     });
+    ExitCode::SUCCESS
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+fn spanned(x: u64) -> u64 {
+    xray_bench::work(x)
+}
+
+/// Spans counted, like [`measured`].
+#[inline(never)]
+fn measured_spans(n: usize) {
+    for _ in 0..n {
+        black_box(spanned(black_box(7)));
+    }
+}
+
+/// `instructions layer <registry|no-trace|sampled> <n>`: one `#[tracing::instrument]` span (as
+/// `benches/tracing_layer.rs`) under a root span, with the Registry alone, with the layer outside any trace, or with
+/// the layer in a sampled Lambda trace (documents written, discarded).
+fn spans(args: &[String]) -> ExitCode {
+    use tracing_subscriber::layer::SubscriberExt;
+    let (Some(case), Some(n)) = (args.first(), args.get(1).and_then(|n| n.parse::<usize>().ok())) else {
+        eprintln!("usage: instructions layer <registry|no-trace|sampled> <spans>");
+        return ExitCode::FAILURE;
+    };
+    let run = || {
+        let _root = tracing::info_span!("root").entered();
+        for _ in 0..1_000 {
+            black_box(spanned(black_box(7)));
+        }
+        measured_spans(n);
+    };
+    match case.as_str() {
+        "registry" => tracing::subscriber::with_default(tracing_subscriber::registry(), run),
+        "no-trace" => {
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(xray_core::tracing::layer()), run)
+        }
+        _ => {
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(xray_core::tracing::layer()), || {
+                xray_core::emit::run_scoped(Arc::new(Discard), || {
+                    let _in_trace = xray_core::Trace::lambda(Some(SAMPLED)).context().enter();
+                    run()
+                })
+            })
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -110,6 +158,9 @@ fn main() -> ExitCode {
     }
     if args.first().is_some_and(|a| a == "queue") {
         return messages(&args[1..]);
+    }
+    if args.first().is_some_and(|a| a == "layer") {
+        return spans(&args[1..]);
     }
     let parsed = match args.as_slice() {
         [c, m, k, n] => Contender::from_name(c)

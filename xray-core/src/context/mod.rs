@@ -11,9 +11,9 @@ use std::fmt;
 
 pub(crate) use scope::run_swapped;
 pub use scope::{EnterGuard, Scoped, bind};
-#[cfg(feature = "tracing")]
-pub(crate) use slot::swap;
 pub(crate) use slot::{Current, State, state, with_current, with_current_mut, with_slot_changed, with_slot_mut};
+#[cfg(feature = "tracing")]
+pub(crate) use slot::{Left, Replaced, enter_span, exit_span};
 
 use crate::config::{self, ContextMissing};
 use crate::diag::diag;

@@ -5,7 +5,11 @@
 use std::cell::{Cell, RefCell};
 
 use super::Context;
+#[cfg(feature = "tracing")]
+use crate::ids::SegmentId;
 use crate::trace::Pending;
+#[cfg(feature = "tracing")]
+use crate::trace::{Handle, Trace};
 
 /// What the slot holds, readable without borrowing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,5 +137,91 @@ pub(crate) fn swap(ctx: &mut Option<Context>) -> bool {
         std::mem::swap(current, ctx);
         sync_state(current.as_ref());
         true
+    })
+}
+
+/// What entering a `tracing` span replaced in the slot, put back when the span exits.
+#[cfg(feature = "tracing")]
+pub(crate) enum Replaced {
+    /// The current subsegment of a context of the span's trace, changed in place.
+    Current(Option<Handle>),
+    /// Another context, or none, swapped out for one of the span's trace.
+    Context(Option<Context>),
+}
+
+/// Where a `tracing` span's subsegment was when the span exited.
+#[cfg(feature = "tracing")]
+pub(crate) enum Left {
+    /// Still pending: nothing needed it in the arena.
+    Pending,
+    /// Adopted while the span was entered.
+    Adopted(Handle),
+    /// No longer current: whether it was adopted only its trace can tell.
+    Unknown,
+}
+
+/// Makes a `tracing` span's subsegment of `trace` current, with its pending record, if any, as the slot's pending
+/// subsegment (a copy: see `Trace::adopt`): in place when the slot's context is of `trace`, else in a context of its
+/// own swapped in. `None` when the slot is busy.
+#[cfg(feature = "tracing")]
+pub(crate) fn enter_span(
+    trace: &Trace,
+    current: Option<Handle>,
+    handler: Option<Handle>,
+    pending: Option<Pending>,
+) -> Option<Replaced> {
+    CURRENT.with(|s| {
+        let mut slot = s.try_borrow_mut().ok()?;
+        let Slot { ctx, pending: waiting } = &mut *slot;
+        if let (Some(previous), Some(ctx)) = (waiting.take(), ctx.as_mut()) {
+            adopt(ctx, previous);
+        }
+        *waiting = pending;
+        if let Some(ctx) = ctx.as_mut().filter(|c| c.trace.serial() == trace.serial()) {
+            return Some(Replaced::Current(std::mem::replace(&mut ctx.current, current)));
+        }
+        let replaced = ctx.replace(Context { trace: trace.clone(), current, handler });
+        sync_state(ctx.as_ref());
+        Some(Replaced::Context(replaced))
+    })
+}
+
+/// Undoes [`enter_span`] for the span whose subsegment is `id` in the trace `serial`, and says where that subsegment
+/// was.
+#[cfg(feature = "tracing")]
+pub(crate) fn exit_span(serial: u64, id: Option<SegmentId>, replaced: Replaced) -> Left {
+    CURRENT.with(|s| {
+        let Ok(mut slot) = s.try_borrow_mut() else { return Left::Unknown };
+        let Slot { ctx, pending } = &mut *slot;
+        let ours = ctx.as_mut().filter(|c| c.trace.serial() == serial);
+        let left = match (&ours, *pending) {
+            (Some(_), Some(p)) if Some(p.id) == id => {
+                *pending = None;
+                Left::Pending
+            }
+            (Some(c), _) => match c.current {
+                Some(h) if Some(h.id) == id && !h.is_pending() => Left::Adopted(h),
+                _ => Left::Unknown,
+            },
+            (None, _) => Left::Unknown,
+        };
+        match replaced {
+            Replaced::Current(previous) => {
+                if let Some(ctx) = ours {
+                    if let Some(other) = pending.take() {
+                        adopt(ctx, other);
+                    }
+                    ctx.current = previous;
+                }
+            }
+            Replaced::Context(mut previous) => {
+                if let (Some(other), Some(ctx)) = (pending.take(), ctx.as_mut()) {
+                    adopt(ctx, other);
+                }
+                std::mem::swap(ctx, &mut previous);
+                sync_state(ctx.as_ref());
+            }
+        }
+        left
     })
 }

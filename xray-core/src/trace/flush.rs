@@ -136,6 +136,7 @@ impl Trace {
         match self.inner.mode {
             Mode::Buffered => self.send_segment(),
             Mode::Streaming => {
+                self.adopt_pending_spans();
                 self.inner.flush_ended(false);
                 let open = self.lock().handles();
                 for handle in open {
@@ -156,6 +157,7 @@ impl Trace {
     /// The handler waits: what ended leaves, and with it what is open and has not been sent yet, `in_progress`.
     pub(crate) fn waited(&self) {
         if self.defers() {
+            self.adopt_pending_spans();
             self.inner.flush_ended(true);
         }
     }

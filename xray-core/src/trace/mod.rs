@@ -57,6 +57,10 @@ struct TraceInner {
     /// Boxed: a trace that sends segment documents carries one pointer for it.
     #[cfg(feature = "otlp")]
     spans: Option<Box<Mutex<crate::otlp::Spans>>>,
+    /// How many `tracing` spans of this trace are open and kept out of its arena (see `tracing.rs`): they are put in
+    /// it when the handler waits or the trace ends, so that they can be sent `in_progress`.
+    #[cfg(feature = "tracing")]
+    pending_spans: std::sync::atomic::AtomicU32,
 }
 
 impl Drop for TraceInner {
@@ -162,6 +166,8 @@ impl Trace {
                 #[cfg(feature = "otlp")]
                 spans: (recording && exporter == TracesExporter::Otlp)
                     .then(|| Box::new(Mutex::new(crate::otlp::Spans::new(trace_id, !unsampled)))),
+                #[cfg(feature = "tracing")]
+                pending_spans: std::sync::atomic::AtomicU32::new(0),
             }),
         }
     }
@@ -284,6 +290,26 @@ impl Trace {
         // Writing to a String cannot fail.
         let _ = crate::header::write_fields(&mut out, inner.trace_id, parent, inner.propagate, &inner.header_extra);
         out
+    }
+
+    /// Counts `tracing` spans of this trace kept out of its arena: one more (`true`) or one fewer.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn count_pending_span(&self, more: bool) {
+        if more {
+            self.inner.pending_spans.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.inner.pending_spans.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Puts the open `tracing` spans of this trace that are kept out of its arena in it, before what is open is sent
+    /// `in_progress`.
+    #[inline]
+    fn adopt_pending_spans(&self) {
+        #[cfg(feature = "tracing")]
+        if self.inner.pending_spans.load(Ordering::Relaxed) > 0 {
+            crate::tracing::adopt_pending(self);
+        }
     }
 
     /// The entity a context without an open subsegment records on: the segment, outside Lambda.

@@ -21,6 +21,9 @@ pub(crate) struct Pending {
     parent_id: Option<SegmentId>,
     name: &'static str,
     namespace: Option<Namespace>,
+    /// A `tracing` span's: copies of it may be in the slots of the threads the span is entered on, so it is adopted
+    /// once, by whichever copy comes first (see `tracing.rs`).
+    span: bool,
     start: Timestamp,
 }
 
@@ -66,6 +69,28 @@ impl Trace {
         name: &'static str,
         namespace: Option<Namespace>,
     ) -> Option<Pending> {
+        self.open_pending(parent, name, namespace, false)
+    }
+
+    /// [`Trace::begin_pending`] for a `tracing` span, whose pending subsegment may be copied (see [`Trace::adopt`]).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn begin_span_pending(
+        &self,
+        parent: Option<Handle>,
+        name: &'static str,
+        namespace: Option<Namespace>,
+    ) -> Option<Pending> {
+        self.open_pending(parent, name, namespace, true)
+    }
+
+    #[inline(always)]
+    fn open_pending(
+        &self,
+        parent: Option<Handle>,
+        name: &'static str,
+        namespace: Option<Namespace>,
+        span: bool,
+    ) -> Option<Pending> {
         if !self.inner.recording || self.inner.mode != Mode::Streaming {
             return None;
         }
@@ -75,13 +100,21 @@ impl Trace {
             parent_id: parent.map(|p| p.id).or(self.inner.upstream_parent),
             name,
             namespace,
+            span,
             start: Timestamp::now(),
         })
     }
 
-    /// Puts `pending` in the arena, as if [`Trace::begin`] had opened it, and returns its handle.
+    /// Puts `pending` in the arena, as if [`Trace::begin`] had opened it, and returns its handle. A `tracing` span's
+    /// is put there once: a copy adopted later gets the handle of the first.
     pub(crate) fn adopt(&self, pending: Pending) -> Handle {
-        self.lock().insert(pending.entity(), pending.parent)
+        let mut tree = self.lock();
+        if pending.span
+            && let Some(adopted) = tree.find(pending.id)
+        {
+            return adopted;
+        }
+        tree.insert(pending.entity(), pending.parent)
     }
 
     /// The handle on the entity `id`, if it is in the arena.
