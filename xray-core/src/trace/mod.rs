@@ -57,7 +57,7 @@ struct TraceInner {
     /// Boxed: a trace that sends segment documents carries one pointer for it.
     #[cfg(feature = "otlp")]
     spans: Option<Box<Mutex<crate::otlp::Spans>>>,
-    /// How many `tracing` spans of this trace are open and kept out of its arena (see `tracing.rs`): they are put in
+    /// How many `tracing` spans of this trace are open and kept out of its arena (see `tracing/spans.rs`): they are put in
     /// it when the handler waits or the trace ends, so that they can be sent `in_progress`.
     #[cfg(feature = "tracing")]
     pending_spans: std::sync::atomic::AtomicU32,

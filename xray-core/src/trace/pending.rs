@@ -22,7 +22,7 @@ pub(crate) struct Pending {
     name: &'static str,
     namespace: Option<Namespace>,
     /// A `tracing` span's: copies of it may be in the slots of the threads the span is entered on, so it is adopted
-    /// once, by whichever copy comes first (see `tracing.rs`).
+    /// once, by whichever copy comes first (see `tracing/spans.rs`).
     span: bool,
     start: Timestamp,
 }
@@ -69,7 +69,18 @@ impl Trace {
         name: &'static str,
         namespace: Option<Namespace>,
     ) -> Option<Pending> {
-        self.open_pending(parent, name, namespace, false)
+        if !self.inner.recording || self.inner.mode != Mode::Streaming {
+            return None;
+        }
+        Some(Pending {
+            id: SegmentId::new(),
+            parent,
+            parent_id: parent.map(|p| p.id).or(self.inner.upstream_parent),
+            name,
+            namespace,
+            span: false,
+            start: Timestamp::now(),
+        })
     }
 
     /// [`Trace::begin_pending`] for a `tracing` span, whose pending subsegment may be copied (see [`Trace::adopt`]).
@@ -80,29 +91,7 @@ impl Trace {
         name: &'static str,
         namespace: Option<Namespace>,
     ) -> Option<Pending> {
-        self.open_pending(parent, name, namespace, true)
-    }
-
-    #[inline(always)]
-    fn open_pending(
-        &self,
-        parent: Option<Handle>,
-        name: &'static str,
-        namespace: Option<Namespace>,
-        span: bool,
-    ) -> Option<Pending> {
-        if !self.inner.recording || self.inner.mode != Mode::Streaming {
-            return None;
-        }
-        Some(Pending {
-            id: SegmentId::new(),
-            parent,
-            parent_id: parent.map(|p| p.id).or(self.inner.upstream_parent),
-            name,
-            namespace,
-            span,
-            start: Timestamp::now(),
-        })
+        self.begin_pending(parent, name, namespace).map(|pending| Pending { span: true, ..pending })
     }
 
     /// Puts `pending` in the arena, as if [`Trace::begin`] had opened it, and returns its handle. A `tracing` span's
