@@ -770,3 +770,33 @@ fn a_span_recorded_on_while_entered_is_one_subsegment_with_its_children() {
     assert_eq!(calls.len(), 2);
     assert!(calls.iter().all(|c| c["parent_id"] == late["id"]), "{docs:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_ended_under_the_runtime_span_is_sent_when_the_handler_waits() {
+    let sink = MemorySink::new();
+    let seen_at_wait = Arc::new(Mutex::new(Vec::new()));
+    let (seen, handler_sink) = (seen_at_wait.clone(), sink.clone());
+    run_invocations(&sink, vec![lambda_invocation("req-5", Some(SAMPLED))], move |_| {
+        let (seen, sink) = (seen.clone(), handler_sink.clone());
+        async move {
+            price(1);
+            let open = info_span!("across_the_wait");
+            async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                // The handler's first wait is over: what had ended then, and what was open, is already sent.
+                *seen.lock().unwrap_or_else(PoisonError::into_inner) = documents(&sink);
+            }
+            .instrument(open)
+            .await;
+        }
+    })
+    .await;
+    let seen = seen_at_wait.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let ended: Vec<&Value> = seen.iter().filter(|d| d.get("in_progress").is_none()).collect();
+    assert_eq!(ended.iter().map(|d| d["name"].as_str()).collect::<Vec<_>>(), [Some("tax"), Some("price")], "{seen:#?}");
+    let waiting = seen.iter().find(|d| d["name"] == "across_the_wait").expect("sent at the wait");
+    assert_eq!(waiting["in_progress"], true);
+    let docs = complete(&sink);
+    assert_eq!(names(&docs), ["tax", "price", "across_the_wait", "## handler"]);
+    assert_eq!(named(&docs, "across_the_wait")["id"], waiting["id"]);
+}

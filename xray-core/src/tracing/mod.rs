@@ -43,8 +43,10 @@
 //! `lambda_runtime::run` (and `run_concurrent`) wraps every invocation in a span `Lambda runtime invoke` with the
 //! fields `requestId` and `xrayTraceId`. This layer starts the invocation's trace from it, as `#[traced_handler]`
 //! would ([`crate::lambda::Invocation`]): the `## handler` subsegment under Lambda's function segment, annotated
-//! `ColdStart` and `Service` and sent `in_progress` at once; the spans of the handler nest under it; when the span
-//! closes, `## handler` ends and every document still open is sent `in_progress`. So a plain
+//! `ColdStart` and `Service` and sent `in_progress` at once; the spans of the handler nest under it; each time the
+//! handler waits (the runtime's span exits after each poll of the handler's future), what ended is sent and what is
+//! open and not yet sent goes `in_progress`; when the span closes, `## handler` ends and every document still open is
+//! sent `in_progress`. So a plain
 //! `lambda_runtime::run(service_fn(handler))` with `#[instrument]` functions is traced end to end, and each of
 //! `run_concurrent`'s invocations is its own trace. With `#[traced_handler]` on the handler as well, it finds the
 //! invocation already started for the same header and records on its `## handler` (renamed `## <fn name>`):
@@ -224,6 +226,9 @@ struct Entered {
     serial: u64,
     id: Option<SegmentId>,
     replaced: Replaced,
+    /// For lambda_runtime's invocation span, its trace: the runtime enters the span for each poll of the handler's
+    /// future, so its exit is where the handler waits (see `Trace::waited`), as `#[traced_handler]`'s future sees.
+    waits: Option<Trace>,
 }
 
 /// Whether `span` is the recorded span entered last on this thread.
@@ -370,7 +375,8 @@ where
             let entered = spans::with(key, |r| {
                 let (current, pending) = r.current();
                 let replaced = context::enter_span(&r.trace, current, r.handler, pending)?;
-                Some(Entered { key, serial: r.trace.serial(), id: current.map(|h| h.id), replaced })
+                let waits = r.invocation.as_ref().map(|_| r.trace.clone());
+                Some(Entered { key, serial: r.trace.serial(), id: current.map(|h| h.id), replaced, waits })
             });
             if let Some(entered) = entered.flatten() {
                 stack.push(entered);
@@ -383,8 +389,8 @@ where
         let _ = ENTERED.try_with(|stack| {
             let Ok(mut stack) = stack.try_borrow_mut() else { return };
             let Some(at) = stack.iter().rposition(|e| e.key == key) else { return };
-            let entered = stack.remove(at);
-            let sub = entered.id;
+            let mut entered = stack.remove(at);
+            let (sub, waits) = (entered.id, entered.waits.take());
             let left = match stack.get_mut(at) {
                 Some(later) => {
                     hand_over(entered, later);
@@ -397,6 +403,9 @@ where
                 (Left::Pending, _) | (_, None) => {}
                 (Left::Adopted(handle), Some(sub)) => spans::note_exit(key, sub, Some(handle)),
                 (Left::Unknown, Some(sub)) => spans::note_exit(key, sub, None),
+            }
+            if let Some(trace) = waits {
+                trace.waited();
             }
         });
     }
