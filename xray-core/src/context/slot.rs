@@ -76,9 +76,8 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
         // Only a recording context has one.
         if state() == State::Recording
             && let Ok(mut slot) = s.try_borrow_mut()
-            && let Slot { ctx: Some(ctx), pending } = &mut *slot
         {
-            Current { ctx, pending }.adopt_pending();
+            slot.adopt_pending();
         }
         match s.try_borrow() {
             Ok(slot) => f(slot.ctx.as_ref()),
@@ -130,14 +129,25 @@ pub(crate) fn with_slot_changed<T, R>(
 pub(crate) fn swap(ctx: &mut Option<Context>) -> bool {
     CURRENT.with(|s| {
         let Ok(mut slot) = s.try_borrow_mut() else { return false };
-        let Slot { ctx: current, pending } = &mut *slot;
-        if let (Some(pending), Some(current)) = (pending.take(), current.as_mut()) {
-            adopt(current, pending);
-        }
-        std::mem::swap(current, ctx);
-        sync_state(current.as_ref());
+        slot.swap(ctx);
         true
     })
+}
+
+impl Slot {
+    /// Puts the pending subsegment, if any, in the arena of the context it belongs to.
+    fn adopt_pending(&mut self) {
+        if let (Some(pending), Some(ctx)) = (self.pending.take(), self.ctx.as_mut()) {
+            adopt(ctx, pending);
+        }
+    }
+
+    /// Swaps `ctx` with the context held, whose pending subsegment, if any, is adopted first.
+    fn swap(&mut self, ctx: &mut Option<Context>) {
+        self.adopt_pending();
+        std::mem::swap(&mut self.ctx, ctx);
+        sync_state(self.ctx.as_ref());
+    }
 }
 
 /// What entering a `tracing` span replaced in the slot, put back when the span exits.
@@ -172,17 +182,17 @@ pub(crate) fn enter_span(
 ) -> Option<Replaced> {
     CURRENT.with(|s| {
         let mut slot = s.try_borrow_mut().ok()?;
-        let Slot { ctx, pending: waiting } = &mut *slot;
-        if let (Some(previous), Some(ctx)) = (waiting.take(), ctx.as_mut()) {
-            adopt(ctx, previous);
-        }
-        *waiting = pending;
-        if let Some(ctx) = ctx.as_mut().filter(|c| c.trace.serial() == trace.serial()) {
-            return Some(Replaced::Current(std::mem::replace(&mut ctx.current, current)));
-        }
-        let replaced = ctx.replace(Context { trace: trace.clone(), current, handler });
-        sync_state(ctx.as_ref());
-        Some(Replaced::Context(replaced))
+        slot.adopt_pending();
+        let replaced = match slot.ctx.as_mut().filter(|c| c.trace.serial() == trace.serial()) {
+            Some(ctx) => Replaced::Current(std::mem::replace(&mut ctx.current, current)),
+            None => {
+                let mut other = Some(Context { trace: trace.clone(), current, handler });
+                slot.swap(&mut other);
+                Replaced::Context(other)
+            }
+        };
+        slot.pending = pending;
+        Some(replaced)
     })
 }
 
@@ -192,35 +202,27 @@ pub(crate) fn enter_span(
 pub(crate) fn exit_span(serial: u64, id: Option<SegmentId>, replaced: Replaced) -> Left {
     CURRENT.with(|s| {
         let Ok(mut slot) = s.try_borrow_mut() else { return Left::Unknown };
-        let Slot { ctx, pending } = &mut *slot;
-        let ours = ctx.as_mut().filter(|c| c.trace.serial() == serial);
-        let left = match (&ours, *pending) {
-            (Some(_), Some(p)) if Some(p.id) == id => {
-                *pending = None;
-                Left::Pending
-            }
-            (Some(c), _) => match c.current {
+        let ours = slot.ctx.as_ref().is_some_and(|c| c.trace.serial() == serial);
+        let left = if !ours {
+            Left::Unknown
+        } else if slot.pending.is_some_and(|p| Some(p.id) == id) {
+            slot.pending = None;
+            Left::Pending
+        } else {
+            match slot.ctx.as_ref().and_then(|c| c.current) {
                 Some(h) if Some(h.id) == id && !h.is_pending() => Left::Adopted(h),
                 _ => Left::Unknown,
-            },
-            (None, _) => Left::Unknown,
+            }
         };
         match replaced {
-            Replaced::Current(previous) => {
-                if let Some(ctx) = ours {
-                    if let Some(other) = pending.take() {
-                        adopt(ctx, other);
-                    }
+            Replaced::Current(previous) if ours => {
+                slot.adopt_pending();
+                if let Some(ctx) = slot.ctx.as_mut() {
                     ctx.current = previous;
                 }
             }
-            Replaced::Context(mut previous) => {
-                if let (Some(other), Some(ctx)) = (pending.take(), ctx.as_mut()) {
-                    adopt(ctx, other);
-                }
-                std::mem::swap(ctx, &mut previous);
-                sync_state(ctx.as_ref());
-            }
+            Replaced::Current(_) => {}
+            Replaced::Context(mut previous) => slot.swap(&mut previous),
         }
         left
     })

@@ -137,7 +137,7 @@ impl Trace {
             Mode::Buffered => self.send_segment(),
             Mode::Streaming => {
                 self.adopt_pending_spans();
-                self.inner.flush_ended(false);
+                self.flush_ended();
                 let open = self.lock().handles();
                 for handle in open {
                     #[cfg(feature = "otlp")]
