@@ -34,7 +34,7 @@
 //! `#[traced]` calls and the recording API inside it nest under it. A span entered and exited many times is one
 //! subsegment, ended when the span closes; open when its trace's handler waits or its trace ends, it is sent
 //! `in_progress` as any open subsegment is. A span that records nothing but its times is kept out of the trace's
-//! arena, as a `#[traced]` call is, and costs about 2.3 times the Registry's own work (BENCHMARKS.md). A span opened
+//! arena, as a `#[traced]` call is, and costs 2.3 to 2.6 times the Registry's own work (BENCHMARKS.md). A span opened
 //! outside any trace, or in a trace that is not sampled, records nothing, and a hook on it returns after reading two
 //! counters while no span is recorded in the process.
 //!
