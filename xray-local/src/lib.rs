@@ -42,6 +42,7 @@ pub mod daemon;
 pub mod lambda;
 pub mod otlp;
 pub mod render;
+mod serve;
 pub mod store;
 pub mod ui;
 pub mod units;

@@ -6,9 +6,8 @@
 //! cannot be read is answered 400 (415 for another media type or encoding, 413 over
 //! [`crate::otlp::decode::MAX_BODY_BYTES`]) and kept as invalid too.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use axum::Router;
@@ -24,13 +23,10 @@ use super::stats::Stats;
 use super::{Intake, lock};
 use crate::otlp::decode::{self, Encoding, MAX_BODY_BYTES};
 use crate::otlp::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+use crate::serve::Served;
 
 /// A running receiver; [`Server::stop`] ends it.
-pub(super) struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
+pub(super) struct Server(Served);
 
 #[derive(Clone)]
 struct Shared {
@@ -41,45 +37,23 @@ struct Shared {
 impl Server {
     /// Binds `addr` (so a port in use is told at once) and serves on a thread of its own.
     pub(super) fn start(addr: SocketAddr, intake: Arc<Mutex<Intake>>, stats: Arc<Stats>) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let thread = std::thread::Builder::new().name("xray-local-otlp-http".into()).spawn(move || {
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(err) => return crate::render::warn(format_args!("OTLP/HTTP receiver stopped: {err}")),
-                };
-                let app = Router::new()
-                    .route("/v1/traces", post(traces))
-                    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-                    .with_state(Shared { intake, stats });
-                let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                });
-                if let Err(err) = served.await {
-                    crate::render::warn(format_args!("OTLP/HTTP receiver stopped: {err}"));
-                }
-            })
-        })?;
-        Ok(Server { addr, stop: Some(stop), thread: Some(thread) })
+        let app = |_| {
+            Router::new()
+                .route("/v1/traces", post(traces))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .with_state(Shared { intake, stats })
+        };
+        Served::start(addr, "xray-local-otlp-http", "OTLP/HTTP receiver", app).map(Server)
     }
 
     /// The address it listens on.
     pub(super) fn addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr()
     }
 
     /// Stops taking requests and waits for the thread, which lets go of the intake.
     pub(super) fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.0.stop();
     }
 }
 

@@ -18,7 +18,7 @@ pub mod params;
 pub mod trace;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -29,74 +29,40 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use crate::serve::Served;
 use crate::store::Store;
 
 /// What every answer allows the browser to load: this server's own script, style and images, nothing else.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// A running web view.
+/// A running web view, stopped when dropped.
 #[derive(Debug)]
-pub struct Ui {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct Ui(Served);
 
 impl Ui {
     /// Serves the store in `data_dir` on `bind` (port 0: any free port) from a thread of its own. The database is
     /// created or brought up to date first (its schema only); after that it is only read.
     pub fn start(bind: SocketAddr, data_dir: &Path) -> io::Result<Ui> {
         drop(Store::open(data_dir)?);
-        let listener = TcpListener::bind(bind)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let app = Arc::new(App { dir: data_dir.to_path_buf(), hosts: hosts(addr), pool: Mutex::new(Vec::new()) });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let thread = std::thread::Builder::new().name("xray-local-ui".into()).spawn(move || {
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => listener,
-                    Err(e) => return crate::render::warn(format!("ui: cannot listen: {e}")),
-                };
-                let served = axum::serve(listener, router(app)).with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                });
-                if let Err(e) = served.await {
-                    crate::render::warn(format!("ui: {e}"));
-                }
-            });
-        })?;
-        Ok(Ui { addr, stop: Some(stop), thread: Some(thread) })
+        let dir = data_dir.to_path_buf();
+        let app = |addr| router(Arc::new(App { dir, hosts: hosts(addr), pool: Mutex::new(Vec::new()) }));
+        Served::start(bind, "xray-local-ui", "ui", app).map(Ui)
     }
 
     /// The address served.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr()
     }
 
     /// The URL of the trace list.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/", self.addr())
     }
 
     /// Serves until the process ends.
     pub fn wait(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Ui {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.0.wait();
     }
 }
 
